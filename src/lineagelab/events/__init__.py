@@ -1,0 +1,1 @@
+"""OpenLineage events: validation, parsing, reading and dataset naming."""

@@ -1,0 +1,46 @@
+"""Stable identities for datasets, jobs and columns.
+
+Ids are 63-bit hashes of the OpenLineage identity, so the same dataset gets the same id in every store and after every
+rebuild, without a lookup table on the ingest path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+_SEP = "\x1f"
+
+
+def stable_id(*parts: str) -> int:
+    digest = hashlib.blake2b(_SEP.join(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1  # non-negative BIGINT
+
+
+def dataset_key(namespace: str, name: str) -> str:
+    """The human form of a dataset identity, as DataZone's fallback sourceIdentifier spells it."""
+    return f"{namespace}{name}" if name.startswith("/") else f"{namespace}/{name}"
+
+
+def job_key(namespace: str, name: str) -> str:
+    return f"{namespace}.{name}"
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an ISO-8601 eventTime (``Z`` or offset, up to nanoseconds) to an aware UTC datetime."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # Python keeps at most microseconds: trim longer fractions (Java producers send nanoseconds).
+    dot = text.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        frac = text[dot + 1 : end]
+        if len(frac) > 6:
+            text = text[: dot + 1] + frac[:6] + text[end:]
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

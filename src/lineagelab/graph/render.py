@@ -1,0 +1,98 @@
+"""Lineage answers as JSON-ready data, Graphviz DOT and Mermaid (the CLI renders tables with rich)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from lineagelab.graph.traverse import COL, Impacted, Lineage
+
+
+def _node_id(node: tuple[Any, ...]) -> str:
+    return ":".join(str(p) for p in node)
+
+
+def transformation_label(ts: list[dict[str, Any]]) -> str:
+    return ", ".join(
+        f"{t.get('type') or '?'}/{t.get('subtype') or '?'}" + (" (masked)" if t.get("masking") else "") for t in ts
+    )
+
+
+def lineage_to_dict(lin: Lineage) -> dict[str, Any]:
+    g = lin.graph
+    nodes = []
+    for n, d in sorted(g.nodes(data=True), key=lambda x: (x[1].get("depth", 0), x[1].get("key", ""))):
+        item = {"id": _node_id(n), "kind": d.get("kind"), "key": d.get("key"), "depth": d.get("depth")}
+        if d.get("kind") == COL:
+            item.update(dataset=d.get("dataset"), field=d.get("field"))
+        else:
+            item.update(namespace=d.get("namespace"), name=d.get("name"))
+        nodes.append(item)
+    edges = []
+    for a, b, d in sorted(g.edges(data=True), key=lambda e: (g.nodes[e[0]].get("key", ""), g.nodes[e[1]].get("key", ""))):
+        e: dict[str, Any] = {"source": _node_id(a), "target": _node_id(b)}
+        if "transformations" in d:
+            e["transformations"] = [{k: v for k, v in t.items() if k != "job_id"} for t in d["transformations"]]
+        edges.append(e)
+    out: dict[str, Any] = {
+        "start": [_node_id(s) for s in lin.start],
+        "mode": str(lin.mode),
+        "direction": lin.direction,
+        "depth": lin.depth,
+        "nodes": nodes,
+        "edges": edges,
+    }
+    if lin.column_edges:
+        out["column_edges"] = [
+            {"source": f"{_node_id(('dataset', e['source'][1]))}::{e['source'][2]}",
+             "target": f"{_node_id(('dataset', e['target'][1]))}::{e['target'][2]}",
+             "transformations": [{k: v for k, v in t.items() if k != "job_id"} for t in e["transformations"]]}
+            for e in lin.column_edges
+        ]
+    return out
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str, ensure_ascii=False)
+
+
+def _dot_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def to_dot(lin: Lineage) -> str:
+    g = lin.graph
+    lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
+    for n, d in g.nodes(data=True):
+        shape = {"dataset": "box", "job": "ellipse", "column": "note"}.get(d.get("kind", ""), "box")
+        style = ', style="bold"' if n in lin.start else ""
+        lines.append(f'  "{_dot_escape(_node_id(n))}" [label="{_dot_escape(d.get("key", str(n)))}", shape={shape}{style}];')
+    for a, b, d in g.edges(data=True):
+        label = transformation_label(d["transformations"]) if "transformations" in d else ""
+        attr = f' [label="{_dot_escape(label)}"]' if label else ""
+        lines.append(f'  "{_dot_escape(_node_id(a))}" -> "{_dot_escape(_node_id(b))}"{attr};')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+_MERMAID_UNSAFE = re.compile(r'["<>{}\[\]()|#;`]')
+
+
+def to_mermaid(lin: Lineage) -> str:
+    g = lin.graph
+    ids = {n: f"n{i}" for i, n in enumerate(sorted(g.nodes, key=str))}
+    lines = ["flowchart LR"]
+    for n, d in g.nodes(data=True):
+        label = _MERMAID_UNSAFE.sub(lambda m: f"#{ord(m.group(0))};", d.get("key", str(n)))
+        open_, close = {"job": ("([", "])"), "column": ("[/", "/]")}.get(d.get("kind", ""), ("[", "]"))
+        lines.append(f'  {ids[n]}{open_}"{label}"{close}')
+    for a, b, d in g.edges(data=True):
+        label = transformation_label(d["transformations"]) if "transformations" in d else ""
+        arrow = f' -->|"{_MERMAID_UNSAFE.sub("", label)}"| ' if label else " --> "
+        lines.append(f"  {ids[a]}{arrow}{ids[b]}")
+    return "\n".join(lines) + "\n"
+
+
+def impact_to_dict(items: list[Impacted]) -> list[dict[str, Any]]:
+    return [{"kind": i.kind, "key": i.key, "distance": i.distance, "path": i.path} for i in items]

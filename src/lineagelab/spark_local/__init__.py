@@ -1,0 +1,1 @@
+"""lineagelab.spark_local."""

@@ -1,0 +1,195 @@
+"""Facts one event states, as rows for the ``f_*`` tables. Pure: no store access, so order and rebuilds don't matter."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from lineagelab.events.identity import parse_time, stable_id
+from lineagelab.events.validation import EventKind
+
+TERMINAL = ("COMPLETE", "FAIL", "ABORT")
+
+
+@dataclass
+class Facts:
+    """Rows for the fact tables, accumulated over a batch of events (columnar lists, cheap to hand to Arrow)."""
+
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    datasets: list[tuple[Any, ...]] = field(default_factory=list)
+    symlinks: list[tuple[Any, ...]] = field(default_factory=list)
+    column_edges: list[tuple[Any, ...]] = field(default_factory=list)
+    schemas: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
+    run_keys: set[str] = field(default_factory=set)
+    job_ids: set[int] = field(default_factory=set)
+    ds_ids: set[int] = field(default_factory=set)
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _flatten_fields(fields: Iterable[Any], prefix: str = "") -> list[tuple[str, str | None, str | None]]:
+    out: list[tuple[str, str | None, str | None]] = []
+    for f in fields:
+        if not isinstance(f, Mapping) or not isinstance(f.get("name"), str):
+            continue
+        name = prefix + f["name"]
+        out.append((name, f.get("type"), f.get("description")))
+        nested = f.get("fields")
+        if isinstance(nested, list):
+            out.extend(_flatten_fields(nested, name + "."))
+    return out
+
+
+def schema_hash(fields: list[tuple[str, str | None, str | None]]) -> str:
+    return hashlib.blake2b(orjson.dumps(fields), digest_size=12).hexdigest()
+
+
+def event_time_of(doc: Mapping[str, Any]) -> datetime | None:
+    value = doc.get("eventTime")
+    return parse_time(value) if isinstance(value, str) else None
+
+
+def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any], event_time: datetime | None) -> None:
+    """Append the facts of one valid event to ``facts``."""
+    job = _dict(doc.get("job"))
+    run = _dict(doc.get("run"))
+    event_type = doc.get("eventType") if kind is EventKind.RUN else None
+    job_id: int | None = None
+    run_key: str | None = None
+    if job:
+        job_id = stable_id(job["namespace"], job["name"])
+        facts.job_ids.add(job_id)
+    if kind is EventKind.RUN:
+        run_key = str(run["runId"])
+    elif kind is EventKind.JOB:
+        run_key = f"job-event:{event_id}"  # a JobEvent declares static lineage: treated as a run of its own
+    if run_key is not None:
+        facts.run_keys.add(run_key)
+
+    run_facets = _dict(run.get("facets"))
+    parent = _dict(run_facets.get("parent"))
+    parent_run = _dict(parent.get("run")).get("runId")
+    parent_job = _dict(parent.get("job"))
+    parent_job_key = f"{parent_job.get('namespace')}.{parent_job.get('name')}" if parent_job else None
+    error = _dict(run_facets.get("errorMessage")).get("message")
+    facts.events.append(
+        (
+            event_id,
+            kind.value,
+            run_key,
+            job_id,
+            job.get("namespace"),
+            job.get("name"),
+            event_type,
+            event_time,
+            parent_run,
+            parent_job_key,
+            error if isinstance(error, str) else None,
+        )
+    )
+
+    written = kind is EventKind.RUN and event_type == "COMPLETE"
+    roles: list[tuple[str, Any]] = []
+    if kind is EventKind.DATASET:
+        roles.append(("static", doc.get("dataset")))
+    else:
+        roles.extend(("input", ds) for ds in doc.get("inputs") or ())
+        roles.extend(("output", ds) for ds in doc.get("outputs") or ())
+
+    refs: dict[int, tuple[str, str]] = {}
+    local: set[int] = set()
+    for role, ds in roles:
+        ds = _dict(ds)
+        namespace, name = ds["namespace"], ds["name"]
+        ds_id = stable_id(namespace, name)
+        facts.ds_ids.add(ds_id)
+        local.add(ds_id)
+        facets = _dict(ds.get("facets"))
+        shash = None
+        schema = _dict(facets.get("schema"))
+        if isinstance(schema.get("fields"), list):
+            fields = _flatten_fields(schema["fields"])
+            shash = schema_hash(fields)
+            facts.schemas.setdefault(shash, fields)
+        lifecycle = _dict(facets.get("lifecycleStateChange")).get("lifecycleStateChange")
+        stats = _dict(_dict(ds.get("outputFacets")).get("outputStatistics")).get("rowCount")
+        facts.datasets.append(
+            (
+                event_id,
+                run_key,
+                job_id,
+                ds_id,
+                namespace,
+                name,
+                role,
+                event_time,
+                event_type,
+                shash,
+                written and role == "output",
+                lifecycle if isinstance(lifecycle, str) else None,
+                stats if isinstance(stats, int) and not isinstance(stats, bool) else None,
+            )
+        )
+        for ident in _dict(facets.get("symlinks")).get("identifiers") or ():
+            ident = _dict(ident)
+            ans, aname = ident.get("namespace"), ident.get("name")
+            if isinstance(ans, str) and isinstance(aname, str) and (ans, aname) != (namespace, name):
+                facts.symlinks.append((event_id, ds_id, stable_id(ans, aname), ans, aname, ident.get("type")))
+        if role == "output":
+            _column_lineage(facts, event_id, run_key, job_id, event_time, ds_id, _dict(facets.get("columnLineage")), refs)
+    # Datasets named only inside column lineage still need a name in the model.
+    for ds_id, (namespace, name) in refs.items():
+        if ds_id not in local:
+            facts.ds_ids.add(ds_id)
+            facts.datasets.append(
+                (event_id, run_key, job_id, ds_id, namespace, name, "ref", event_time, event_type, None, False, None, None)
+            )
+
+
+def _transformations(entry: Mapping[str, Any], legacy: Mapping[str, Any]) -> list[tuple[Any, Any, Any, Any]]:
+    items = entry.get("transformations")
+    if isinstance(items, list) and items:
+        return [
+            (t.get("type"), t.get("subtype"), t.get("description"), bool(t.get("masking", False)))
+            for t in map(_dict, items)
+        ]
+    # Producers before the transformations array (OpenLineage < 1.16) put a type on the output field.
+    legacy_type = legacy.get("transformationType")
+    if isinstance(legacy_type, str) and legacy_type:
+        return [("DIRECT", legacy_type.upper(), legacy.get("transformationDescription"), False)]
+    return [(None, None, None, False)]
+
+
+def _column_lineage(
+    facts: Facts,
+    event_id: str,
+    run_key: str | None,
+    job_id: int | None,
+    event_time: datetime | None,
+    out_ds: int,
+    facet: Mapping[str, Any],
+    refs: dict[int, tuple[str, str]],
+) -> None:
+    rows = facts.column_edges
+    for out_field, spec in _dict(facet.get("fields")).items():
+        spec = _dict(spec)
+        for src in spec.get("inputFields") or ():
+            src = _dict(src)
+            in_ds = stable_id(src["namespace"], src["name"])
+            refs.setdefault(in_ds, (src["namespace"], src["name"]))
+            for t in _transformations(src, spec):
+                rows.append((event_id, run_key, job_id, event_time, out_ds, out_field, in_ds, src.get("field"), *t))
+    # Dataset-wide dependencies (join/filter keys) with datasetLineageEnabled: out_field NULL means "the whole row".
+    for src in facet.get("dataset") or ():
+        src = _dict(src)
+        in_ds = stable_id(src["namespace"], src["name"])
+        refs.setdefault(in_ds, (src["namespace"], src["name"]))
+        for t in _transformations(src, {}):
+            rows.append((event_id, run_key, job_id, event_time, out_ds, None, in_ds, src.get("field"), *t))

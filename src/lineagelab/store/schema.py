@@ -1,0 +1,127 @@
+"""DuckDB layout of the lineage store and its migrations.
+
+Three layers, Marquez-style:
+
+* ``raw_events``: every accepted event verbatim. The source of truth; only migrations ever rewrite it.
+* ``f_*`` facts: what one event says (datasets it touches, schemas, symlinks, column edges), derived from that event
+  alone, so they can be appended in any order.
+* model tables (``runs``, ``jobs``, ``datasets``, ``dataset_versions``, ``*_io``, ``*_col``): aggregates over the facts,
+  recomputed for the keys a batch touches. Because they are functions of the set of facts, events arriving out of
+  order give the same model, and ``rebuild`` (drop, re-derive from raw) gives the same model as incremental ingest.
+
+Raw-table changes are ordered migrations; any change to facts or model bumps ``DERIVED_VERSION``, which drops and
+rebuilds them from ``raw_events`` on open.
+"""
+
+from __future__ import annotations
+
+RAW_VERSION = 2
+DERIVED_VERSION = 1
+
+#: Layout of ``raw_events`` as version 1 wrote it (kept to create old stores in tests and to migrate from).
+RAW_V1 = """
+CREATE TABLE raw_events (
+    event_id     VARCHAR PRIMARY KEY,
+    seq          BIGINT NOT NULL,
+    ingested_at  TIMESTAMPTZ NOT NULL,
+    event_time   TIMESTAMPTZ,
+    event_type   VARCHAR,
+    kind         VARCHAR NOT NULL,
+    run_id       VARCHAR,
+    job_namespace VARCHAR,
+    job_name     VARCHAR,
+    producer     VARCHAR,
+    raw          VARCHAR NOT NULL
+);
+"""
+
+#: Ordered migrations of the raw layer: version reached -> statements.
+RAW_MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        "ALTER TABLE raw_events ADD COLUMN schema_url VARCHAR",
+        "ALTER TABLE raw_events ADD COLUMN size INTEGER",
+        "UPDATE raw_events SET schema_url = json_extract_string(raw, '$.schemaURL'), size = octet_length(encode(raw))",
+    ],
+}
+
+META = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+"""
+
+DERIVED_TABLES = [
+    "f_events",
+    "f_datasets",
+    "f_symlinks",
+    "f_column_edges",
+    "schemas",
+    "schema_fields",
+    "runs",
+    "run_io",
+    "jobs",
+    "job_versions",
+    "datasets",
+    "dataset_versions",
+    "aliases",
+    "current_io",
+    "all_io",
+    "current_col",
+    "all_col",
+]
+
+DERIVED = """
+CREATE TABLE f_events (
+    event_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, run_key VARCHAR, job_id BIGINT,
+    job_namespace VARCHAR, job_name VARCHAR, event_type VARCHAR, event_time TIMESTAMPTZ,
+    parent_run_id VARCHAR, parent_job VARCHAR, error_message VARCHAR
+);
+CREATE TABLE f_datasets (
+    event_id VARCHAR NOT NULL, run_key VARCHAR, job_id BIGINT, ds_id BIGINT NOT NULL, namespace VARCHAR NOT NULL,
+    name VARCHAR NOT NULL, role VARCHAR NOT NULL, event_time TIMESTAMPTZ, event_type VARCHAR, schema_hash VARCHAR,
+    written BOOLEAN NOT NULL, lifecycle VARCHAR, row_count BIGINT
+);
+CREATE TABLE f_symlinks (
+    event_id VARCHAR NOT NULL, ds_id BIGINT NOT NULL, alias_id BIGINT NOT NULL,
+    alias_namespace VARCHAR NOT NULL, alias_name VARCHAR NOT NULL, type VARCHAR
+);
+CREATE TABLE f_column_edges (
+    event_id VARCHAR NOT NULL, run_key VARCHAR, job_id BIGINT, event_time TIMESTAMPTZ,
+    out_ds BIGINT NOT NULL, out_field VARCHAR, in_ds BIGINT NOT NULL, in_field VARCHAR,
+    type VARCHAR, subtype VARCHAR, description VARCHAR, masking BOOLEAN
+);
+CREATE TABLE schemas (schema_hash VARCHAR PRIMARY KEY, field_count INTEGER NOT NULL);
+CREATE TABLE schema_fields (
+    schema_hash VARCHAR NOT NULL, ordinal INTEGER NOT NULL, name VARCHAR NOT NULL, type VARCHAR, description VARCHAR
+);
+CREATE TABLE runs (
+    run_key VARCHAR PRIMARY KEY, run_id VARCHAR, job_id BIGINT, state VARCHAR, started_at TIMESTAMPTZ,
+    ended_at TIMESTAMPTZ, duration_ms BIGINT, first_event TIMESTAMPTZ, last_event TIMESTAMPTZ,
+    parent_run_id VARCHAR, error_message VARCHAR, event_count INTEGER, io_hash VARCHAR, has_io BOOLEAN
+);
+CREATE TABLE run_io (run_key VARCHAR NOT NULL, job_id BIGINT, ds_id BIGINT NOT NULL, role VARCHAR NOT NULL);
+CREATE TABLE jobs (
+    job_id BIGINT PRIMARY KEY, namespace VARCHAR NOT NULL, name VARCHAR NOT NULL, first_seen TIMESTAMPTZ,
+    last_seen TIMESTAMPTZ, current_run_key VARCHAR, current_io_hash VARCHAR, run_count INTEGER
+);
+CREATE TABLE job_versions (
+    job_id BIGINT NOT NULL, io_hash VARCHAR NOT NULL, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ, run_count INTEGER
+);
+CREATE TABLE datasets (
+    ds_id BIGINT PRIMARY KEY, namespace VARCHAR NOT NULL, name VARCHAR NOT NULL,
+    first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ
+);
+CREATE TABLE dataset_versions (
+    ds_id BIGINT NOT NULL, version_id VARCHAR NOT NULL, created_at TIMESTAMPTZ, reason VARCHAR NOT NULL,
+    run_key VARCHAR, schema_hash VARCHAR, row_count BIGINT
+);
+CREATE TABLE aliases (member_id BIGINT PRIMARY KEY, canonical_id BIGINT NOT NULL);
+CREATE TABLE current_io (job_id BIGINT NOT NULL, ds_id BIGINT NOT NULL, role VARCHAR NOT NULL);
+CREATE TABLE all_io (job_id BIGINT NOT NULL, ds_id BIGINT NOT NULL, role VARCHAR NOT NULL);
+CREATE TABLE current_col (
+    job_id BIGINT, out_ds BIGINT NOT NULL, out_field VARCHAR, in_ds BIGINT NOT NULL, in_field VARCHAR,
+    type VARCHAR, subtype VARCHAR, description VARCHAR, masking BOOLEAN
+);
+CREATE TABLE all_col (
+    job_id BIGINT, out_ds BIGINT NOT NULL, out_field VARCHAR, in_ds BIGINT NOT NULL, in_field VARCHAR,
+    type VARCHAR, subtype VARCHAR, description VARCHAR, masking BOOLEAN
+);
+"""

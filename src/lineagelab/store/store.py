@@ -1,0 +1,475 @@
+"""The lineage store: one DuckDB file holding raw events and the model derived from them.
+
+Concurrency: DuckDB lets one process open a file for writing, and then no other process may open it at all. Within that
+process any number of threads read consistent snapshots (``Store.cursor()``) while a writer commits. So the process
+that writes (``lineagelab ingest`` or ``lineagelab serve``) is the one that serves reads; another process that finds
+the file locked waits up to ``wait`` seconds for it, then fails with a message naming the holder. The server (when it
+runs) is the writer, and the CLI sends its queries there instead of opening the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from lineagelab import __version__
+from lineagelab.events.reader import RawEvent
+from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
+from lineagelab.store import model, schema
+from lineagelab.store.derive import Facts, derive, event_time_of
+from lineagelab.store.sqlutil import row, scalar
+
+DEFAULT_PATH = Path(".lineagelab") / "lineage.duckdb"
+BATCH_SIZE = 5000
+
+
+class StoreError(Exception):
+    """A problem with the store file itself, phrased for the user."""
+
+
+def default_path() -> Path:
+    env = os.environ.get("LINEAGELAB_STORE")
+    return Path(env) if env else DEFAULT_PATH
+
+
+@dataclass
+class Rejection:
+    where: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.path}: {self.message}" if self.path else f"{self.where}: {self.message}"
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    accepted_ids: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+
+class StrictStop(StoreError):
+    """``strict`` ingest met an invalid event: nothing of that ingest was stored."""
+
+
+def event_id_of(doc: Any) -> str:
+    """Content hash: the same event (whatever its key order or whitespace) has the same id."""
+    try:
+        canonical = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits: orjson refuses, the stdlib does not
+        import json
+
+        canonical = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()[:32]
+
+
+@dataclass(slots=True)
+class _Pending:
+    event_id: str
+    kind: EventKind
+    doc: Any
+    text: bytes
+    event_time: datetime | None
+
+
+class Store:
+    """A lineage store file. Use as a context manager; ``read_only`` stores never write."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False, wait: float = 10.0):
+        self.path = Path(path) if path is not None else default_path()
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        if read_only and not self.path.exists():
+            raise StoreError(f"no lineage store at {self.path}: ingest events first (lineagelab ingest …)")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = self._connect(read_only, wait)
+        try:
+            self._check_versions()
+        except BaseException:
+            self.con.close()
+            raise
+
+    # -- connection -------------------------------------------------------------------------------------------
+    def _connect(self, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as exc:
+                text = str(exc)
+                if "lock" not in text.lower():
+                    raise StoreError(f"cannot open lineage store {self.path}: {text.splitlines()[0]}") from None
+                if time.monotonic() >= deadline:
+                    holder = text.split("(PID", 1)[1].split(")", 1)[0].strip() if "(PID" in text else "?"
+                    raise StoreError(
+                        f"lineage store {self.path} is in use by another process (pid {holder}); "
+                        f"waited {wait:g}s. Stop it or query it through `lineagelab serve`."
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path} is not a lineage store: {str(exc).splitlines()[0]}") from None
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection for another thread: it reads the last committed state, whatever the writer does."""
+        return self.con.cursor()
+
+    # -- versions and migrations ----------------------------------------------------------------------------
+    def _meta(self) -> dict[str, str]:
+        tables = {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "meta" not in tables:
+            if "raw_events" in tables:
+                return {"raw_version": "1", "derived_version": "0"}
+            if tables:
+                raise StoreError(f"{self.path} is a DuckDB file but not a lineage store (no meta table)")
+            return {}
+        return dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+
+    def _check_versions(self) -> None:
+        meta = self._meta()
+        if not meta:
+            if self.read_only:
+                raise StoreError(f"{self.path} is empty: ingest events first")
+            self._create()
+            return
+        raw_v = int(meta.get("raw_version", "0"))
+        derived_v = int(meta.get("derived_version", "0"))
+        if raw_v > schema.RAW_VERSION or derived_v > schema.DERIVED_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer lineagelab ({meta.get('written_by', '?')}, store layout "
+                f"{raw_v}.{derived_v}); this is lineagelab {__version__} (layout "
+                f"{schema.RAW_VERSION}.{schema.DERIVED_VERSION}): upgrade lineagelab to read it"
+            )
+        if raw_v < schema.RAW_VERSION or derived_v < schema.DERIVED_VERSION:
+            if self.read_only:
+                path, wait = self.path, 1.0
+                self.con.close()
+                with Store(path, wait=wait):
+                    pass  # opening for writing migrates
+                self.con = self._connect(True, wait)
+                return
+            self._migrate(raw_v, derived_v)
+
+    def _create(self) -> None:
+        con = self.con
+        con.execute("BEGIN")
+        con.execute(schema.META)
+        con.execute(schema.RAW_V1)
+        for version in sorted(schema.RAW_MIGRATIONS):
+            for stmt in schema.RAW_MIGRATIONS[version]:
+                con.execute(stmt)
+        con.execute(schema.DERIVED)
+        self._set_meta()
+        con.execute("COMMIT")
+
+    def _set_meta(self) -> None:
+        values = {
+            "raw_version": str(schema.RAW_VERSION),
+            "derived_version": str(schema.DERIVED_VERSION),
+            "written_by": f"lineagelab {__version__}",
+        }
+        for k, v in values.items():
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, v])
+
+    def _migrate(self, raw_v: int, derived_v: int) -> None:
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            con.execute(schema.META)
+            for version in sorted(schema.RAW_MIGRATIONS):
+                if version > raw_v:
+                    for stmt in schema.RAW_MIGRATIONS[version]:
+                        con.execute(stmt)
+            self._rebuild_in_transaction()
+            self._set_meta()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    # -- ingest ---------------------------------------------------------------------------------------------
+    def ingest(
+        self,
+        events: Iterable[RawEvent],
+        *,
+        strict: bool = False,
+        progress: Callable[[int], None] | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> IngestReport:
+        """Validate and store events. Each batch is one transaction; with ``strict`` the whole ingest is one and the
+        first invalid event rolls it back."""
+        if self.read_only:
+            raise StoreError("store opened read-only")
+        report = IngestReport()
+        batch: list[_Pending] = []
+        seen: set[str] = set()
+        with self._lock:
+            if strict:
+                self.con.execute("BEGIN")
+            try:
+                for raw in events:
+                    item = self._accept(raw, report)
+                    if item is None:
+                        if strict:
+                            raise StrictStop(str(report.rejected[-1]))
+                        continue
+                    if item.event_id in seen:
+                        report.duplicates += 1
+                        continue
+                    seen.add(item.event_id)
+                    batch.append(item)
+                    if len(batch) >= batch_size:
+                        self._flush(batch, report, own_transaction=not strict)
+                        if progress:
+                            progress(len(batch))
+                        batch = []
+                        seen.clear()
+                if batch:
+                    self._flush(batch, report, own_transaction=not strict)
+                    if progress:
+                        progress(len(batch))
+                if strict:
+                    self.con.execute("COMMIT")
+            except BaseException:
+                if strict:
+                    self.con.execute("ROLLBACK")
+                    report.accepted, report.accepted_ids = 0, []
+                raise
+        return report
+
+    @staticmethod
+    def _accept(raw: RawEvent, report: IngestReport) -> _Pending | None:
+        if raw.error is not None:
+            report.rejected.append(Rejection(raw.where, "", raw.error))
+            return None
+        try:
+            kind = validate_event(raw.doc)
+            try:
+                event_time = event_time_of(raw.doc)
+            except ValueError as exc:
+                raise InvalidEvent("$.eventTime", f"not an ISO-8601 timestamp: {exc}") from None
+        except InvalidEvent as exc:
+            report.rejected.append(Rejection(raw.where, exc.path, exc.message))
+            return None
+        return _Pending(event_id_of(raw.doc), kind, raw.doc, raw.text, event_time)
+
+    def _flush(self, batch: list[_Pending], report: IngestReport, *, own_transaction: bool) -> None:
+        con = self.con
+        ids = [p.event_id for p in batch]
+        existing = {r[0] for r in con.execute("SELECT event_id FROM raw_events WHERE event_id IN "
+                                              "(SELECT unnest($1::VARCHAR[]))", [ids]).fetchall()}
+        fresh = [p for p in batch if p.event_id not in existing]
+        report.duplicates += len(batch) - len(fresh)
+        if not fresh:
+            return
+        facts = Facts()
+        for p in fresh:
+            derive(facts, p.event_id, p.kind, p.doc, p.event_time)
+        if own_transaction:
+            con.execute("BEGIN")
+        try:
+            seq0 = scalar(con, "SELECT coalesce(max(seq), 0) FROM raw_events")
+            now = datetime.now(UTC)
+            self._insert_raw(fresh, seq0, now)
+            self._insert_facts(facts)
+            if facts.symlinks:
+                model.refresh_aliases(con, [(s[1], s[2]) for s in facts.symlinks])
+            model.refresh(con, facts.run_keys, facts.job_ids, facts.ds_ids)
+            if own_transaction:
+                con.execute("COMMIT")
+        except BaseException:
+            if own_transaction:
+                con.execute("ROLLBACK")
+            raise
+        report.accepted += len(fresh)
+        report.accepted_ids.extend(p.event_id for p in fresh)
+
+    def _insert_raw(self, fresh: list[_Pending], seq0: int, now: datetime) -> None:
+        docs = [p.doc for p in fresh]
+        job = [d.get("job") or {} for d in docs]
+        run = [d.get("run") or {} for d in docs]
+        table = pa.table(
+            {
+                "event_id": [p.event_id for p in fresh],
+                "seq": pa.array(range(seq0 + 1, seq0 + 1 + len(fresh)), pa.int64()),
+                "ingested_at": pa.array([now] * len(fresh), pa.timestamp("us", tz="UTC")),
+                "event_time": pa.array([p.event_time for p in fresh], pa.timestamp("us", tz="UTC")),
+                "event_type": [d.get("eventType") if p.kind is EventKind.RUN else None for p, d in zip(fresh, docs)],
+                "kind": [p.kind.value for p in fresh],
+                "run_id": [r.get("runId") for r in run],
+                "job_namespace": [j.get("namespace") for j in job],
+                "job_name": [j.get("name") for j in job],
+                "producer": [d.get("producer") for d in docs],
+                "raw": [p.text.decode("utf-8") for p in fresh],
+                "schema_url": [d.get("schemaURL") for d in docs],
+                "size": pa.array([len(p.text) for p in fresh], pa.int32()),
+            }
+        )
+        self._append("raw_events", table)
+
+    def _append(self, name: str, table: pa.Table) -> None:
+        self.con.register("_batch", table)
+        try:
+            cols = ", ".join(table.column_names)
+            self.con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM _batch")
+        finally:
+            self.con.unregister("_batch")
+
+    def _insert_facts(self, facts: Facts) -> None:
+        ts = pa.timestamp("us", tz="UTC")
+        layouts: list[tuple[str, list[tuple[Any, ...]], list[tuple[str, pa.DataType]]]] = [
+            ("f_events", facts.events, [("event_id", pa.string()), ("kind", pa.string()), ("run_key", pa.string()),
+                                        ("job_id", pa.int64()), ("job_namespace", pa.string()),
+                                        ("job_name", pa.string()), ("event_type", pa.string()), ("event_time", ts),
+                                        ("parent_run_id", pa.string()), ("parent_job", pa.string()),
+                                        ("error_message", pa.string())]),
+            ("f_datasets", facts.datasets, [("event_id", pa.string()), ("run_key", pa.string()),
+                                            ("job_id", pa.int64()), ("ds_id", pa.int64()),
+                                            ("namespace", pa.string()), ("name", pa.string()),
+                                            ("role", pa.string()), ("event_time", ts), ("event_type", pa.string()),
+                                            ("schema_hash", pa.string()), ("written", pa.bool_()),
+                                            ("lifecycle", pa.string()), ("row_count", pa.int64())]),
+            ("f_symlinks", facts.symlinks, [("event_id", pa.string()), ("ds_id", pa.int64()),
+                                            ("alias_id", pa.int64()), ("alias_namespace", pa.string()),
+                                            ("alias_name", pa.string()), ("type", pa.string())]),
+            ("f_column_edges", facts.column_edges, [("event_id", pa.string()), ("run_key", pa.string()),
+                                                    ("job_id", pa.int64()), ("event_time", ts),
+                                                    ("out_ds", pa.int64()), ("out_field", pa.string()),
+                                                    ("in_ds", pa.int64()), ("in_field", pa.string()),
+                                                    ("type", pa.string()), ("subtype", pa.string()),
+                                                    ("description", pa.string()), ("masking", pa.bool_())]),
+        ]
+        for name, rows, columns in layouts:
+            if rows:
+                arrays = [pa.array(list(col), typ) for col, (_, typ) in zip(zip(*rows), columns)]
+                self._append(name, pa.Table.from_arrays(arrays, names=[c for c, _ in columns]))
+        if facts.schemas:
+            hashes = list(facts.schemas)
+            known = {r[0] for r in self.con.execute(
+                "SELECT schema_hash FROM schemas WHERE schema_hash IN (SELECT unnest($1::VARCHAR[]))", [hashes]
+            ).fetchall()}
+            new = [h for h in hashes if h not in known]
+            if new:
+                self._append("schemas", pa.table({"schema_hash": new,
+                                                  "field_count": [len(facts.schemas[h]) for h in new]}))
+                rows = [(h, i, *f) for h in new for i, f in enumerate(facts.schemas[h])]
+                self._append("schema_fields", pa.table({
+                    "schema_hash": [r[0] for r in rows], "ordinal": pa.array([r[1] for r in rows], pa.int32()),
+                    "name": [r[2] for r in rows], "type": [r[3] for r in rows], "description": [r[4] for r in rows],
+                }))
+
+    # -- rebuild --------------------------------------------------------------------------------------------
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> None:
+        """Drop the derived model and derive it again from the raw events."""
+        if self.read_only:
+            raise StoreError("store opened read-only")
+        with self._lock:
+            self.con.execute("BEGIN")
+            try:
+                self._rebuild_in_transaction(progress)
+                self._set_meta()
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+
+    def _rebuild_in_transaction(self, progress: Callable[[int], None] | None = None) -> None:
+        con = self.con
+        for table in schema.DERIVED_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(schema.DERIVED)
+        reader = con.cursor()  # a second connection streams raw rows while this one writes
+        reader.execute("SELECT event_id, raw, kind FROM raw_events ORDER BY seq")
+        all_facts = Facts()
+        while rows := reader.fetchmany(BATCH_SIZE):
+            facts = Facts()
+            for event_id, raw, kind in rows:
+                doc = orjson.loads(raw)
+                derive(facts, event_id, EventKind(kind), doc, event_time_of(doc))
+            self._insert_facts(facts)
+            all_facts.run_keys |= facts.run_keys
+            all_facts.job_ids |= facts.job_ids
+            all_facts.ds_ids |= facts.ds_ids
+            all_facts.symlinks.extend(facts.symlinks)
+            if progress:
+                progress(len(rows))
+        reader.close()
+        model.refresh_aliases(con, [(s[1], s[2]) for s in all_facts.symlinks])
+        model.refresh(con, all_facts.run_keys, all_facts.job_ids, all_facts.ds_ids)
+
+    # -- reading --------------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        counts = {
+            "events": scalar(self.con, "SELECT count(*) FROM raw_events"),
+            "run_events": scalar(self.con, "SELECT count(*) FROM raw_events WHERE kind='RunEvent'"),
+            "dataset_events": scalar(self.con, "SELECT count(*) FROM raw_events WHERE kind='DatasetEvent'"),
+            "job_events": scalar(self.con, "SELECT count(*) FROM raw_events WHERE kind='JobEvent'"),
+            "runs": scalar(self.con, "SELECT count(*) FROM runs"),
+            "jobs": scalar(self.con, "SELECT count(*) FROM jobs"),
+            "job_versions": scalar(self.con, "SELECT count(*) FROM job_versions"),
+            "datasets": scalar(self.con, "SELECT count(*) FROM datasets"),
+            "dataset_versions": scalar(self.con, "SELECT count(*) FROM dataset_versions"),
+            "column_edges": scalar(self.con, "SELECT count(*) FROM all_col"),
+            "symlinked_identities": scalar(self.con, "SELECT count(*) FROM aliases"),
+        }
+        first, last = row(self.con, "SELECT min(event_time), max(event_time) FROM raw_events") or (None, None)
+        size = sum(p.stat().st_size for p in (self.path, Path(str(self.path) + ".wal")) if p.exists())
+        return {**counts, "first_event": first, "last_event": last, "size_bytes": size, "path": str(self.path)}
+
+    def iter_raw(
+        self, *, since: datetime | None = None, until: datetime | None = None, job: str | None = None
+    ) -> Iterator[str]:
+        where, params = ["true"], []
+        if since is not None:
+            where.append("event_time >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("event_time <= ?")
+            params.append(until)
+        if job is not None:
+            where.append("(job_name = ? OR job_namespace || '.' || job_name = ?)")
+            params += [job, job]
+        cur = self.cursor()
+        cur.execute(f"SELECT raw FROM raw_events WHERE {' AND '.join(where)} ORDER BY event_time, seq", params)
+        while chunk := cur.fetchmany(2000):
+            for (raw,) in chunk:
+                yield raw
+
+    def export_events(self, out: IO[bytes], **filters: Any) -> int:
+        """Write raw events as NDJSON; a multi-line original is compacted (same content, same event id)."""
+        n = 0
+        for raw in self.iter_raw(**filters):
+            data = raw.encode("utf-8")
+            if b"\n" in data or b"\r" in data:
+                data = orjson.dumps(orjson.loads(data))
+            out.write(data + b"\n")
+            n += 1
+        return n
