@@ -1,0 +1,177 @@
+"""Graph queries over a real store of the seed scenarios."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import networkx as nx
+import pytest
+
+from lineagelab.graph import diff as gdiff
+from lineagelab.graph import render
+from lineagelab.graph.memory import MemoryGraph
+from lineagelab.graph.modes import Mode
+from lineagelab.graph.resolve import AmbiguousNode, NodeNotFound, resolve
+from lineagelab.graph.traverse import column_lineage, impact, table_lineage
+from lineagelab.store.store import Store
+from tests.test_store import ingest_docs
+
+RS = "redshift://default-workgroup.123456789012.us-west-2.redshift-serverless.amazonaws.com:5439"
+S3 = "s3://datazone-123456789012"
+MYSQL = "mysql://lineage-rds.c1a2b3c4d5e6.us-west-2.rds.amazonaws.com:3306"
+GLUE_JOB = "default.lineageglue.execute_create_data_source_table_as_select_command.gluedbname_attendance_with_emp1"
+
+
+@pytest.fixture
+def seeded(store: Store, events: list[dict[str, Any]]) -> Store:
+    ingest_docs(store, events)
+    return store
+
+
+def keys(g: nx.DiGraph, kind: str | None = None) -> set[str]:
+    return {d["key"] for _, d in g.nodes(data=True) if kind is None or d["kind"] == kind}
+
+
+def test_resolve_by_identity_part_alias_and_column(seeded: Store) -> None:
+    con = seeded.con
+    assert resolve(con, f"{S3}/attendanceparquet").node.name == "attendanceparquet"
+    # a unique part of a name, through the Glue ARN symlink, lands on the one (S3) node
+    assert resolve(con, "attendance_with_emp1").node.key == f"{S3}/attendanceparquet"
+    assert resolve(con, "arn:aws:glue:us-west-2:123456789012:table/gluedbname/attendance_with_emp1").node.key == \
+        f"{S3}/attendanceparquet"
+    ref = resolve(con, "employeewithabsent::absent")
+    assert (ref.node.key, ref.column) == (f"{RS}/dev.public.employeewithabsent", "absent")
+    assert resolve(con, GLUE_JOB).node.kind == "job"
+    with pytest.raises(AmbiguousNode) as info:
+        resolve(con, "employee")
+    assert {c.key for c in info.value.candidates} == {f"{MYSQL}/employeedb.employee", f"{RS}/dev.public.employee"}
+    with pytest.raises(NodeNotFound):
+        resolve(con, "no_such_table")
+
+
+def test_cross_service_lineage_is_one_graph(seeded: Store) -> None:
+    node = resolve(seeded.con, "csv/attendance.csv").node
+    lin = table_lineage(seeded.con, node, direction="downstream")
+    # S3 CSV -> Glue job (Glue table) and -> Redshift COPY -> CTAS -> EMR job -> S3 parquet
+    assert keys(lin.graph, "dataset") >= {
+        f"{S3}/attendanceparquet", f"{RS}/dev.public.absent", f"{RS}/dev.public.employeewithabsent",
+        f"{S3}/emr/employee_absence_summary"}
+    depth = {d["key"]: d["depth"] for _, d in lin.graph.nodes(data=True)}
+    assert depth[f"{RS}/dev.public.absent"] == 2 and depth[f"{S3}/emr/employee_absence_summary"] == 6
+    limited = table_lineage(seeded.con, node, direction="downstream", depth=2)
+    assert f"{RS}/dev.public.employeewithabsent" not in keys(limited.graph)
+    up = table_lineage(seeded.con, resolve(seeded.con, "employee_absence_summary").node, direction="upstream")
+    assert f"{S3}/csv/employees.csv" in keys(up.graph) and f"{S3}/attendanceparquet" not in keys(up.graph)
+
+
+def test_column_lineage_with_transformation_types(seeded: Store) -> None:
+    ref = resolve(seeded.con, "employeewithabsent::overtimehours")
+    lin = column_lineage(seeded.con, ref, direction="upstream")
+    edges = {(lin.graph.nodes[a]["key"], lin.graph.nodes[b]["key"]):
+             {(t["type"], t["subtype"]) for t in d["transformations"]} for a, b, d in lin.graph.edges(data=True)}
+    assert edges[(f"{RS}/dev.public.absent::overtimehours", f"{RS}/dev.public.employeewithabsent::overtimehours")] \
+        == {("DIRECT", "IDENTITY")}
+    assert edges[(f"{S3}/csv/attendance.csv::OvertimeHours", f"{RS}/dev.public.absent::overtimehours")] == \
+        {("DIRECT", "IDENTITY")}
+    # join keys are INDIRECT dependencies of every output column
+    assert edges[(f"{RS}/dev.public.absent::employeeid", f"{RS}/dev.public.employeewithabsent::overtimehours")] == \
+        {("INDIRECT", "JOIN")}
+    agg = column_lineage(seeded.con, resolve(seeded.con, "employee_absence_summary::days_absent"),
+                         direction="upstream", depth=1)
+    types = {t["subtype"] for _, _, d in agg.graph.edges(data=True) for t in d["transformations"]}
+    assert types == {"AGGREGATION", "CONDITIONAL", "JOIN", "GROUP_BY"}
+
+
+def test_impact_with_paths(seeded: Store) -> None:
+    items = impact(seeded.con, resolve(seeded.con, "csv/attendance.csv::Absent"))
+    by_key = {i.key: i for i in items}
+    target = f"{S3}/emr/employee_absence_summary::days_absent"
+    assert by_key[target].distance == 3
+    assert by_key[target].path == [f"{S3}/csv/attendance.csv::Absent", f"{RS}/dev.public.absent::absent",
+                                   f"{RS}/dev.public.employeewithabsent::absent", target]
+    up = impact(seeded.con, resolve(seeded.con, "employee_absence_summary"), upstream=True)
+    assert {i.key for i in up if i.kind == "dataset"} == {
+        f"{MYSQL}/employeedb.employee", f"{RS}/dev.public.employeewithabsent", f"{RS}/dev.public.employee",
+        f"{RS}/dev.public.absent", f"{S3}/csv/attendance.csv", f"{S3}/csv/employees.csv"}
+
+
+def _rewire(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Day 3: the notebook reads attendance.csv instead of employees.csv."""
+    out = copy.deepcopy([e for e in events if e["job"]["name"].startswith("lineagenotebook.")])
+    for e in out:
+        e["run"]["runId"] = "0190a0b0-0000-7000-8000-0000000000aa"
+        e["eventTime"] = e["eventTime"].replace("2024-06-01", "2024-06-03")
+        e["inputs"][0]["name"] = "csv/attendance.csv"
+        cl = e["outputs"][0]["facets"]["columnLineage"]
+        for f in cl["fields"].values():
+            for i in f["inputFields"]:
+                i["name"] = "csv/attendance.csv"
+        for i in cl["dataset"]:
+            i["name"] = "csv/attendance.csv"
+    return out
+
+
+def test_modes_latest_cumulative_as_of_agree_between_tables_and_columns(seeded: Store,
+                                                                        events: list[dict[str, Any]]) -> None:
+    ingest_docs(seeded, _rewire(events))
+    con = seeded.con
+    job = resolve(con, "notebook_avg_salary_by_location").node
+    assert job.kind == "job"
+    latest = table_lineage(con, job, Mode("latest"), "upstream", 1)
+    cumulative = table_lineage(con, job, Mode("cumulative"), "upstream", 1)
+    before = table_lineage(con, job, Mode.parse(as_of="2024-06-02T00:00:00Z"), "upstream", 1)
+    assert keys(latest.graph, "dataset") == {f"{S3}/csv/attendance.csv"}
+    assert keys(cumulative.graph, "dataset") == {f"{S3}/csv/attendance.csv", f"{S3}/csv/employees.csv"}
+    assert keys(before.graph, "dataset") == {f"{S3}/csv/employees.csv"}
+    out = resolve(con, "avg_salary_by_location::avg_salary")
+    for mode, lin in ((Mode("latest"), latest), (Mode.parse(as_of="2024-06-02T00:00:00Z"), before)):
+        col = column_lineage(con, out, mode, "upstream", 1)
+        col_sources = {d["dataset"] for n, d in col.graph.nodes(data=True) if d["depth"] < 0}
+        assert col_sources == keys(lin.graph, "dataset"), mode
+    assert table_lineage(con, job, Mode.parse(as_of="2024-05-01T00:00:00Z"), "both", 5).graph.number_of_edges() == 0
+
+
+def test_diff_between_times_and_runs(seeded: Store, events: list[dict[str, Any]]) -> None:
+    con = seeded.con
+    d = gdiff.diff(gdiff.state_at(con, Mode.parse(as_of="2024-06-01T12:00:00Z")),
+                   gdiff.state_at(con, Mode.parse(as_of="2024-06-02T12:00:00Z")))
+    assert d["columns"] == {"added": [], "removed": [f"{S3}/attendanceparquet::Salary"]}
+    assert d["column-edges"]["removed"] == [
+        f"{MYSQL}/employeedb.employee::Salary -> {S3}/attendanceparquet::Salary [DIRECT/IDENTITY]"]
+    assert d["edges"] == {"added": [], "removed": []}
+    assert gdiff.violations(d, ["removed-columns", "removed-edges"]) == ["removed-columns"]
+    with pytest.raises(ValueError, match="unknown --fail-on"):
+        gdiff.violations(d, ["removed-stuff"])
+    runs = [r[0] for r in con.execute("SELECT run_key FROM runs r JOIN jobs j USING (job_id) WHERE j.name = ? "
+                                      "ORDER BY started_at", [GLUE_JOB.removeprefix("default.")]).fetchall()]
+    by_run = gdiff.diff(gdiff.state_of_run(con, gdiff.resolve_run(con, runs[0][:8])),
+                        gdiff.state_of_run(con, runs[1]))
+    assert by_run["columns"]["removed"] == [f"{S3}/attendanceparquet::Salary"]
+    ingest_docs(seeded, _rewire(events))
+    d2 = gdiff.diff(gdiff.state_at(con, Mode.parse(as_of="2024-06-02T12:00:00Z")),
+                    gdiff.state_at(con, Mode.parse(as_of="2024-06-04T00:00:00Z")))
+    assert d2["edges"]["removed"] == [f"{S3}/csv/employees.csv -> default.{events[5]['job']['name']}"] or \
+        any("employees.csv -> default.lineagenotebook" in e for e in d2["edges"]["removed"])
+    assert any("attendance.csv -> default.lineagenotebook" in e for e in d2["edges"]["added"])
+
+
+def test_memory_graph_matches_sql_traversal(seeded: Store) -> None:
+    mem = MemoryGraph.load(seeded.con, Mode())
+    for name in ("csv/attendance.csv", "employeewithabsent", "lineagenotebook", "employee_absence_summary"):
+        node = resolve(seeded.con, name).node
+        for direction in ("upstream", "downstream", "both"):
+            for depth in (1, 2, 3, 20):
+                sql = table_lineage(seeded.con, node, Mode(), direction, depth)
+                assert set(mem.lineage(node.nx_id, direction, depth)) == set(sql.graph.nodes), (name, direction)
+
+
+def test_renderers(seeded: Store) -> None:
+    lin = table_lineage(seeded.con, resolve(seeded.con, "employeewithabsent").node, columns=True)
+    data = render.lineage_to_dict(lin)
+    assert {n["key"] for n in data["nodes"]} == keys(lin.graph)
+    assert data["column_edges"] and all(e["transformations"] for e in data["column_edges"])
+    dot = render.to_dot(lin)
+    assert dot.startswith("digraph lineage {") and dot.count("->") == lin.graph.number_of_edges()
+    mermaid = render.to_mermaid(lin)
+    assert mermaid.startswith("flowchart LR") and mermaid.count("-->") == lin.graph.number_of_edges()

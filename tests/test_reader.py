@@ -1,0 +1,66 @@
+"""Every input format the CLI promises, and a clear, located error for every kind of bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from lineagelab.events import reader
+from lineagelab.events.reader import read_events
+
+
+def _ok(raws: list[reader.RawEvent]) -> list[Any]:
+    return [r.doc for r in raws if r.error is None]
+
+
+def test_ndjson_array_document_and_gzip(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    (tmp_path / "a.ndjson").write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events[:3]))
+    (tmp_path / "b.json").write_text(json.dumps(events[3:6]))
+    (tmp_path / "c.json").write_text(json.dumps(events[6], indent=2))  # file transport, one event per file
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.jsonl.gz").write_bytes(gzip.compress(b"\n".join(orjson.dumps(e) for e in events[7:9])))
+    (tmp_path / "notes.txt").write_text("not an event file")  # not picked up from a directory
+    raws = list(read_events([tmp_path]))
+    assert [r.error for r in raws] == [None] * 9
+    assert _ok(raws) == events[:9]
+    assert [r.location for r in raws][:4] == ["line 1", "line 2", "line 3", "index 0"]
+    assert raws[6].location == "document"
+
+
+def test_errors_name_file_and_line(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    lines = [orjson.dumps(events[0]), b'{"eventTime": oops}', orjson.dumps(events[1]), b"\xff\xfe{}"]
+    path = tmp_path / "mixed.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    raws = list(read_events([path]))
+    assert _ok(raws) == [events[0], events[1]]
+    bad = [r for r in raws if r.error]
+    assert bad[0].where == f"{path}:line 2" and "malformed JSON" in (bad[0].error or "")
+    assert bad[1].where == f"{path}:line 4" and "not valid UTF-8" in (bad[1].error or "")
+
+
+def test_malformed_document_reports_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{\n  "eventTime": "x",\n  "run": {,}\n}\n')
+    (raw,) = read_events([path])
+    assert raw.error is not None and "line 3 column" in raw.error
+
+
+def test_empty_and_missing_files(tmp_path: Path) -> None:
+    (tmp_path / "empty.json").write_text("  \n")
+    (raw,) = read_events([tmp_path / "empty.json"])
+    assert raw.error == "empty input: no events"
+    (raw,) = read_events([tmp_path / "nope.json"])
+    assert raw.error is not None and raw.error.startswith("cannot read")
+
+
+def test_oversized_event_refused_unparsed(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    huge = dict(events[0], padding="x" * (reader.MAX_EVENT_BYTES + 10))
+    path = tmp_path / "big.ndjson"
+    path.write_bytes(orjson.dumps(events[1]) + b"\n" + orjson.dumps(huge) + b"\n" + orjson.dumps(events[2]) + b"\n")
+    raws = list(read_events([path]))
+    assert _ok(raws) == [events[1], events[2]]
+    assert "exceeds the 8,388,608-byte limit" in (raws[1].error or "")

@@ -1,0 +1,226 @@
+"""The store on real DuckDB files: dedupe, rejection without damage, order independence, rebuild, export, migrate."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pytest
+
+from lineagelab.events.reader import parse_bytes, read_events
+from lineagelab.store import schema
+from lineagelab.store.store import Store, StoreError, StrictStop
+from tests.conftest import write_ndjson
+
+MODEL_TABLES = ["runs", "run_io", "jobs", "job_versions", "datasets", "dataset_versions", "aliases",
+                "current_io", "all_io", "current_col", "all_col", "schema_fields"]
+
+
+def snapshot(store: Store) -> dict[str, list[Any]]:
+    """Every model table as a sorted list of rows: equal snapshots mean equal models."""
+    return {t: sorted(map(repr, store.con.execute(f"SELECT * FROM {t}").fetchall())) for t in MODEL_TABLES}
+
+
+def ingest_docs(store: Store, docs: list[Any], **kw: Any) -> Any:
+    data = b"".join(orjson.dumps(d) + b"\n" for d in docs)
+    return store.ingest(parse_bytes(data, "test"), **kw)
+
+
+def test_same_event_stored_once(store: Store, events: list[dict[str, Any]]) -> None:
+    r1 = ingest_docs(store, events)
+    # The same event with other key order and whitespace is the same event.
+    pretty = [json.dumps(e, indent=1, sort_keys=True) for e in events[:5]]
+    r2 = store.ingest(parse_bytes("\n".join(p.replace("\n", " ") for p in pretty).encode(), "again"))
+    assert (r1.accepted, r1.duplicates) == (len(events), 0)
+    assert (r2.accepted, r2.duplicates) == (0, 5)
+    assert store.stats()["events"] == len(events)
+
+
+def test_raw_events_kept_verbatim(store: Store, events: list[dict[str, Any]]) -> None:
+    text = json.dumps(events[4], indent=2).encode()
+    store.ingest(parse_bytes(text, "doc.json"))
+    (raw, run_id, job, etype, size), = store.con.execute(
+        "SELECT raw, run_id, job_name, event_type, size FROM raw_events").fetchall()
+    assert raw.encode() == text
+    assert (run_id, job, etype, size) == (events[4]["run"]["runId"], events[4]["job"]["name"],
+                                          events[4]["eventType"], len(text))
+
+
+def test_bad_events_rejected_good_ones_kept(store: Store, events: list[dict[str, Any]], tmp_path: Path) -> None:
+    ingest_docs(store, events[:4])
+    before = snapshot(store)
+    bad = copy.deepcopy(events[5])
+    bad["run"]["runId"] = "nope"
+    lines = [orjson.dumps(events[4]), b"{broken", orjson.dumps(bad), orjson.dumps({"eventType": "START"}),
+             orjson.dumps(events[6])]
+    path = tmp_path / "in.ndjson"
+    path.write_bytes(b"\n".join(lines))
+    report = store.ingest(read_events([path]))
+    assert report.accepted == 2
+    assert [str(r) for r in report.rejected] == [
+        f"{path}:line 2: malformed JSON: Expecting property name enclosed in double quotes at line 1 column 2",
+        f"{path}:line 3: $.run.runId: must be uuid (got 'nope')",
+        f"{path}:line 4: $: not an OpenLineage event: needs 'run' and 'job' (RunEvent), 'dataset' or 'job'",
+    ]
+    assert store.stats()["events"] == 6
+    assert snapshot(store) != before  # the two good events did land
+
+
+def test_strict_stores_nothing(store: Store, events: list[dict[str, Any]]) -> None:
+    ingest_docs(store, events[:3])
+    before = (store.stats()["events"], snapshot(store))
+    bad = dict(events[8], eventTime="not a time")
+    with pytest.raises(StrictStop, match=r"\$.eventTime"):
+        ingest_docs(store, [*events[3:8], bad, *events[9:]], strict=True, batch_size=2)
+    assert (store.stats()["events"], snapshot(store)) == before
+
+
+def test_out_of_order_gives_same_model(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    late_running = copy.deepcopy(next(e for e in events if e["eventType"] == "START" and e["outputs"]))
+    late_running["eventType"] = "RUNNING"
+    late_running["eventTime"] = late_running["eventTime"].replace("10:00:05", "10:00:30")
+    docs = [*events, late_running]
+    with Store(tmp_path / "ordered.duckdb") as a:
+        ingest_docs(a, docs)
+        expected = snapshot(a)
+        run = a.con.execute("SELECT state, duration_ms FROM runs WHERE run_key = ?",
+                            [late_running["run"]["runId"]]).fetchall()
+    assert run == [("COMPLETE", 4000)]  # a late RUNNING neither reopens the run nor stretches it
+    for seed in range(3):
+        shuffled = docs[:]
+        random.Random(seed).shuffle(shuffled)
+        with Store(tmp_path / f"shuffled{seed}.duckdb") as b:
+            for i in range(0, len(shuffled), 3):  # in several batches, too
+                ingest_docs(b, shuffled[i : i + 3])
+            assert snapshot(b) == expected
+
+
+def test_rebuild_gives_same_model(store: Store, events: list[dict[str, Any]]) -> None:
+    for e in events:
+        ingest_docs(store, [e])
+    before = snapshot(store)
+    store.rebuild()
+    assert snapshot(store) == before
+
+
+def test_model_contents(store: Store, events: list[dict[str, Any]]) -> None:
+    ingest_docs(store, events)
+    stats = store.stats()
+    assert (stats["jobs"], stats["runs"], stats["datasets"]) == (9, 11, 9)
+    glue_job = "lineageglue.execute_create_data_source_table_as_select_command.gluedbname_attendance_with_emp1"
+    # two runs of the Glue job with different schemas but the same inputs/outputs: one job version
+    assert store.con.execute("SELECT run_count FROM jobs WHERE name = ?", [glue_job]).fetchall() == [(2,)]
+    assert store.con.execute("SELECT count(*) FROM job_versions jv JOIN jobs j USING (job_id) WHERE j.name = ?",
+                             [glue_job]).fetchall() == [(1,)]
+    # the Glue output: two completed writes, the second with a different schema
+    versions = store.con.execute(
+        """SELECT reason, row_count, f.field_count FROM dataset_versions v JOIN datasets d USING (ds_id)
+           JOIN schemas f ON f.schema_hash = v.schema_hash WHERE d.name = 'attendanceparquet' ORDER BY created_at"""
+    ).fetchall()
+    assert versions == [("write", 5, 14), ("write+schema", 5, 13)]
+    # the S3 location and the Glue ARN are one node
+    assert store.con.execute("""SELECT d.name FROM aliases a JOIN datasets d ON d.ds_id = a.canonical_id""").fetchall() \
+        == [("attendanceparquet",)]
+    # runs: parent facet, durations
+    child = store.con.execute("SELECT parent_run_id, duration_ms, state FROM runs r JOIN jobs j USING (job_id) "
+                              "WHERE j.name = ? ORDER BY started_at LIMIT 1", [glue_job]).fetchall()
+    assert child[0][1:] == (4000, "COMPLETE") and child[0][0] is not None
+
+
+def test_job_version_changes_with_io(store: Store, events: list[dict[str, Any]]) -> None:
+    ingest_docs(store, events)
+    later = copy.deepcopy([e for e in events if e["job"]["name"].startswith("lineagenotebook.")])
+    for e in later:
+        e["run"]["runId"] = "0190a0b0-0000-7000-8000-000000000001"
+        e["eventTime"] = e["eventTime"].replace("2024-06-01", "2024-06-03")
+        e["outputs"][0]["name"] = "notebook/avg_salary_by_location_v2"
+    ingest_docs(store, later)
+    rows = store.con.execute(
+        "SELECT count(*) FROM job_versions jv JOIN jobs j USING (job_id) WHERE j.name LIKE 'lineagenotebook.%'"
+    ).fetchall()
+    assert rows == [(2,)]
+
+
+def test_export_round_trip_byte_for_byte(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    with Store(tmp_path / "a.duckdb") as a:
+        ingest_docs(a, events[:10])
+        a.ingest(parse_bytes(json.dumps(events[10], indent=2).encode(), "pretty.json"))  # multi-line original
+        with (tmp_path / "one.ndjson").open("wb") as fh:
+            assert a.export_events(fh) == 11
+    with Store(tmp_path / "b.duckdb") as b:
+        report = b.ingest(read_events([tmp_path / "one.ndjson"]))
+        assert report.accepted == 11 and not report.rejected
+        with (tmp_path / "two.ndjson").open("wb") as fh:
+            b.export_events(fh)
+    assert (tmp_path / "one.ndjson").read_bytes() == (tmp_path / "two.ndjson").read_bytes()
+    with Store(tmp_path / "a.duckdb") as a:  # and re-ingesting into the source store adds nothing
+        assert a.ingest(read_events([tmp_path / "one.ndjson"])).duplicates == 11
+
+
+def test_export_filters(store: Store, events: list[dict[str, Any]], tmp_path: Path) -> None:
+    from lineagelab.events.identity import parse_time
+
+    ingest_docs(store, events)
+    day2 = list(store.iter_raw(since=parse_time("2024-06-02T00:00:00Z")))
+    assert len(day2) == 4 and all('"2024-06-02' in r for r in day2)
+    assert len(list(store.iter_raw(job="lineagenotebook"))) == 2
+    assert len(list(store.iter_raw(until=parse_time("2024-06-01T10:00:00Z")))) == 3  # three app STARTs
+
+
+def test_migrates_a_version_1_store(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(schema.RAW_V1)  # what lineagelab's first layout wrote: raw events only
+    for i, e in enumerate(events):
+        raw = orjson.dumps(e).decode()
+        con.execute("INSERT INTO raw_events VALUES (?, ?, now(), ?::TIMESTAMPTZ, ?, 'RunEvent', ?, ?, ?, ?, ?)",
+                    [f"id{i}", i + 1, e["eventTime"], e["eventType"], e["run"]["runId"], e["job"]["namespace"],
+                     e["job"]["name"], e["producer"], raw])
+    con.close()
+    with Store(path, read_only=True) as s:  # even a read-only open migrates it first
+        stats = s.stats()
+        assert (stats["events"], stats["jobs"], stats["datasets"]) == (len(events), 9, 9)
+        assert s.con.execute("SELECT count(*) FROM raw_events WHERE size IS NULL OR schema_url IS NULL"
+                             ).fetchall() == [(0,)]
+
+
+def test_newer_store_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "new.duckdb"
+    with Store(path):
+        pass
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'raw_version'")
+    con.close()
+    with pytest.raises(StoreError, match="written by a newer lineagelab"):
+        Store(path)
+
+
+def test_not_a_store(tmp_path: Path) -> None:
+    (tmp_path / "x.duckdb").write_bytes(b"definitely not duckdb" * 100)
+    with pytest.raises(StoreError, match="not a lineage store|cannot open"):
+        Store(tmp_path / "x.duckdb")
+    with pytest.raises(StoreError, match="no lineage store"):
+        Store(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_dataset_and_job_events_in_model(store: Store) -> None:
+    base = {"eventTime": "2024-01-01T00:00:00Z", "producer": "https://x/y",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent"}
+    ds = {**base, "dataset": {"namespace": "s3://b", "name": "k", "facets": {"schema": {
+        "_producer": "https://x", "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",
+        "fields": [{"name": "a", "type": "int"}]}}}}
+    job = {**base, "job": {"namespace": "n", "name": "j"}, "inputs": [{"namespace": "s3://b", "name": "k"}],
+           "outputs": [{"namespace": "s3://b", "name": "out"}]}
+    ingest_docs(store, [ds, job])
+    assert store.con.execute("SELECT count(*) FROM current_io").fetchall() == [(2,)]
+    assert store.con.execute("SELECT reason FROM dataset_versions").fetchall() == [("schema",)]
+
+
+def test_write_ndjson_helper(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    path = write_ndjson(tmp_path / "x.ndjson", events[:2])
+    assert len(path.read_bytes().splitlines()) == 2
