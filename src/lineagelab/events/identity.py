@@ -7,11 +7,13 @@ rebuild, without a lookup table on the ingest path.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from datetime import UTC, datetime
 
 _SEP = "\x1f"
 
 
+@lru_cache(maxsize=1 << 17)
 def stable_id(*parts: str) -> int:
     digest = hashlib.blake2b(_SEP.join(parts).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1  # non-negative BIGINT

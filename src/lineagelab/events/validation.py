@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 import fastjsonschema
+import orjson
 
 CORE_ID = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 
@@ -169,14 +170,31 @@ def facet_schema_ref(schema_url: Any) -> str | None:
     return f"{sid}#/$defs/{name}"
 
 
+#: Facets already found valid, by their serialised bytes. Producers repeat facets verbatim (Spark sends the same
+#: schema and column lineage in START, RUNNING and COMPLETE; every reader of a table repeats its schema), so most
+#: facets of a stream are validated once. Bounded: cleared when full.
+_VALID_FACETS: set[bytes] = set()
+_VALID_FACETS_MAX = 200_000
+
+
 def validate_facet(path: str, facet: Any) -> None:
     ref = facet_schema_ref(facet.get("_schemaURL")) if isinstance(facet, Mapping) else None
     if ref is None:
         return
     try:
+        key = orjson.dumps(facet)
+    except TypeError:
+        key = None
+    if key is not None and key in _VALID_FACETS:
+        return
+    try:
         _compiled(ref)(facet)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise InvalidEvent(_path(path, exc), _message(exc)) from None
+    if key is not None:
+        if len(_VALID_FACETS) >= _VALID_FACETS_MAX:
+            _VALID_FACETS.clear()
+        _VALID_FACETS.add(key)
 
 
 _CONTAINER_DEFS = {"facets": "DatasetFacet", "inputFacets": "InputDatasetFacet", "outputFacets": "OutputDatasetFacet"}

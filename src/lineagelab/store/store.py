@@ -9,6 +9,7 @@ runs) is the writer, and the CLI sends its queries there instead of opening the 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import threading
@@ -231,6 +232,10 @@ class Store:
         report = IngestReport()
         batch: list[_Pending] = []
         seen: set[str] = set()
+        # A batch holds thousands of parsed documents; the cyclic GC would rescan them all every few hundred
+        # allocations (measured: JSON parsing 6x slower). Nothing here makes cycles, so pause it.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
         with self._lock:
             if strict:
                 self.con.execute("BEGIN")
@@ -263,6 +268,9 @@ class Store:
                     self.con.execute("ROLLBACK")
                     report.accepted, report.accepted_ids = 0, []
                 raise
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
         return report
 
     @staticmethod

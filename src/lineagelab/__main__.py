@@ -1,0 +1,5 @@
+"""``python -m lineagelab`` runs the CLI."""
+
+from lineagelab.cli import main
+
+main()
