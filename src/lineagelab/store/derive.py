@@ -1,4 +1,8 @@
-"""Facts one event states, as rows for the ``f_*`` tables. Pure: no store access, so order and rebuilds don't matter."""
+"""Facts one event states, as rows for the ``f_*`` tables. Pure: no store access, so order and rebuilds don't matter.
+
+Column lineage is the bulk of an event (tens of rows each); it is expanded by DuckDB from the stored raw JSON
+(``column_lineage.py``), which is an order of magnitude faster than building the rows in Python.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ class Facts:
     events: list[tuple[Any, ...]] = field(default_factory=list)
     datasets: list[tuple[Any, ...]] = field(default_factory=list)
     symlinks: list[tuple[Any, ...]] = field(default_factory=list)
-    column_edges: list[tuple[Any, ...]] = field(default_factory=list)
+    lineage_events: set[str] = field(default_factory=set)  # events whose outputs carry columnLineage
     schemas: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
     run_keys: set[str] = field(default_factory=set)
     job_ids: set[int] = field(default_factory=set)
@@ -47,8 +51,9 @@ def _flatten_fields(fields: Iterable[Any], prefix: str = "") -> list[tuple[str, 
     return out
 
 
-def schema_hash(fields: list[tuple[str, str | None, str | None]]) -> str:
-    return hashlib.blake2b(orjson.dumps(fields), digest_size=12).hexdigest()
+def schema_hash(fields: list[Any]) -> str:
+    """Same fields (whatever the key order inside each field) give the same hash."""
+    return hashlib.blake2b(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
 
 
 def event_time_of(doc: Mapping[str, Any]) -> datetime | None:
@@ -103,21 +108,18 @@ def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any],
         roles.extend(("input", ds) for ds in doc.get("inputs") or ())
         roles.extend(("output", ds) for ds in doc.get("outputs") or ())
 
-    refs: dict[int, tuple[str, str]] = {}
-    local: set[int] = set()
     for role, ds in roles:
         ds = _dict(ds)
         namespace, name = ds["namespace"], ds["name"]
         ds_id = stable_id(namespace, name)
         facts.ds_ids.add(ds_id)
-        local.add(ds_id)
         facets = _dict(ds.get("facets"))
         shash = None
         schema = _dict(facets.get("schema"))
         if isinstance(schema.get("fields"), list):
-            fields = _flatten_fields(schema["fields"])
-            shash = schema_hash(fields)
-            facts.schemas.setdefault(shash, fields)
+            shash = schema_hash(schema["fields"])
+            if shash not in facts.schemas:
+                facts.schemas[shash] = _flatten_fields(schema["fields"])
         lifecycle = _dict(facets.get("lifecycleStateChange")).get("lifecycleStateChange")
         stats = _dict(_dict(ds.get("outputFacets")).get("outputStatistics")).get("rowCount")
         facts.datasets.append(
@@ -143,53 +145,5 @@ def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any],
             if isinstance(ans, str) and isinstance(aname, str) and (ans, aname) != (namespace, name):
                 facts.symlinks.append((event_id, ds_id, stable_id(ans, aname), ans, aname, ident.get("type")))
         if role == "output":
-            _column_lineage(facts, event_id, run_key, job_id, event_time, ds_id, _dict(facets.get("columnLineage")), refs)
-    # Datasets named only inside column lineage still need a name in the model.
-    for ds_id, (namespace, name) in refs.items():
-        if ds_id not in local:
-            facts.ds_ids.add(ds_id)
-            facts.datasets.append(
-                (event_id, run_key, job_id, ds_id, namespace, name, "ref", event_time, event_type, None, False, None, None)
-            )
-
-
-def _transformations(entry: Mapping[str, Any], legacy: Mapping[str, Any]) -> list[tuple[Any, Any, Any, Any]]:
-    items = entry.get("transformations")
-    if isinstance(items, list) and items:
-        return [
-            (t.get("type"), t.get("subtype"), t.get("description"), bool(t.get("masking", False)))
-            for t in map(_dict, items)
-        ]
-    # Producers before the transformations array (OpenLineage < 1.16) put a type on the output field.
-    legacy_type = legacy.get("transformationType")
-    if isinstance(legacy_type, str) and legacy_type:
-        return [("DIRECT", legacy_type.upper(), legacy.get("transformationDescription"), False)]
-    return [(None, None, None, False)]
-
-
-def _column_lineage(
-    facts: Facts,
-    event_id: str,
-    run_key: str | None,
-    job_id: int | None,
-    event_time: datetime | None,
-    out_ds: int,
-    facet: Mapping[str, Any],
-    refs: dict[int, tuple[str, str]],
-) -> None:
-    rows = facts.column_edges
-    for out_field, spec in _dict(facet.get("fields")).items():
-        spec = _dict(spec)
-        for src in spec.get("inputFields") or ():
-            src = _dict(src)
-            in_ds = stable_id(src["namespace"], src["name"])
-            refs.setdefault(in_ds, (src["namespace"], src["name"]))
-            for t in _transformations(src, spec):
-                rows.append((event_id, run_key, job_id, event_time, out_ds, out_field, in_ds, src.get("field"), *t))
-    # Dataset-wide dependencies (join/filter keys) with datasetLineageEnabled: out_field NULL means "the whole row".
-    for src in facet.get("dataset") or ():
-        src = _dict(src)
-        in_ds = stable_id(src["namespace"], src["name"])
-        refs.setdefault(in_ds, (src["namespace"], src["name"]))
-        for t in _transformations(src, {}):
-            rows.append((event_id, run_key, job_id, event_time, out_ds, None, in_ds, src.get("field"), *t))
+            if isinstance(facets.get("columnLineage"), Mapping):
+                facts.lineage_events.add(event_id)  # expanded by DuckDB from the raw event: see column_lineage.py

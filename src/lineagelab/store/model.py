@@ -23,7 +23,7 @@ import duckdb
 from lineagelab.events.identity import dataset_key
 
 
-def _ids_table(con: duckdb.DuckDBPyConnection, name: str, values: Iterable[object], sql_type: str) -> None:
+def ids_table(con: duckdb.DuckDBPyConnection, name: str, values: Iterable[object], sql_type: str) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (k {sql_type} PRIMARY KEY)")
     values = list(values)
     if values:
@@ -35,9 +35,9 @@ _TERMINAL = "('COMPLETE','FAIL','ABORT')"
 
 def refresh(con: duckdb.DuckDBPyConnection, run_keys: set[str], job_ids: set[int], ds_ids: set[int]) -> None:
     """Recompute the model for the touched keys. Runs inside the caller's transaction."""
-    _ids_table(con, "aff_runs", run_keys, "VARCHAR")
-    _ids_table(con, "aff_jobs", job_ids, "BIGINT")
-    _ids_table(con, "aff_ds", ds_ids, "BIGINT")
+    ids_table(con, "aff_runs", run_keys, "VARCHAR")
+    ids_table(con, "aff_jobs", job_ids, "BIGINT")
+    ids_table(con, "aff_ds", ds_ids, "BIGINT")
     _refresh_runs(con)
     _refresh_jobs(con)
     _refresh_datasets(con)
@@ -221,7 +221,7 @@ def refresh_aliases(con: duckdb.DuckDBPyConnection, new_pairs: list[tuple[int, i
     if not new_pairs:
         return
     touched = {x for pair in new_pairs for x in pair}
-    _ids_table(con, "aff_alias", touched, "BIGINT")
+    ids_table(con, "aff_alias", touched, "BIGINT")
     # Everything already in the components of the touched ids.
     rows = con.execute(
         """
@@ -254,7 +254,7 @@ def refresh_aliases(con: duckdb.DuckDBPyConnection, new_pairs: list[tuple[int, i
     for m in members:
         comps.setdefault(find(m), []).append(m)
     all_ids = [m for comp in comps.values() for m in comp]
-    _ids_table(con, "alias_members", all_ids, "BIGINT")
+    ids_table(con, "alias_members", all_ids, "BIGINT")
     declarers = {
         r[0]: dataset_key(r[1], r[2])
         for r in con.execute(

@@ -1,0 +1,170 @@
+"""Store and query benchmark (issue 2). Prints figures and ratios against baselines measured in the same run.
+
+    .venv/bin/python bench/store_bench.py [--events 20000] [--datasets 100000]
+
+1. Bulk ingest (validation + derived model + commit) vs plain ``orjson.loads`` of the same NDJSON file.
+2. A large store (>= 100k datasets, >= 1M column edges, built once under bench/out/ and reused):
+   cold ``lineagelab lineage … --depth 20`` (process start to printed answer), warm library queries (p50),
+   and very large answers against a plain networkx BFS over the same graph held in memory.
+3. Store size on disk and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import networkx as nx
+import orjson
+
+from lineagelab.events.reader import RawEvent, read_events
+from lineagelab.graph.memory import MemoryGraph
+from lineagelab.graph.modes import Mode
+from lineagelab.graph.resolve import Node
+from lineagelab.graph.traverse import table_lineage
+from lineagelab.simulator.synthetic import Shape, events
+from lineagelab.store.store import Store
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def ingest_bench(n_events: int) -> None:
+    OUT.mkdir(exist_ok=True)
+    shape = Shape(jobs=n_events // 4, runs_per_job=2, columns=8)
+    path = OUT / f"ingest_{n_events}.ndjson"
+    if not path.exists():
+        path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events(shape)))
+    data = path.read_bytes()
+    lines = data.splitlines()
+    size = sum(map(len, lines)) / len(lines)
+    t = time.perf_counter()
+    for line in lines:
+        orjson.loads(line)
+    raw_rate = len(lines) / (time.perf_counter() - t)
+    store_path = OUT / "ingest.duckdb"
+    for p in (store_path, Path(f"{store_path}.wal")):
+        p.unlink(missing_ok=True)
+    t = time.perf_counter()
+    with Store(store_path) as s:
+        report = s.ingest(read_events([path]))
+        edges = s.stats()["column_edges"]
+    rate = report.accepted / (time.perf_counter() - t)  # includes the final checkpoint on close
+    print(f"ingest: {len(lines):,} events of {size / 1024:.1f} KB avg ({edges:,} column edges)")
+    print(f"  orjson.loads baseline     {raw_rate:>10,.0f} events/s")
+    print(f"  lineagelab ingest         {rate:>10,.0f} events/s  = {rate / raw_rate:.1%} of the raw parse rate"
+          f"  (target >= 25%)")
+
+
+def big_store(datasets: int) -> Path:
+    """>= ``datasets`` datasets and >= 1M column edges; built once and reused."""
+    path = OUT / f"big_{datasets}.duckdb"
+    if path.exists():
+        return path
+    shape = Shape(jobs=int(datasets * 0.88), runs_per_job=1, columns=10, layers=20, seed=11)
+    t = time.perf_counter()
+
+    def raws() -> "list[RawEvent]":
+        for i, e in enumerate(events(shape)):
+            text = orjson.dumps(e)
+            yield RawEvent("synthetic", f"index {i}", text, e)
+
+    with Store(path) as s:
+        report = s.ingest(raws())
+        stats = s.stats()
+    print(f"built {path.name}: {report.accepted:,} events in {time.perf_counter() - t:.0f}s; "
+          f"{stats['datasets']:,} datasets, {stats['column_edges']:,} column edges, "
+          f"{stats['size_bytes'] / 2**20:,.0f} MiB")
+    return path
+
+
+def pct(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))]
+
+
+def query_bench(path: Path) -> None:
+    with Store(path, read_only=True) as s:
+        stats = s.stats()
+        con = s.con
+        print(f"store: {stats['datasets']:,} datasets, {stats['jobs']:,} jobs, {stats['column_edges']:,} column edges, "
+              f"{stats['size_bytes'] / 2**20:,.0f} MiB on disk")
+        rows = con.execute("SELECT ds_id, namespace, name FROM datasets WHERE name LIKE 'l1%' OR name LIKE 'l10/%' "
+                           "ORDER BY ds_id LIMIT 400").fetchall()
+        rnd = random.Random(3)
+        sample = [Node("dataset", r[0], r[1], r[2]) for r in rnd.sample(rows, 60)]
+
+        # cold: a new process per query, start to printed answer
+        node = next(n for n in sample if "l10/" in n.name)
+        cold = []
+        for _ in range(5):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "lineagelab", "--store", str(path), "lineage", node.key,
+                            "--depth", "20", "--format", "json"], check=True, capture_output=True)
+            cold.append(time.perf_counter() - t)
+        answer = table_lineage(con, node, Mode(), "both", 20)
+        print(f"cold `lineagelab lineage … --depth 20` ({answer.graph.number_of_nodes():,} nodes): "
+              f"median {statistics.median(cold) * 1000:,.0f} ms (target < 1000 ms)")
+
+        # warm, from the store (SQL frontier) and from the in-memory graph
+        sql_t, sizes = [], []
+        for n in sample:
+            t = time.perf_counter()
+            lin = table_lineage(con, n, Mode(), "both", 20)
+            sql_t.append(time.perf_counter() - t)
+            sizes.append(lin.graph.number_of_nodes())
+        t = time.perf_counter()
+        mem = MemoryGraph.load(con, Mode())
+        load_s = time.perf_counter() - t
+        mem_t = []
+        for n in sample:
+            t = time.perf_counter()
+            mem.lineage(n.nx_id, "both", 20)
+            mem_t.append(time.perf_counter() - t)
+        small = [x for x, size in zip(sql_t, sizes) if size <= 1000]
+        print(f"warm queries, {len(sample)} datasets, answers of {min(sizes):,}-{max(sizes):,} nodes:")
+        print(f"  from the store (SQL frontier BFS)  p50 {pct(small, .5) * 1000:6.1f} ms  p95 "
+              f"{pct(small, .95) * 1000:6.1f} ms  (answers <= 1,000 nodes; target p50 < 20 ms)")
+        print(f"  in-memory graph (loaded in {load_s:.1f}s)    p50 {pct(mem_t, .5) * 1000:6.1f} ms  p95 "
+              f"{pct(mem_t, .95) * 1000:6.1f} ms")
+
+        # very large answers vs plain networkx BFS over the same graph in memory
+        g = mem.graph
+        roots = [n for n in g if n[0] == "dataset" and g.in_degree(n) == 0]
+        root = max(roots[:200], key=lambda n: len(nx.descendants(g, n)))
+        t = time.perf_counter()
+        base = nx.single_source_shortest_path_length(g, root)
+        base_s = time.perf_counter() - t
+        t = time.perf_counter()
+        ours = mem.lineage(root, "downstream", None)
+        ours_s = time.perf_counter() - t
+        t = time.perf_counter()
+        cold_big = table_lineage(con, Node("dataset", root[1], "", ""), Mode(), "downstream", None)
+        sql_s = time.perf_counter() - t
+        assert set(ours) == set(base) == set(cold_big.graph.nodes)
+        print(f"very large answer ({len(base):,} nodes): networkx BFS {base_s * 1000:,.0f} ms; "
+              f"lineagelab in-memory {ours_s * 1000:,.0f} ms ({ours_s / base_s:.2f}x); "
+              f"from the store {sql_s * 1000:,.0f} ms ({sql_s / base_s:.2f}x)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--datasets", type=int, default=100_000)
+    ap.add_argument("--skip-ingest", action="store_true")
+    args = ap.parse_args()
+    OUT.mkdir(exist_ok=True)
+    if not args.skip_ingest:
+        ingest_bench(args.events)
+    query_bench(big_store(args.datasets))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process: {peak:,.0f} MiB (cpu count {os.cpu_count()})")
+
+
+if __name__ == "__main__":
+    main()
