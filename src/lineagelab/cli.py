@@ -370,6 +370,21 @@ def graph(
     out.print(root)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 5000,
+    token: Annotated[Optional[str], typer.Option(
+        envvar="LINEAGELAB_TOKEN", help="Require Authorization: Bearer TOKEN (or SigV4 with access key TOKEN).")] = None,
+) -> None:
+    """Serve the OpenLineage collector, the local DataZone lineage API and the viewer API."""
+    from lineagelab.server.app import serve as run
+
+    err.print(f"lineagelab serving {settings.store or 'the default store'} on http://{host}:{port} "
+              f"(OpenLineage: /api/v1/lineage, DataZone: /v2/domains/…, API: /openapi.json)")
+    run(settings.store, host, port, token)
+
+
 # -- demo -------------------------------------------------------------------------------------------------------
 @app.command()
 def demo(

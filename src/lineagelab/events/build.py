@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import attr
 import orjson
 from openlineage.client import event_v2 as ev
 from openlineage.client.facet_v2 import (
@@ -29,20 +28,6 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 
 from lineagelab import PRODUCER, __version__
-
-
-@attr.define
-class EnvironmentPropertiesRunFacet(RunFacet):
-    """The ``environment-properties`` run facet AWS Glue and EMR attach (GLUE_VERSION, AWS_DEFAULT_REGION, …).
-
-    DataZone reads GLUE_* keys in it to name catalog tables by their Glue ARN.
-    """
-
-    environment_properties: dict[str, str] = attr.field(factory=dict)
-
-    @staticmethod
-    def _get_schema() -> str:
-        return "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunFacet"
 
 
 # (input namespace, input name, input field, type, subtype, description|None)
@@ -128,8 +113,14 @@ def error_message(message: str, language: str = "python", stack: str | None = No
                                                   producer=PRODUCER)
 
 
-def environment_properties(values: Mapping[str, str]) -> EnvironmentPropertiesRunFacet:
-    return EnvironmentPropertiesRunFacet(environment_properties=dict(values), producer=PRODUCER)
+def environment_properties(values: Mapping[str, str]) -> dict[str, Any]:
+    """The ``environment-properties`` run facet AWS Glue and EMR attach (GLUE_VERSION, AWS_DEFAULT_REGION, …).
+
+    DataZone reads its GLUE_* keys to name catalog tables by their Glue ARN. openlineage-python has no class for it
+    and its key has a hyphen, so it is a plain dict (Serde passes dicts through as they are).
+    """
+    return {"_producer": PRODUCER, "_schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunFacet",
+            "environment-properties": dict(values)}
 
 
 def run_event(
@@ -141,7 +132,7 @@ def run_event(
     *,
     inputs: Sequence[ev.InputDataset] = (),
     outputs: Sequence[ev.OutputDataset] = (),
-    run_facets: Mapping[str, RunFacet] | None = None,
+    run_facets: Mapping[str, RunFacet | dict[str, Any]] | None = None,
     job_facets: Mapping[str, Any] | None = None,
 ) -> ev.RunEvent:
     return ev.RunEvent(
@@ -156,12 +147,8 @@ def run_event(
 
 
 def to_dict(event: ev.RunEvent | ev.DatasetEvent | ev.JobEvent) -> dict[str, Any]:
-    """Serialise with openlineage-python's Serde; the custom facet's key is spelled the AWS way."""
-    doc: dict[str, Any] = Serde.to_dict(event)
-    env = doc.get("run", {}).get("facets", {}).get("environment-properties")
-    if isinstance(env, dict) and "environment_properties" in env:
-        env["environment-properties"] = env.pop("environment_properties")
-    return doc
+    """Serialise with openlineage-python's Serde, as its transports do."""
+    return Serde.to_dict(event)
 
 
 def to_json(event: ev.RunEvent | ev.DatasetEvent | ev.JobEvent) -> bytes:

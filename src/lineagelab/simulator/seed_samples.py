@@ -55,7 +55,7 @@ def _spark_write(
     lineage: build.column_lineage_dataset.ColumnLineageDatasetFacet,
     env: dict[str, str],
     rows: int,
-) -> list[dict[str, Any]]:
+) -> list[ev.RunEvent]:
     """Application START, write START/COMPLETE, application COMPLETE — as openlineage-spark sends them."""
     app_run, run = _uuid(f"{app}/{day}"), _uuid(f"{job_name}/{day}")
     t = lambda s: f"{day}T10:00:{s:02d}.000Z"  # noqa: E731
@@ -79,7 +79,7 @@ def _spark_write(
                         run_facets={**common, **par}, job_facets={"jobType": write_type}),
         build.run_event("COMPLETE", t(12), app_run, "default", app, run_facets=common, job_facets={"jobType": app_type}),
     ]
-    return [build.to_dict(e) for e in events]
+    return events
 
 
 def glue_env(job: str) -> dict[str, str]:
@@ -87,7 +87,7 @@ def glue_env(job: str) -> dict[str, str]:
             "glueetl", "JOB_NAME": job}
 
 
-def glue_job(day: str, drop: Sequence[str] = ()) -> list[dict[str, Any]]:
+def glue_job(day: str, drop: Sequence[str] = ()) -> list[ev.RunEvent]:
     """Scenario 1: RDS MySQL employee + S3 attendance.csv -> inner join -> parquet + Glue table."""
     employee = naming.mysql(RDS_HOST, 3306, "employeedb", "employee")
     attendance = naming.s3(f"s3://{BUCKET}/csv/attendance.csv")
@@ -111,7 +111,7 @@ def glue_job(day: str, drop: Sequence[str] = ()) -> list[dict[str, Any]]:
     )
 
 
-def glue_notebook(day: str) -> list[dict[str, Any]]:
+def glue_notebook(day: str) -> list[ev.RunEvent]:
     """Scenario 2: notebook with the seed's %%configure: average salary by location for Production."""
     employees = naming.s3(f"s3://{BUCKET}/csv/employees.csv")
     target = naming.s3(f"s3://{BUCKET}/notebook/avg_salary_by_location/")
@@ -131,13 +131,13 @@ def glue_notebook(day: str) -> list[dict[str, Any]]:
     )
 
 
-def redshift(day: str) -> list[dict[str, Any]]:
+def redshift(day: str) -> list[ev.RunEvent]:
     """Scenario 3: COPY absent, COPY employee, CTAS employeewithabsent on Redshift Serverless."""
     rs = lambda t: naming.redshift_serverless(WORKGROUP, ACCOUNT, REGION, "dev", "public", t)  # noqa: E731
     ns = rs("x")[0]
     csv_att = naming.s3(f"s3://{BUCKET}/csv/attendance.csv")
     csv_emp = naming.s3(f"s3://{BUCKET}/csv/employees.csv")
-    out: list[dict[str, Any]] = []
+    out: list[ev.RunEvent] = []
     statements = [
         ("copy_dev_public_absent", csv_att, [c for c, _ in ATTENDANCE], rs("absent"), RS_ABSENT,
          f"COPY absent FROM 's3://{BUCKET}/csv/attendance.csv' IAM_ROLE '…' CSV IGNOREHEADER 1"),
@@ -166,16 +166,16 @@ def redshift(day: str) -> list[dict[str, Any]]:
 
 
 def _sql_run(ns: str, job: str, day: str, i: int, query: str, inputs: list[ev.InputDataset],
-             output: dict[str, Any]) -> list[dict[str, Any]]:
+             output: dict[str, Any]) -> list[ev.RunEvent]:
     run = _uuid(f"redshift/{job}/{day}")
     facets = {"sql": build.sql(query, "redshift"), "jobType": build.job_type("BATCH", "REDSHIFT", "QUERY")}
     o = ev.OutputDataset(namespace=output["namespace"], name=output["name"], facets=output["facets"])
-    return [build.to_dict(build.run_event(kind, f"{day}T11:00:{i * 10 + s:02d}.000Z", run, ns, job, inputs=inputs,
-                                          outputs=[o], job_facets=facets))
+    return [build.run_event(kind, f"{day}T11:00:{i * 10 + s:02d}.000Z", run, ns, job, inputs=inputs, outputs=[o],
+                            job_facets=facets)
             for kind, s in (("START", 0), ("COMPLETE", 3))]
 
 
-def emr(day: str) -> list[dict[str, Any]]:
+def emr(day: str) -> list[ev.RunEvent]:
     """Scenario 4: EMR Serverless reads RDS MySQL and Redshift over JDBC and writes parquet to S3."""
     employee = naming.mysql(RDS_HOST, 3306, "employeedb", "employee")
     rs_table = naming.redshift_serverless(WORKGROUP, ACCOUNT, REGION, "dev", "public", "employeewithabsent")
@@ -205,4 +205,4 @@ def sample_events() -> list[dict[str, Any]]:
     """Day 1: all four scenarios. Day 2: the Glue job runs again without the Salary column."""
     day1, day2 = "2024-06-01", "2024-06-02"
     events = glue_job(day1) + glue_notebook(day1) + redshift(day1) + emr(day1) + glue_job(day2, drop=("Salary",))
-    return sorted(events, key=lambda e: e["eventTime"])
+    return sorted((build.to_dict(e) for e in events), key=lambda e: e["eventTime"])

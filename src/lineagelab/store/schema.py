@@ -15,7 +15,7 @@ rebuilds them from ``raw_events`` on open.
 
 from __future__ import annotations
 
-RAW_VERSION = 2
+RAW_VERSION = 3
 DERIVED_VERSION = 1
 
 #: Layout of ``raw_events`` as version 1 wrote it (kept to create old stores in tests and to migrate from).
@@ -41,6 +41,14 @@ RAW_MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE raw_events ADD COLUMN schema_url VARCHAR",
         "ALTER TABLE raw_events ADD COLUMN size INTEGER",
         "UPDATE raw_events SET schema_url = json_extract_string(raw, '$.schemaURL'), size = octet_length(encode(raw))",
+    ],
+    # The local DataZone domains: which event each PostLineageEvent created, under which Client-Token.
+    3: [
+        """CREATE TABLE dz_events (
+               domain_id VARCHAR NOT NULL, id VARCHAR NOT NULL, client_token VARCHAR, body_sha256 VARCHAR NOT NULL,
+               event_id VARCHAR, event_time TIMESTAMPTZ, created_at TIMESTAMPTZ NOT NULL, created_by VARCHAR,
+               processing_status VARCHAR NOT NULL, error VARCHAR, body VARCHAR NOT NULL, deleted BOOLEAN NOT NULL,
+               PRIMARY KEY (domain_id, id))""",
     ],
 }
 

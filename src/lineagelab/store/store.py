@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,7 +84,7 @@ def event_id_of(doc: Any) -> str:
 
 
 @dataclass(slots=True)
-class _Pending:
+class Pending:
     event_id: str
     kind: EventKind
     doc: Any
@@ -96,7 +97,7 @@ class _Writer:
 
     def __init__(self, store: Store, report: IngestReport, strict: bool, progress: Callable[[int], None] | None):
         self.store, self.report, self.strict, self.progress = store, report, strict, progress
-        self.queue: queue.Queue[list[_Pending] | None] = queue.Queue(maxsize=1)
+        self.queue: queue.Queue[list[Pending] | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.aborted = False
         self.thread = threading.Thread(target=self._run, name="lineagelab-writer", daemon=True)
@@ -118,7 +119,7 @@ class _Writer:
             except BaseException as exc:
                 self.error = exc
 
-    def put(self, batch: list[_Pending]) -> None:
+    def put(self, batch: list[Pending]) -> None:
         if self.error is not None:
             raise self.error
         self.queue.put(batch)
@@ -186,6 +187,18 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction, serialised with ingest (for the server's own records)."""
+        with self._lock:
+            self.con.execute("BEGIN")
+            try:
+                yield self.con
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection for another thread: it reads the last committed state, whatever the writer does."""
@@ -287,7 +300,7 @@ class Store:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         with self._lock, _Writer(self, report, strict, progress) as writer:
-            batch: list[_Pending] = []
+            batch: list[Pending] = []
             seen: set[str] = set()
             for raw in events:
                 item = self._accept(raw, report)
@@ -311,7 +324,22 @@ class Store:
         return report
 
     @staticmethod
-    def _accept(raw: RawEvent, report: IngestReport) -> _Pending | None:
+    def prepare(raw: RawEvent) -> Pending | Rejection:
+        """Validate one event (no store access: safe on any thread)."""
+        report = IngestReport()
+        item = Store._accept(raw, report)
+        return item if item is not None else report.rejected[0]
+
+    def commit_prepared(self, items: list[Pending]) -> set[str]:
+        """Store validated events in one transaction; return the ids that were new (the rest were duplicates)."""
+        report = IngestReport()
+        unique = list({p.event_id: p for p in items}.values())
+        with self._lock:
+            self._flush(unique, report, own_transaction=True)
+        return set(report.accepted_ids)
+
+    @staticmethod
+    def _accept(raw: RawEvent, report: IngestReport) -> Pending | None:
         if raw.error is not None:
             report.rejected.append(Rejection(raw.where, "", raw.error))
             return None
@@ -324,9 +352,9 @@ class Store:
         except InvalidEvent as exc:
             report.rejected.append(Rejection(raw.where, exc.path, exc.message))
             return None
-        return _Pending(event_id_of(raw.doc), kind, raw.doc, raw.text, event_time)
+        return Pending(event_id_of(raw.doc), kind, raw.doc, raw.text, event_time)
 
-    def _flush(self, batch: list[_Pending], report: IngestReport, *, own_transaction: bool) -> None:
+    def _flush(self, batch: list[Pending], report: IngestReport, *, own_transaction: bool) -> None:
         con = self.con
         ids = [p.event_id for p in batch]
         existing = {r[0] for r in con.execute("SELECT event_id FROM raw_events WHERE event_id IN "
@@ -357,7 +385,7 @@ class Store:
         report.accepted += len(fresh)
         report.accepted_ids.extend(p.event_id for p in fresh)
 
-    def _insert_raw(self, fresh: list[_Pending], seq0: int, now: datetime) -> None:
+    def _insert_raw(self, fresh: list[Pending], seq0: int, now: datetime) -> None:
         docs = [p.doc for p in fresh]
         job = [d.get("job") or {} for d in docs]
         run = [d.get("run") or {} for d in docs]

@@ -1,0 +1,201 @@
+"""``lineagelab serve``: one local HTTP server for the OpenLineage collector, the DataZone lineage API and the viewer.
+
+The server is the one process holding the store (see ``store.store``): writes go through a group-commit queue and are
+acknowledged after they are committed; reads use their own cursors and see committed snapshots.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hmac
+import json
+import os
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lineagelab.server import collector, viewer
+from lineagelab.server.commits import CommitQueue
+from lineagelab.server.datazone import DataZone
+from lineagelab.server.errors import ApiError, aws_response, json_response
+from lineagelab.server.openapi import openapi_document
+from lineagelab.store.store import Store
+
+MAX_BODY = 64 * 1024 * 1024  # a batch; single events are limited by the reader's MAX_EVENT_BYTES
+DZ_MAX_BODY = 1024 * 1024
+
+
+class State:
+    def __init__(self, store: Store):
+        self.store = store
+        self.commits = CommitQueue(store)
+        self.datazone = DataZone(store, self.commits)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, gunzipped if the client said so, refused past ``limit`` bytes (before or after inflating)."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise ApiError(413, "PayloadTooLarge", f"request body of {int(length):,} bytes exceeds {limit:,} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "PayloadTooLarge", f"request body exceeds {limit:,} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "").lower()
+    if encoding in ("gzip", "x-gzip"):
+        try:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = inflater.decompress(body, limit + 1)
+            if len(body) > limit or inflater.unconsumed_tail:
+                raise ApiError(413, "PayloadTooLarge", f"inflated request body exceeds {limit:,} bytes")
+        except (zlib.error, gzip.BadGzipFile, EOFError) as exc:
+            raise ApiError(400, "BadRequest", f"request body is not valid gzip: {exc}") from None
+    elif encoding not in ("", "identity"):
+        raise ApiError(415, "UnsupportedMediaType", f"unsupported Content-Encoding {encoding!r}")
+    return body
+
+
+def _is_aws(path: str) -> bool:
+    return path.startswith("/v2/")
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def endpoint(fn: Callable[..., Any], body_limit: int | None = None) -> Handler:
+    """Run a blocking handler on a worker thread; map errors to the right wire format (AWS or JSON)."""
+
+    async def run(request: Request) -> Response:
+        try:
+            if body_limit is not None:
+                body = await read_body(request, body_limit)
+                result: Response = await run_in_threadpool(fn, request, body)
+            else:
+                result = await run_in_threadpool(fn, request)
+            return result
+        except ApiError as err:
+            return aws_response(err) if _is_aws(request.url.path) else json_response(err)
+
+    return run
+
+
+class TokenAuth:
+    """``--token``: every request needs ``Authorization: Bearer TOKEN`` (what the OpenLineage HTTP transport's
+    ``api_key`` sends), or an AWS SigV4 signature whose access key id is TOKEN (what boto3 sends)."""
+
+    def __init__(self, app: ASGIApp, token: str | None):
+        self.app, self.token = app, token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.token is None or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        auth = headers.get("authorization", "")
+        ok = False
+        if auth.startswith("Bearer "):
+            ok = hmac.compare_digest(auth[7:].strip(), self.token)
+        elif auth.startswith("AWS4-HMAC-SHA256") and "Credential=" in auth:
+            key = auth.split("Credential=", 1)[1].split("/", 1)[0]
+            ok = hmac.compare_digest(key, self.token)
+        if ok:
+            await self.app(scope, receive, send)
+            return
+        err = ApiError(401, "UnauthorizedException", "missing or wrong credentials: send Authorization: Bearer TOKEN")
+        response = aws_response(err) if _is_aws(scope["path"]) else json_response(err)
+        await response(scope, receive, send)
+
+
+def create_app(store_path: str | os.PathLike[str] | None = None, token: str | None = None,
+               store: Store | None = None) -> Starlette:
+    state: dict[str, State] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = store is None
+        s = store if store is not None else Store(store_path)
+        state["s"] = State(s)
+        try:
+            yield
+        finally:
+            state["s"].commits.close()
+            if owned:
+                s.close()
+
+    def st() -> State:
+        return state["s"]
+
+    def dz(method: str) -> Callable[..., Any]:
+        return lambda *a: getattr(st().datazone, method)(*a)
+
+    def nodes(request: Request) -> Response:
+        raw = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1").split("?")[0]
+        segments = raw.rstrip("/").split("/")
+        if len(segments) == 8 and segments[7] == "history":
+            return st().datazone.node_history(request)
+        if len(segments) == 7:
+            return st().datazone.get_node(request)
+        raise ApiError(404, "ResourceNotFoundException", f"no such resource: {request.url.path}")
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        err = ApiError(404, "UnknownOperationException" if _is_aws(request.url.path) else "NotFound",
+                       f"no such endpoint: {request.method} {request.url.path}")
+        return aws_response(err) if _is_aws(request.url.path) else json_response(err)
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        err = ApiError(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}")
+        return aws_response(err) if _is_aws(request.url.path) else json_response(err)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        err = ApiError(500, "InternalServerException", f"{type(exc).__name__}: {exc}")
+        return aws_response(err) if _is_aws(request.url.path) else json_response(err)
+
+    routes = [
+        Route("/api/v1/lineage", endpoint(lambda r, b: collector.post_one(st(), r, b), MAX_BODY), methods=["POST"]),
+        Route("/api/v1/lineage/batch", endpoint(lambda r, b: collector.post_batch(st(), r, b), MAX_BODY),
+              methods=["POST"]),
+        Route("/v2/domains/{domain}/lineage/events", endpoint(dz("post_event"), DZ_MAX_BODY), methods=["POST"]),
+        Route("/v2/domains/{domain}/lineage/events", endpoint(dz("list_events")), methods=["GET"]),
+        Route("/v2/domains/{domain}/lineage/events/{identifier}", endpoint(dz("get_event")), methods=["GET"]),
+        Route("/v2/domains/{domain}/lineage/events/{identifier}", endpoint(dz("delete_event")), methods=["DELETE"]),
+        Route("/v2/domains/{domain}/lineage/nodes/{rest:path}", endpoint(nodes), methods=["GET"]),
+        Route("/v2/domains/{domain}/graph/query", endpoint(dz("query_graph"), DZ_MAX_BODY), methods=["POST"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *[Route(path, endpoint(lambda r, f=fn: f(st().store, r)), methods=["GET"])
+          for path, fn in viewer.ROUTES.items()],
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(TokenAuth, token=token)],
+        exception_handlers={404: not_found, 405: not_allowed, 500: server_error},
+    )
+
+
+def serve(store_path: Path | None, host: str, port: int, token: str | None, log_level: str = "warning") -> None:
+    import uvicorn
+
+    info = Path(store_path or ".lineagelab/lineage.duckdb").parent / "server.json"
+    info.parent.mkdir(parents=True, exist_ok=True)
+    info.write_text(json.dumps({"pid": os.getpid(), "url": f"http://{host}:{port}", "token": bool(token)}))
+    try:
+        uvicorn.run(create_app(store_path, token), host=host, port=port, log_level=log_level,
+                    timeout_keep_alive=30, limit_concurrency=512, access_log=False)
+    finally:
+        info.unlink(missing_ok=True)

@@ -1,0 +1,67 @@
+"""The OpenLineage HTTP collector (Marquez-compatible ``POST /api/v1/lineage``) and a batch endpoint."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from lineagelab.events.reader import RawEvent, parse_bytes
+from lineagelab.server.errors import ApiError
+from lineagelab.store.store import Pending, Rejection, Store
+
+if TYPE_CHECKING:
+    from lineagelab.server.app import State
+
+JSON_TYPES = ("", "application/json", "application/x-ndjson", "application/jsonl", "application/x-jsonlines",
+              "text/plain")
+
+
+def _check_type(request: Request) -> None:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in JSON_TYPES and not ctype.endswith("+json"):
+        raise ApiError(415, "UnsupportedMediaType", f"Content-Type {ctype!r} is not JSON")
+
+
+def post_one(state: State, request: Request, body: bytes) -> Response:
+    """One event -> 201 once it is committed; 400 with the same message ``lineagelab ingest`` gives."""
+    _check_type(request)
+    raws = list(parse_bytes(body, "request"))
+    if len(raws) != 1:
+        raise ApiError(400, "InvalidEvent", f"expected one event, got {len(raws)}: use /api/v1/lineage/batch")
+    raw = raws[0]
+    if raw.location == "index 0":
+        raise ApiError(400, "InvalidEvent", "expected one event object, got a JSON array: use /api/v1/lineage/batch")
+    prepared = Store.prepare(RawEvent("request", "", raw.text, raw.doc, raw.error))
+    if isinstance(prepared, Rejection):
+        return JSONResponse({"error": "InvalidEvent", "path": prepared.path or "$", "message": prepared.message},
+                            status_code=400)
+    new = state.commits.submit([prepared])
+    return JSONResponse({"id": prepared.event_id, "duplicate": prepared.event_id not in new}, status_code=201)
+
+
+def post_batch(state: State, request: Request, body: bytes) -> Response:
+    """A JSON array or NDJSON: each event accepted or rejected on its own; valid ones are committed together."""
+    _check_type(request)
+    results: list[dict[str, Any]] = []
+    items: list[Pending] = []
+    for index, raw in enumerate(parse_bytes(body, "request")):
+        if raw.location == "" and raw.error:
+            raise ApiError(400, "InvalidBatch", raw.error)
+        prepared = Store.prepare(raw)
+        if isinstance(prepared, Rejection):
+            results.append({"index": index, "status": "rejected", "path": prepared.path or "$",
+                            "message": prepared.message})
+        else:
+            items.append(prepared)
+            results.append({"index": index, "status": "accepted", "id": prepared.event_id})
+    new = state.commits.submit(items)
+    seen: set[str] = set()
+    for r in results:
+        if r["status"] == "accepted":
+            if r["id"] not in new or r["id"] in seen:
+                r["status"] = "duplicate"
+            seen.add(r["id"])
+    summary = {s: sum(1 for r in results if r["status"] == s) for s in ("accepted", "duplicate", "rejected")}
+    return JSONResponse({**summary, "results": results}, status_code=200)

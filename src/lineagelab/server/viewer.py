@@ -1,0 +1,139 @@
+"""JSON endpoints for everything the CLI queries: the viewer's API (described in ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from lineagelab.events.identity import parse_time
+from lineagelab.graph import details, render
+from lineagelab.graph import diff as gdiff
+from lineagelab.graph.modes import Mode
+from lineagelab.graph.resolve import AmbiguousNode, NodeNotFound, NodeRef, resolve
+from lineagelab.graph.traverse import column_lineage, impact, table_lineage, whole_graph
+from lineagelab.server.errors import ApiError
+from lineagelab.store.store import Store
+
+
+def _json(data: Any) -> Response:
+    return Response(render.to_json(data), media_type="application/json")
+
+
+def _param(request: Request, name: str, required: bool = False) -> str | None:
+    value = request.query_params.get(name)
+    if required and not value:
+        raise ApiError(400, "BadRequest", f"query parameter {name!r} is required")
+    return value
+
+
+def _int(request: Request, name: str, default: int, lo: int = 0, hi: int = 1000) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "BadRequest", f"{name}: {raw!r} is not an integer") from None
+    if not lo <= value <= hi:
+        raise ApiError(400, "BadRequest", f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def _bool(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "false").lower() in ("1", "true", "yes")
+
+
+def _mode(request: Request) -> Mode:
+    try:
+        return Mode.parse(request.query_params.get("mode", "latest"), request.query_params.get("as_of") or None)
+    except ValueError as exc:
+        raise ApiError(400, "BadRequest", str(exc)) from None
+
+
+def _ref(con: Any, text: str) -> NodeRef:
+    try:
+        return resolve(con, text)
+    except AmbiguousNode as exc:
+        raise ApiError(409, "AmbiguousNode", str(exc)) from None
+    except NodeNotFound as exc:
+        raise ApiError(404, "NotFound", str(exc)) from None
+
+
+def _with_cursor(fn: Callable[[Any, Request], Any]) -> Callable[[Store, Request], Response]:
+    def run(store: Store, request: Request) -> Response:
+        cur = store.cursor()
+        try:
+            return _json(fn(cur, request))
+        finally:
+            cur.close()
+    return run
+
+
+def lineage(con: Any, request: Request) -> Any:
+    ref = _ref(con, str(_param(request, "node", True)))
+    direction = request.query_params.get("direction", "both")
+    if direction not in ("upstream", "downstream", "both"):
+        raise ApiError(400, "BadRequest", "direction must be upstream, downstream or both")
+    depth = _int(request, "depth", 20)
+    mode = _mode(request)
+    if ref.column is not None:
+        return render.lineage_to_dict(column_lineage(con, ref, mode, direction, depth))
+    return render.lineage_to_dict(table_lineage(con, ref.node, mode, direction, depth, _bool(request, "columns")))
+
+
+def impact_(con: Any, request: Request) -> Any:
+    ref = _ref(con, str(_param(request, "node", True)))
+    return render.impact_to_dict(impact(con, ref, _mode(request), upstream=_bool(request, "upstream")))
+
+
+def graph(con: Any, request: Request) -> Any:
+    return render.lineage_to_dict(whole_graph(con, _mode(request)))
+
+
+def diff(con: Any, request: Request) -> Any:
+    run1, run2 = _param(request, "run1"), _param(request, "run2")
+    try:
+        if run1 and run2:
+            return gdiff.diff(gdiff.state_of_run(con, gdiff.resolve_run(con, run1)),
+                              gdiff.state_of_run(con, gdiff.resolve_run(con, run2)))
+        t1, t2 = _param(request, "from", True), _param(request, "to", True)
+        return gdiff.diff(gdiff.state_at(con, Mode("asof", parse_time(str(t1)))),
+                          gdiff.state_at(con, Mode("asof", parse_time(str(t2)))))
+    except gdiff.RunNotFound as exc:
+        raise ApiError(404, "NotFound", str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(400, "BadRequest", f"not an ISO-8601 time: {exc}") from None
+
+
+def search(con: Any, request: Request) -> Any:
+    return details.search(con, str(_param(request, "q", True)), _int(request, "limit", 50, 1, 500))
+
+
+def node(con: Any, request: Request) -> Any:
+    ref = _ref(con, str(_param(request, "node", True)))
+    if ref.node.kind == "dataset":
+        return details.dataset_details(con, ref.node)
+    return details.job_details(con, ref.node)
+
+
+def events(con: Any, request: Request) -> Any:
+    return details.run_events(con, str(_param(request, "run", True)))
+
+
+def stats(store: Store, request: Request) -> Response:
+    return _json(store.stats())
+
+
+ROUTES: dict[str, Callable[[Store, Request], Response]] = {
+    "/api/v1/viewer/lineage": _with_cursor(lineage),
+    "/api/v1/viewer/impact": _with_cursor(impact_),
+    "/api/v1/viewer/graph": _with_cursor(graph),
+    "/api/v1/viewer/diff": _with_cursor(diff),
+    "/api/v1/viewer/search": _with_cursor(search),
+    "/api/v1/viewer/node": _with_cursor(node),
+    "/api/v1/viewer/events": _with_cursor(events),
+    "/api/v1/stats": stats,
+}
