@@ -70,7 +70,7 @@ def big_store(datasets: int) -> Path:
     shape = Shape(jobs=int(datasets * 0.88), runs_per_job=1, columns=10, layers=20, seed=11)
     t = time.perf_counter()
 
-    def raws() -> "list[RawEvent]":
+    def raws() -> list[RawEvent]:
         for i, e in enumerate(events(shape)):
             text = orjson.dumps(e)
             yield RawEvent("synthetic", f"index {i}", text, e)
@@ -126,7 +126,7 @@ def query_bench(path: Path) -> None:
             t = time.perf_counter()
             mem.lineage(n.nx_id, "both", 20)
             mem_t.append(time.perf_counter() - t)
-        small = [x for x, size in zip(sql_t, sizes) if size <= 1000]
+        small = [x for x, size in zip(sql_t, sizes, strict=True) if size <= 1000]
         print(f"warm queries, {len(sample)} datasets, answers of {min(sizes):,}-{max(sizes):,} nodes:")
         print(f"  from the store (SQL frontier BFS)  p50 {pct(small, .5) * 1000:6.1f} ms  p95 "
               f"{pct(small, .95) * 1000:6.1f} ms  (answers <= 1,000 nodes; target p50 < 20 ms)")

@@ -52,7 +52,8 @@ def running_server(store: Path, token: str | None = None) -> Iterator[Server]:
             break  # any HTTP answer (401 with --token) means it is up
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"server did not start: {err}") from None
             time.sleep(0.1)
     server = Server(url, store, proc, token)
     try:

@@ -147,7 +147,8 @@ def test_lineage_nodes_follow_datazone_identifiers(server: Server, posted: dict[
     from datetime import UTC, datetime
 
     with pytest.raises(dz.exceptions.ResourceNotFoundException, match="did not exist"):
-        dz.get_lineage_node(domainIdentifier=DOMAIN, identifier=GLUE_ARN, eventTimestamp=datetime(2020, 1, 1, tzinfo=UTC))
+        dz.get_lineage_node(domainIdentifier=DOMAIN, identifier=GLUE_ARN,
+                            eventTimestamp=datetime(2020, 1, 1, tzinfo=UTC))
 
 
 def test_node_history_and_query_graph(server: Server, posted: dict[str, str]) -> None:

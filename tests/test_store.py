@@ -124,8 +124,8 @@ def test_model_contents(store: Store, events: list[dict[str, Any]]) -> None:
     ).fetchall()
     assert versions == [("write", 5, 14), ("write+schema", 5, 13)]
     # the S3 location and the Glue ARN are one node
-    assert store.con.execute("""SELECT d.name FROM aliases a JOIN datasets d ON d.ds_id = a.canonical_id""").fetchall() \
-        == [("attendanceparquet",)]
+    canonical = store.con.execute("SELECT d.name FROM aliases a JOIN datasets d ON d.ds_id = a.canonical_id")
+    assert canonical.fetchall() == [("attendanceparquet",)]
     # runs: parent facet, durations
     child = store.con.execute("SELECT parent_run_id, duration_ms, state FROM runs r JOIN jobs j USING (job_id) "
                               "WHERE j.name = ? ORDER BY started_at LIMIT 1", [glue_job]).fetchall()
@@ -202,7 +202,7 @@ def test_newer_store_is_refused_clearly(tmp_path: Path) -> None:
 
 def test_not_a_store(tmp_path: Path) -> None:
     (tmp_path / "x.duckdb").write_bytes(b"definitely not duckdb" * 100)
-    with pytest.raises(StoreError, match="not a lineage store|cannot open"):
+    with pytest.raises(StoreError, match=r"not a lineage store|cannot open"):
         Store(tmp_path / "x.duckdb")
     with pytest.raises(StoreError, match="no lineage store"):
         Store(tmp_path / "missing.duckdb", read_only=True)

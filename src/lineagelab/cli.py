@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -35,7 +35,7 @@ EXIT_USAGE, EXIT_DIFF = 2, 3
 
 @dataclass
 class Settings:
-    store: Optional[Path] = None
+    store: Path | None = None
     debug: bool = False
     wait: float = 10.0
 
@@ -50,7 +50,7 @@ class UserError(Exception):
 @app.callback()
 def _global(
     store: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--store", envvar="LINEAGELAB_STORE", help="Store file [default: ./.lineagelab/lineage.duckdb]."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show the full trace of an error.")] = False,
@@ -129,7 +129,7 @@ def store_rebuild() -> None:
               f"{stats['runs']:,} runs, {stats['column_edges']:,} column edges")
 
 
-def _time(value: Optional[str], flag: str) -> Any:
+def _time(value: str | None, flag: str) -> Any:
     if value is None:
         return None
     from lineagelab.events.identity import parse_time
@@ -143,9 +143,9 @@ def _time(value: Optional[str], flag: str) -> Any:
 @export_app.command("events")
 def export_events(
     out_path: Annotated[Path, typer.Argument(metavar="OUT.ndjson", help="File to write (- for standard output).")],
-    since: Annotated[Optional[str], typer.Option(help="Only events at or after this eventTime.")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Only events at or before this eventTime.")] = None,
-    job: Annotated[Optional[str], typer.Option(help="Only events of this job (name or namespace.name).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only events at or after this eventTime.")] = None,
+    until: Annotated[str | None, typer.Option(help="Only events at or before this eventTime.")] = None,
+    job: Annotated[str | None, typer.Option(help="Only events of this job (name or namespace.name).")] = None,
 ) -> None:
     """Write the raw events back out as NDJSON, re-ingestable as they are."""
     filters = {"since": _time(since, "--since"), "until": _time(until, "--until"), "job": job}
@@ -165,7 +165,7 @@ MODE_HELP = (
 )
 
 
-def _mode(mode: str, as_of: Optional[str]) -> Any:
+def _mode(mode: str, as_of: str | None) -> Any:
     from lineagelab.graph.modes import Mode
 
     try:
@@ -231,7 +231,7 @@ def lineage(
     columns: Annotated[bool, typer.Option("--columns", help="Add column-level edges between the datasets.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table, json, dot or mermaid")] = "table",
     mode: Annotated[str, typer.Option("--mode", help=MODE_HELP)] = "latest",
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="The graph as it was at this time.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="The graph as it was at this time.")] = None,
 ) -> None:
     """Upstream and downstream lineage of a dataset, job or column."""
     if fmt not in ("table", "json", "dot", "mermaid"):
@@ -257,7 +257,7 @@ def impact(
     upstream: Annotated[bool, typer.Option("--upstream", help="Root cause: what it depends on.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     mode: Annotated[str, typer.Option("--mode", help=MODE_HELP)] = "latest",
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="The graph as it was at this time.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="The graph as it was at this time.")] = None,
 ) -> None:
     """Everything downstream that depends on a node (or upstream with --upstream), with the path to each."""
     from lineagelab.graph import render
@@ -285,13 +285,14 @@ def impact(
 
 @app.command()
 def diff(
-    from_: Annotated[Optional[str], typer.Option("--from", help="Earlier time.")] = None,
-    to: Annotated[Optional[str], typer.Option("--to", help="Later time [default: now].")] = None,
-    runs: Annotated[Optional[tuple[str, str]], typer.Option("--runs", help="Compare two runs: RUN1 RUN2.")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="Earlier time.")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Later time [default: now].")] = None,
+    runs: Annotated[tuple[str, str] | None, typer.Option("--runs", help="Compare two runs: RUN1 RUN2.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
-    fail_on: Annotated[Optional[str], typer.Option(
+    fail_on: Annotated[str | None, typer.Option(
         "--fail-on", help="Exit 3 if any of these (comma-separated) occur: removed-edges, removed-columns, "
-                          "removed-datasets, removed-jobs, removed-column-edges, added-…, schema-changes, any.")] = None,
+                          "removed-datasets, removed-jobs, removed-column-edges, added-…, schema-changes, any.",
+    )] = None,
 ) -> None:
     """What changed in the lineage between two times or two runs."""
     from datetime import UTC, datetime
@@ -344,7 +345,7 @@ def diff(
 def graph(
     fmt: Annotated[str, typer.Option("--format", help="tree, json, dot or mermaid")] = "tree",
     mode: Annotated[str, typer.Option("--mode", help=MODE_HELP)] = "latest",
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="The graph as it was at this time.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="The graph as it was at this time.")] = None,
 ) -> None:
     """The whole lineage graph: every job with what it reads and writes."""
     from lineagelab.graph.traverse import whole_graph
@@ -374,8 +375,9 @@ def graph(
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 5000,
-    token: Annotated[Optional[str], typer.Option(
-        envvar="LINEAGELAB_TOKEN", help="Require Authorization: Bearer TOKEN (or SigV4 with access key TOKEN).")] = None,
+    token: Annotated[str | None, typer.Option(
+        envvar="LINEAGELAB_TOKEN", help="Require Authorization: Bearer TOKEN (or SigV4 with access key TOKEN).",
+    )] = None,
 ) -> None:
     """Serve the OpenLineage collector, the local DataZone lineage API and the viewer API."""
     from lineagelab.server.app import serve as run

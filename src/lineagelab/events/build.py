@@ -7,7 +7,7 @@ schema URLs are the library's own and every event validates against the official
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from openlineage.client import event_v2 as ev
@@ -28,7 +28,6 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 
 from lineagelab import PRODUCER, __version__
-
 
 # (input namespace, input name, input field, type, subtype, description|None)
 ColumnSource = tuple[str, str, str, str, str, str | None]
@@ -138,7 +137,7 @@ def run_event(
     return ev.RunEvent(
         eventType=ev.RunState[event_type],
         eventTime=event_time,
-        run=ev.Run(runId=run_id, facets=dict(run_facets or {})),
+        run=ev.Run(runId=run_id, facets=cast("dict[str, RunFacet]", dict(run_facets or {}))),
         job=ev.Job(namespace=job_namespace, name=job_name, facets=dict(job_facets or {})),
         inputs=list(inputs),
         outputs=list(outputs),

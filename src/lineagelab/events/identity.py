@@ -8,8 +8,8 @@ DuckDB computes identically (``sql_stable_id``), so facts can be derived in Pyth
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 
 _SEP = "\x1f"
 

@@ -63,7 +63,8 @@ def _parse_error(data: bytes, exc: Exception) -> str:
 
 
 def _too_big(size: int) -> str:
-    return f"event of {size:,} bytes exceeds the {MAX_EVENT_BYTES:,}-byte limit (lineagelab.events.reader.MAX_EVENT_BYTES)"
+    return (f"event of {size:,} bytes exceeds the {MAX_EVENT_BYTES:,}-byte limit "
+            "(lineagelab.events.reader.MAX_EVENT_BYTES)")
 
 
 def parse_bytes(data: bytes, source: str) -> Iterator[RawEvent]:

@@ -116,9 +116,7 @@ def _message(exc: fastjsonschema.JsonSchemaValueException) -> str:
         missing = [k for k in exc.rule_definition if isinstance(exc.value, Mapping) and k not in exc.value]
         if missing:
             msg = f"missing required property {missing[0]!r}"
-    elif exc.rule == "format":
-        msg = f"{msg} (got {exc.value!r})"[:300]
-    elif exc.rule == "enum":
+    elif exc.rule == "format" or exc.rule == "enum":
         msg = f"{msg} (got {exc.value!r})"[:300]
     return msg
 

@@ -14,7 +14,7 @@ from lineagelab.graph.resolve import Node
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     cur = con.execute(sql, params)
     names = [d[0] for d in cur.description or []]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def dataset_details(con: duckdb.DuckDBPyConnection, node: Node) -> dict[str, Any]:

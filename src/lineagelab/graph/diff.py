@@ -11,7 +11,7 @@ from lineagelab.events.identity import dataset_key, job_key
 from lineagelab.graph.modes import Mode, relations
 
 CATEGORIES = ("datasets", "jobs", "edges", "columns", "column-edges")
-FAIL_ON = tuple(f"{c}-{k}" for c in ("added", "removed") for k in CATEGORIES) + ("schema-changes", "any")
+FAIL_ON = (*(f"{c}-{k}" for c in ("added", "removed") for k in CATEGORIES), "schema-changes", "any")
 
 
 @dataclass
@@ -33,7 +33,10 @@ def _names(con: duckdb.DuckDBPyConnection) -> tuple[dict[int, str], dict[int, st
 def _fill(state: GraphState, con: duckdb.DuckDBPyConnection, io_rows: list[tuple[Any, ...]],
           col_rows: list[tuple[Any, ...]], schema_rows: list[tuple[Any, ...]]) -> GraphState:
     ds_names, job_names = _names(con)
-    dsn = lambda i: ds_names.get(i, str(i))  # noqa: E731
+
+    def dsn(i: int) -> str:
+        return ds_names.get(i, str(i))
+
     for job_id, ds_id, role in io_rows:
         j, d = job_names.get(job_id, str(job_id)), dsn(ds_id)
         state.jobs.add(j)
@@ -79,7 +82,7 @@ def resolve_run(con: duckdb.DuckDBPyConnection, text: str) -> str:
     if text in rows:
         return text
     if len(rows) == 1:
-        return rows[0]
+        return str(rows[0])
     if not rows:
         raise RunNotFound(f"no run with id {text!r}")
     raise RunNotFound(f"run id prefix {text!r} matches several runs: {', '.join(rows[:10])}")
@@ -96,7 +99,8 @@ def state_of_run(con: duckdb.DuckDBPyConnection, run_key: str) -> GraphState:
            LEFT JOIN aliases ai ON ai.member_id = c.in_ds WHERE c.run_key = $1""", [run_key]).fetchall()
     schema_rows = con.execute(
         """WITH v AS (
-               SELECT coalesce(a.canonical_id, d.ds_id) AS ds_id, arg_max(d.schema_hash, (d.event_time, d.event_id)) AS sh
+               SELECT coalesce(a.canonical_id, d.ds_id) AS ds_id,
+                      arg_max(d.schema_hash, (d.event_time, d.event_id)) AS sh
                FROM f_datasets d LEFT JOIN aliases a ON a.member_id = d.ds_id
                WHERE d.run_key = $1 AND d.schema_hash IS NOT NULL GROUP BY 1)
            SELECT v.ds_id, f.name, f.type FROM v JOIN schema_fields f ON f.schema_hash = v.sh""", [run_key]).fetchall()

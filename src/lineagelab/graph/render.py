@@ -30,7 +30,10 @@ def lineage_to_dict(lin: Lineage) -> dict[str, Any]:
             item.update(namespace=d.get("namespace"), name=d.get("name"))
         nodes.append(item)
     edges = []
-    for a, b, d in sorted(g.edges(data=True), key=lambda e: (g.nodes[e[0]].get("key", ""), g.nodes[e[1]].get("key", ""))):
+    def edge_key(e: tuple[Any, Any, Any]) -> tuple[str, str]:
+        return g.nodes[e[0]].get("key", ""), g.nodes[e[1]].get("key", "")
+
+    for a, b, d in sorted(g.edges(data=True), key=edge_key):
         e: dict[str, Any] = {"source": _node_id(a), "target": _node_id(b)}
         if "transformations" in d:
             e["transformations"] = [{k: v for k, v in t.items() if k != "job_id"} for t in d["transformations"]]
@@ -67,7 +70,8 @@ def to_dot(lin: Lineage) -> str:
     for n, d in g.nodes(data=True):
         shape = {"dataset": "box", "job": "ellipse", "column": "note"}.get(d.get("kind", ""), "box")
         style = ', style="bold"' if n in lin.start else ""
-        lines.append(f'  "{_dot_escape(_node_id(n))}" [label="{_dot_escape(d.get("key", str(n)))}", shape={shape}{style}];')
+        label = _dot_escape(d.get("key", str(n)))
+        lines.append(f'  "{_dot_escape(_node_id(n))}" [label="{label}", shape={shape}{style}];')
     for a, b, d in g.edges(data=True):
         label = transformation_label(d["transformations"]) if "transformations" in d else ""
         attr = f' [label="{_dot_escape(label)}"]' if label else ""

@@ -204,18 +204,18 @@ def column_lineage(
                       ON (c.{side}_ds = q.d AND c.{side}_field = q.f){null_ok}""",
                 [[d for d, _ in named], [f for _, f in named]],
             ).fetchall():
-                r = list(r)
-                if upstream and r[2] is None:
-                    r[2] = r[9]
-                rows.append(tuple(r[:9]))
+                row = list(r)
+                if upstream and row[2] is None:
+                    row[2] = row[9]
+                rows.append(tuple(row[:9]))
         if whole:
             # Every column of a dataset depends on its whole-row node: edges leave (or enter) through ``*``.
             for r in con.execute(
                 f"SELECT {_COLS} FROM {rel.col} WHERE {side}_ds IN (SELECT unnest($1::BIGINT[]))", [whole]
             ).fetchall():
-                r = list(r)
-                r[2 if upstream else 4] = WHOLE_ROW
-                rows.append(tuple(r))
+                row = list(r)
+                row[2 if upstream else 4] = WHOLE_ROW
+                rows.append(tuple(row))
         edges = _col_rows(rows)
         for pair, ts in edges.items():
             lst = transformations.setdefault(pair, [])

@@ -270,7 +270,7 @@ class DataZone:
         for t, (ups, downs) in node.versions.items():
             if (gte and t < gte) or (lte and t > lte):
                 continue
-            if direction == "UPSTREAM" and not ups or direction == "DOWNSTREAM" and not downs:
+            if (direction == "UPSTREAM" and not ups) or (direction == "DOWNSTREAM" and not downs):
                 continue
             times.append(t)
         times.sort(reverse=order == "DESCENDING")

@@ -18,7 +18,8 @@ _MODE = [_q("mode", "latest (default) or cumulative", schema={"type": "string", 
          _q("as_of", "ISO-8601 time: the graph as it was then", schema={"type": "string", "format": "date-time"})]
 _ERR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _JSON = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
-_LIST = {"description": "OK", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}
+_LIST = {"description": "OK",
+         "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}
 
 
 def _get(summary: str, params: list[dict[str, Any]], ok: dict[str, Any] = _JSON) -> dict[str, Any]:

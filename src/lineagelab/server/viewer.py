@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from lineagelab.events.identity import parse_time
 from lineagelab.graph import details, render
@@ -73,20 +73,21 @@ def _with_cursor(fn: Callable[[Any, Request], Any]) -> Callable[[Store, Request]
 
 
 def lineage(con: Any, request: Request) -> Any:
-    ref = _ref(con, str(_param(request, "node", True)))
+    text = str(_param(request, "node", True))
     direction = request.query_params.get("direction", "both")
     if direction not in ("upstream", "downstream", "both"):
         raise ApiError(400, "BadRequest", "direction must be upstream, downstream or both")
     depth = _int(request, "depth", 20)
     mode = _mode(request)
+    ref = _ref(con, text)
     if ref.column is not None:
         return render.lineage_to_dict(column_lineage(con, ref, mode, direction, depth))
     return render.lineage_to_dict(table_lineage(con, ref.node, mode, direction, depth, _bool(request, "columns")))
 
 
 def impact_(con: Any, request: Request) -> Any:
-    ref = _ref(con, str(_param(request, "node", True)))
-    return render.impact_to_dict(impact(con, ref, _mode(request), upstream=_bool(request, "upstream")))
+    text, mode = str(_param(request, "node", True)), _mode(request)
+    return render.impact_to_dict(impact(con, _ref(con, text), mode, upstream=_bool(request, "upstream")))
 
 
 def graph(con: Any, request: Request) -> Any:

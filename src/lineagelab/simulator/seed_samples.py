@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from openlineage.client import event_v2 as ev
+from openlineage.client.facet_v2 import column_lineage_dataset
 
 from lineagelab.events import build, naming
 
@@ -42,8 +43,8 @@ def _uuid(name: str) -> str:
 
 def _ds(ns_name: tuple[str, str], fields: Sequence[tuple[str, str]], **facets: Any) -> dict[str, Any]:
     ns, name = ns_name
-    return {"namespace": ns, "name": name, "facets": {"schema": build.schema(fields), "dataSource": build.datasource(ns),
-                                                      **facets}}
+    base = {"schema": build.schema(fields), "dataSource": build.datasource(ns)}
+    return {"namespace": ns, "name": name, "facets": {**base, **facets}}
 
 
 def _spark_write(
@@ -52,14 +53,17 @@ def _spark_write(
     day: str,
     inputs: list[dict[str, Any]],
     output: dict[str, Any],
-    lineage: build.column_lineage_dataset.ColumnLineageDatasetFacet,
+    lineage: column_lineage_dataset.ColumnLineageDatasetFacet,
     env: dict[str, str],
     rows: int,
 ) -> list[ev.RunEvent]:
     """Application START, write START/COMPLETE, application COMPLETE — as openlineage-spark sends them."""
     app_run, run = _uuid(f"{app}/{day}"), _uuid(f"{job_name}/{day}")
-    t = lambda s: f"{day}T10:00:{s:02d}.000Z"  # noqa: E731
-    common = {"processing_engine": SPARK_ENGINE, "environment-properties": build.environment_properties(env)}
+    def t(s: int) -> str:
+        return f"{day}T10:00:{s:02d}.000Z"
+
+    common: dict[str, Any] = {"processing_engine": SPARK_ENGINE,
+                              "environment-properties": build.environment_properties(env)}
     app_type = build.job_type("NONE", "SPARK", "APPLICATION")
     write_type = build.job_type("BATCH", "SPARK", "SQL_JOB")
     ins = [ev.InputDataset(namespace=d["namespace"], name=d["name"], facets=d["facets"]) for d in inputs]
@@ -77,7 +81,8 @@ def _spark_write(
                         run_facets={**common, **par}, job_facets={"jobType": write_type}),
         build.run_event("COMPLETE", t(9), run, "default", job_name, inputs=ins, outputs=[out(True)],
                         run_facets={**common, **par}, job_facets={"jobType": write_type}),
-        build.run_event("COMPLETE", t(12), app_run, "default", app, run_facets=common, job_facets={"jobType": app_type}),
+        build.run_event("COMPLETE", t(12), app_run, "default", app, run_facets=common,
+                        job_facets={"jobType": app_type}),
     ]
     return events
 
@@ -133,7 +138,9 @@ def glue_notebook(day: str) -> list[ev.RunEvent]:
 
 def redshift(day: str) -> list[ev.RunEvent]:
     """Scenario 3: COPY absent, COPY employee, CTAS employeewithabsent on Redshift Serverless."""
-    rs = lambda t: naming.redshift_serverless(WORKGROUP, ACCOUNT, REGION, "dev", "public", t)  # noqa: E731
+    def rs(table: str) -> tuple[str, str]:
+        return naming.redshift_serverless(WORKGROUP, ACCOUNT, REGION, "dev", "public", table)
+
     ns = rs("x")[0]
     csv_att = naming.s3(f"s3://{BUCKET}/csv/attendance.csv")
     csv_emp = naming.s3(f"s3://{BUCKET}/csv/employees.csv")
@@ -146,11 +153,11 @@ def redshift(day: str) -> list[ev.RunEvent]:
     ]
     for i, (job, src, src_cols, dst, dst_fields, query) in enumerate(statements):
         lineage = build.column_lineage(
-            {d: [(*src, s, "DIRECT", "IDENTITY", None)] for (d, _), s in zip(dst_fields, src_cols)})
+            {d: [(*src, s, "DIRECT", "IDENTITY", None)] for (d, _), s in zip(dst_fields, src_cols, strict=True)})
         out += _sql_run(ns, job, day, i, query, [ev.InputDataset(namespace=src[0], name=src[1])],
                         _ds(dst, dst_fields, columnLineage=lineage))
     emp, absent, target = rs("employee"), rs("absent"), rs("employeewithabsent")
-    fields = RS_EMPLOYEE + [("absent", "boolean"), ("overtimehours", "integer")]
+    fields = [*RS_EMPLOYEE, ("absent", "boolean"), ("overtimehours", "integer")]
     lineage = build.column_lineage(
         {c: [(*(absent if c in ("absent", "overtimehours") else emp), c, "DIRECT", "IDENTITY", None)]
          for c, _ in fields},

@@ -60,7 +60,8 @@ def listing(
     con: duckdb.DuckDBPyConnection, domain: str, *, after: datetime | None, before: datetime | None,
     status: str | None, descending: bool, offset: int, limit: int,
 ) -> list[DzEvent]:
-    where, params = ["domain_id = ?", "NOT deleted"], [domain]
+    where: list[str] = ["domain_id = ?", "NOT deleted"]
+    params: list[Any] = [domain]
     if after is not None:
         where.append("event_time > ?")
         params.append(after)

@@ -144,6 +144,5 @@ def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any],
             ans, aname = ident.get("namespace"), ident.get("name")
             if isinstance(ans, str) and isinstance(aname, str) and (ans, aname) != (namespace, name):
                 facts.symlinks.append((event_id, ds_id, stable_id(ans, aname), ans, aname, ident.get("type")))
-        if role == "output":
-            if isinstance(facets.get("columnLineage"), Mapping):
-                facts.lineage_events.add(event_id)  # expanded by DuckDB from the raw event: see column_lineage.py
+        if role == "output" and isinstance(facets.get("columnLineage"), Mapping):
+            facts.lineage_events.add(event_id)  # expanded by DuckDB from the raw event: see column_lineage.py

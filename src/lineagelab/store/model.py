@@ -151,7 +151,8 @@ def _refresh_versions(con: duckdb.DuckDBPyConnection) -> None:
         starts AS (
             SELECT *,
                    schema_hash IS NOT NULL AND prev_schema IS NOT NULL AND prev_schema <> schema_hash AS schema_changed
-            FROM ordered WHERE written OR (schema_hash IS NOT NULL AND (prev_schema IS NULL OR prev_schema <> schema_hash))
+            FROM ordered
+            WHERE written OR (schema_hash IS NOT NULL AND (prev_schema IS NULL OR prev_schema <> schema_hash))
         ),
         keyed AS (
             SELECT ds_id,

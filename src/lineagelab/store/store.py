@@ -395,7 +395,8 @@ class Store:
                 "seq": pa.array(range(seq0 + 1, seq0 + 1 + len(fresh)), pa.int64()),
                 "ingested_at": pa.array([now] * len(fresh), pa.timestamp("us", tz="UTC")),
                 "event_time": pa.array([p.event_time for p in fresh], pa.timestamp("us", tz="UTC")),
-                "event_type": [d.get("eventType") if p.kind is EventKind.RUN else None for p, d in zip(fresh, docs)],
+                "event_type": [d.get("eventType") if p.kind is EventKind.RUN else None
+                               for p, d in zip(fresh, docs, strict=True)],
                 "kind": [p.kind.value for p in fresh],
                 "run_id": [r.get("runId") for r in run],
                 "job_namespace": [j.get("namespace") for j in job],
@@ -436,7 +437,8 @@ class Store:
         ]
         for name, rows, columns in layouts:
             if rows:
-                arrays = [pa.array(list(col), typ) for col, (_, typ) in zip(zip(*rows), columns)]
+                cols = zip(*rows, strict=True)
+                arrays = [pa.array(list(col), typ) for col, (_, typ) in zip(cols, columns, strict=True)]
                 self._append(name, pa.Table.from_arrays(arrays, names=[c for c, _ in columns]))
         if facts.lineage_events:
             model.ids_table(self.con, "_lineage_events", facts.lineage_events, "VARCHAR")
@@ -517,7 +519,8 @@ class Store:
     def iter_raw(
         self, *, since: datetime | None = None, until: datetime | None = None, job: str | None = None
     ) -> Iterator[str]:
-        where, params = ["true"], []
+        where: list[str] = ["true"]
+        params: list[Any] = []
         if since is not None:
             where.append("event_time >= ?")
             params.append(since)
