@@ -1,0 +1,234 @@
+"""SQL lineage accuracy and speed on ../shared/sql-lineage-cases (issue 5), ours beside sqllineage and
+openlineage-sql when they are installed (``pip install -e '.[bench]'``), measured in the same run.
+
+    .venv/bin/python bench/sql_accuracy.py [--cases PATH] [--show-failures N]
+
+Scoring (the cases' README): names lower-cased, quotes stripped; a case's tables are right only if both input and
+output sets match (a side the suite leaves out is not scored); column edges are (target column, source
+table.column) pairs, micro-averaged precision/recall/F1, plus the share of cases whose edge set matches exactly.
+"Matching our conventions" leaves out the cases whose expectation contradicts a convention we chose on purpose
+(see ``convention_conflict``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lineagelab.sql.lineage import analyze
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT.parent / "shared" / "sql-lineage-cases" / "peer_suites.jsonl"
+DIALECTS = {"ansi": None, "generic": None, "postgres": "postgres", "redshift": "redshift"}
+
+
+def norm(name: str) -> str:
+    return name.replace('"', "").replace("`", "").replace("[", "").replace("]", "").lower()
+
+
+@dataclass
+class Prediction:
+    inputs: set[str] = field(default_factory=set)
+    outputs: set[str] = field(default_factory=set)
+    edges: set[tuple[str, str]] = field(default_factory=set)
+    failed: bool = False
+
+
+def catalog_of(case: dict[str, Any]) -> dict[str, Any] | None:
+    schema = case.get("schema")
+    if not schema:
+        return None
+    nested: dict[str, Any] = {}
+    for key, cols in schema.items():
+        parts = key.split(".")
+        target = nested
+        for p in parts[:-1]:
+            target = target.setdefault(p, {})
+        target[parts[-1]] = {c: "UNKNOWN" for c in cols}
+    return nested
+
+
+def ours(case: dict[str, Any]) -> Prediction:
+    pred = Prediction()
+    stmts = analyze(case["sql"], DIALECTS.get(case["dialect"], None) or "", catalog_of(case))
+    for s in stmts:
+        if s.error:
+            pred.failed = True
+            continue
+        pred.inputs |= {norm(i) for i in s.inputs if not i.startswith("s3://")}
+        pred.outputs |= {norm(o) for o in s.outputs if not o.startswith("s3://")}
+        for cl in s.columns:
+            target = f"{norm(s.target)}.{norm(cl.target)}" if s.target else norm(cl.target)
+            for src, (typ, sub) in cl.sources.items():
+                pred.edges.add((target, f"{norm(src.table)}.{norm(src.column)}"))
+    return pred
+
+
+def sqllineage_predict(case: dict[str, Any]) -> Prediction:
+    from sqllineage.runner import LineageRunner  # type: ignore[import-not-found]
+
+    dialect = {"postgres": "postgres", "redshift": "redshift"}.get(case["dialect"], "ansi")
+    pred = Prediction()
+    try:
+        runner = LineageRunner(case["sql"], dialect=dialect, silent_mode=True)
+        pred.inputs = {norm(str(t)).removeprefix("<default>.") for t in runner.source_tables}
+        pred.outputs = {norm(str(t)).removeprefix("<default>.") for t in runner.target_tables}
+        for path in runner.get_column_lineage(exclude_subquery_columns=True):
+            tgt, src = path[-1], path[0]
+            pred.edges.add((norm(str(tgt)).removeprefix("<default>."), norm(str(src)).removeprefix("<default>.")))
+    except Exception:
+        pred.failed = True
+    return pred
+
+
+def openlineage_sql_predict(case: dict[str, Any]) -> Prediction:
+    from openlineage_sql import parse  # type: ignore[import-not-found]
+
+    pred = Prediction()
+    dialect = {"postgres": "postgres", "redshift": "redshift"}.get(case["dialect"], "generic")
+    try:
+        meta = parse([case["sql"]], dialect=dialect)
+        pred.inputs = {norm(t.qualified_name) for t in meta.in_tables}
+        pred.outputs = {norm(t.qualified_name) for t in meta.out_tables}
+        target = next(iter(pred.outputs), None)
+        for cl in meta.column_lineage:
+            tgt = f"{target}.{norm(cl.descendant.name)}" if target else norm(cl.descendant.name)
+            for src in cl.lineage:
+                if src.origin is not None:
+                    pred.edges.add((tgt, f"{norm(src.origin.qualified_name)}.{norm(src.name)}"))
+    except Exception:
+        pred.failed = True
+    return pred
+
+
+def expected(case: dict[str, Any]) -> tuple[set[str] | None, set[str] | None, set[tuple[str, str]] | None]:
+    tables = case.get("expected_tables") or {}
+    ins = {norm(t) for t in tables["inputs"]} if tables.get("inputs") is not None else None
+    outs = {norm(t) for t in tables["outputs"]} if tables.get("outputs") is not None else None
+    cols = None
+    if case.get("expected_columns") is not None:
+        cols = {(norm(t), norm(s)) for t, srcs in case["expected_columns"] for s in srcs}
+    return ins, outs, cols
+
+
+_CONFLICT_KINDS = ("delete ", "alter ", "drop ", "truncate ")
+
+
+def convention_conflict(case: dict[str, Any]) -> str | None:
+    """Why a case's expectation contradicts one of our stated conventions (None if it does not)."""
+    sql = " ".join(case["sql"].lower().split())
+    flags = set(case.get("flags") or [])
+    if case["source_suite"] == "sqllineage":
+        if any(sql.startswith(k) or f"; {k}" in sql for k in _CONFLICT_KINDS):
+            return "modifying statements (DELETE/ALTER/DROP/TRUNCATE) have lineage in OpenLineage"
+        if "wildcard_without_schema" in flags:
+            return "`*` without a catalog: tgt.* <- src.* is not a column"
+        if "count(*)" in sql and case.get("expected_columns") and any(
+            s.endswith(".*") for _, srcs in case["expected_columns"] for s in srcs):
+            return "COUNT(*) reads no column"
+        if "with " in sql and case.get("expected_tables") and "partial_tables" not in flags:
+            return None
+    if case["source_suite"] == "openlineage" and "expects_parse_errors" in flags:
+        return "expects a parse error"
+    return None
+
+
+@dataclass
+class Score:
+    cases: int = 0
+    table_cases: int = 0
+    tables_right: int = 0
+    col_cases: int = 0
+    exact: int = 0
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, case: dict[str, Any], pred: Prediction) -> None:
+        self.cases += 1
+        ins, outs, cols = expected(case)
+        if ins is not None or outs is not None:
+            self.table_cases += 1
+            ok = (ins is None or pred.inputs == ins) and (outs is None or pred.outputs == outs)
+            self.tables_right += ok
+            if not ok:
+                self.failures.append((case["id"], f"tables: got in={sorted(pred.inputs)} out={sorted(pred.outputs)}"
+                                                  f" want in={sorted(ins or [])} out={sorted(outs or [])}"))
+        if cols is not None:
+            self.col_cases += 1
+            self.tp += len(cols & pred.edges)
+            self.fp += len(pred.edges - cols)
+            self.fn += len(cols - pred.edges)
+            self.exact += cols == pred.edges
+            if cols != pred.edges:
+                self.failures.append((case["id"], f"columns: extra={sorted(pred.edges - cols)[:6]} "
+                                                  f"missing={sorted(cols - pred.edges)[:6]}"))
+
+    def row(self) -> dict[str, float]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        return {"table_acc": self.tables_right / max(1, self.table_cases), "col_p": p, "col_r": r, "col_f1": f1,
+                "exact": self.exact / max(1, self.col_cases)}
+
+
+def evaluate(cases: list[dict[str, Any]], predict: Callable[[dict[str, Any]], Prediction]) -> dict[str, Score]:
+    scores: dict[str, Score] = {}
+    for case in cases:
+        pred = predict(case)
+        groups = ["all", case["source_suite"]]
+        if convention_conflict(case) is None:
+            groups += ["matching", f"{case['source_suite']} matching"]
+        for g in groups:
+            scores.setdefault(g, Score()).add(case, pred)
+    return scores
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=Path, default=DEFAULT)
+    ap.add_argument("--show-failures", type=int, default=0)
+    args = ap.parse_args()
+    cases = [json.loads(line) for line in args.cases.read_text().splitlines() if line.strip()]
+    tools: dict[str, Callable[[dict[str, Any]], Prediction]] = {"lineagelab": ours}
+    for name, fn, module in (("sqllineage", sqllineage_predict, "sqllineage"),
+                             ("openlineage-sql", openlineage_sql_predict, "openlineage_sql")):
+        try:
+            __import__(module)
+            tools[name] = fn
+        except ImportError:
+            print(f"({name} not installed: pip install -e '.[bench]' to compare)")
+    results = {}
+    for name, fn in tools.items():
+        t = time.perf_counter()
+        results[name] = evaluate(cases, fn)
+        elapsed = time.perf_counter() - t
+        statements = sum(max(1, c["sql"].count(";")) for c in cases)
+        results[name]["_speed"] = elapsed  # type: ignore[assignment]
+        print(f"{name}: {len(cases)} cases in {elapsed:.2f}s (~{statements / elapsed:,.0f} statements/s, "
+              f"scoring included)")
+    print()
+    print(f"| tool | cases | table accuracy | column precision | column recall | column F1 | exact |")
+    print("|---|---|---|---|---|---|---|")
+    for group in ("all", "matching", "sqllineage", "sqllineage matching", "openlineage", "openlineage matching"):
+        for name, scores in results.items():
+            s = scores.get(group)
+            if not isinstance(s, Score):
+                continue
+            r = s.row()
+            print(f"| {name} ({group}) | {s.cases} | {r['table_acc']:.1%} | {r['col_p']:.1%} | {r['col_r']:.1%} | "
+                  f"{r['col_f1']:.1%} | {r['exact']:.1%} |")
+    if args.show_failures:
+        print()
+        for cid, why in results["lineagelab"]["matching"].failures[: args.show_failures]:
+            print(cid, why)
+
+
+if __name__ == "__main__":
+    main()
