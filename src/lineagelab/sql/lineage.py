@@ -198,8 +198,13 @@ class _Tracer:
         if source is None and not table:
             # unqualified: one base table or derived source in scope
             candidates = list(scope.sources.items())
+            producing = [(n, s) for n, s in candidates
+                         if isinstance(s, Scope) and any(p.alias_or_name.lower() == name.lower()
+                                                         for _, p in _projection_list(s))]
             if len(candidates) == 1:
                 table, source = candidates[0]
+            elif len(producing) == 1:  # the one derived source (CTE, subquery) that has such a column
+                table, source = producing[0]
             else:
                 # a lateral alias reference (select a+1 as b, b*2 …) resolved against this select's projections
                 select = scope.expression
@@ -233,7 +238,7 @@ def _reachable(root: Scope) -> list[Scope]:
         if id(s) in seen:
             continue
         seen[id(s)] = s
-        stack.extend(src for src in s.sources.values() if isinstance(src, Scope))
+        stack.extend(src for _, src in s.selected_sources.values() if isinstance(src, Scope))
         stack.extend(s.set_operation_scopes)
         stack.extend(s.subquery_scopes)
         stack.extend(getattr(s, "udtf_scopes", []))
@@ -258,7 +263,7 @@ def query_lineage(query: exp.Expression, stmt: Statement, target_columns: list[s
     scopes = _reachable(root)
     inputs: list[str] = []
     for s in scopes:
-        for src in s.sources.values():
+        for _, src in s.selected_sources.values():
             if isinstance(src, exp.Table) and table_name(src) not in inputs:
                 inputs.append(table_name(src))
     for name in inputs:
@@ -374,6 +379,9 @@ def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift"
         elif like is not None and isinstance(like.this, exp.Table):
             stmt.kind = "CREATE_LIKE"
             stmt.inputs.append(table_name(like.this))
+        elif isinstance(parsed.args.get("clone"), exp.Clone) and isinstance(parsed.args["clone"].this, exp.Table):
+            stmt.kind = "CREATE_CLONE"
+            stmt.inputs.append(table_name(parsed.args["clone"].this))
         else:
             stmt.kind = f"CREATE_{kind}"
     elif isinstance(parsed, exp.Insert):
@@ -387,10 +395,11 @@ def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift"
             query_lineage(_qualify(query, catalog, dialect), stmt, cols, _output_names(query, dialect))
         stmt.kind = "INSERT"
     elif isinstance(parsed, exp.Query):
-        into = parsed.args.get("into") if isinstance(parsed, exp.Select) else None
-        if into is not None:
+        into = parsed.find(exp.Into)
+        if into is not None and into.find_ancestor(exp.Subquery) is None:
             q = parsed.copy()
-            q.set("into", None)
+            for node in list(q.find_all(exp.Into)):
+                node.pop()
             stmt.outputs.append(table_name(into.this))
             stmt.kind = "SELECT_INTO"
             query_lineage(_qualify(q, catalog, dialect), stmt)
@@ -421,9 +430,12 @@ def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift"
                 stmt.inputs.append(table_name(t))
     elif isinstance(parsed, exp.Alter):
         stmt.kind = "ALTER"
+        if isinstance(parsed.this, exp.Table):
+            stmt.outputs.append(table_name(parsed.this))
         rename = next((a for a in parsed.args.get("actions") or [] if isinstance(a, exp.AlterRename)), None)
         if rename is not None and isinstance(parsed.this, exp.Table):
             stmt.kind = "ALTER_RENAME"
+            stmt.outputs.clear()
             old = parsed.this
             new = rename.this
             new_name = table_name(new)
@@ -440,6 +452,14 @@ def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift"
             stmt.outputs.append(table_name(parsed.this))
     elif isinstance(parsed, exp.Command):
         _command_lineage(parsed, stmt, catalog, dialect)
+    if isinstance(parsed, exp.Insert | exp.Update | exp.Merge | exp.Delete) or stmt.kind == "INSERT":
+        # tables read by subqueries anywhere (VALUES ((SELECT …)), SET x = (SELECT …), WHERE … IN (SELECT …))
+        ctes = {c.alias_or_name.lower() for c in parsed.find_all(exp.CTE)}
+        for t in parsed.find_all(exp.Table):
+            name = table_name(t)
+            if (t.find_ancestor(exp.Subquery, exp.Select) is not None and name not in stmt.outputs
+                    and name not in stmt.inputs and name.lower() not in ctes):
+                stmt.inputs.append(name)
     return stmt
 
 
@@ -561,7 +581,10 @@ def _command_lineage(parsed: exp.Command, stmt: Statement, catalog: Mapping[str,
     The command's pieces come from sqlglot's tokens; the inner query of UNLOAD is parsed with sqlglot again.
     """
     text = stmt.sql
-    tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(text)
+    dialect_obj = sqlglot.Dialect.get_or_raise(dialect)
+    tokens = dialect_obj.tokenize(text)
+    if len(tokens) == 2 and tokens[0].token_type == sqlglot.TokenType.COMMAND:
+        tokens = [tokens[0], *dialect_obj.tokenize(tokens[1].text)]  # the rest of a command is one string token
     words = [t.text.upper() for t in tokens]
     if words[:1] == ["UNLOAD"]:
         strings = [t.text for t in tokens if t.token_type == sqlglot.TokenType.STRING]
@@ -583,6 +606,61 @@ def _command_lineage(parsed: exp.Command, stmt: Statement, catalog: Mapping[str,
 def analyze(sql: str, dialect: str = "redshift", catalog: Mapping[str, Any] | None = None) -> list[Statement]:
     """Every statement of a script, each with its lineage or its error; one bad statement spoils no other."""
     return [analyze_statement(i, line, text, dialect, catalog) for i, (line, text) in enumerate(split(sql, dialect))]
+
+
+@dataclass
+class Script:
+    """A script's end-to-end lineage: tables written and then read again inside it are looked through."""
+
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    columns: dict[tuple[str, str], dict[Source, tuple[str, str]]] = field(default_factory=dict)
+
+
+def compose(statements: list[Statement]) -> Script:
+    script = Script()
+    produced: dict[str, dict[str, dict[Source, tuple[str, str]]]] = {}  # table -> column -> sources
+    produced_inputs: dict[str, list[str]] = {}
+    read_later: set[str] = set()
+    for stmt in statements:
+        if stmt.error:
+            continue
+        inputs: list[str] = []
+        for name in stmt.inputs:
+            key = name.lower()
+            if key in produced_inputs:
+                read_later.add(key)
+                inputs += produced_inputs[key]
+            else:
+                inputs.append(name)
+        for cl in stmt.columns:
+            resolved: dict[Source, tuple[str, str]] = {}
+            for src, t in cl.sources.items():
+                upstream = produced.get(src.table.lower(), {}).get(src.column.lower())
+                if upstream is not None:
+                    read_later.add(src.table.lower())
+                    for s2, t2 in upstream.items():
+                        _merge(resolved, s2, combine(t, t2))
+                else:
+                    _merge(resolved, src, t)
+            if stmt.target:
+                produced.setdefault(stmt.target.lower(), {}).setdefault(cl.target.lower(), {}).update(resolved)
+            script.columns[(stmt.target or "", cl.target)] = resolved
+        if stmt.kind == "ALTER_RENAME" and stmt.inputs and stmt.target:
+            old = stmt.inputs[0].lower()
+            if old in produced:
+                produced[stmt.target.lower()] = produced.pop(old)
+                produced_inputs[stmt.target.lower()] = produced_inputs.pop(old, [])
+                read_later.add(old)
+                inputs = produced_inputs[stmt.target.lower()]
+        for out in stmt.outputs:
+            known = produced_inputs.setdefault(out.lower(), [])
+            known.extend(i for i in inputs if i not in known)
+        script.inputs += [i for i in inputs if i not in script.inputs]
+        script.outputs += [o for o in stmt.outputs if o not in script.outputs]
+    script.outputs = [o for o in script.outputs if o.lower() not in read_later]
+    script.columns = {k: v for k, v in script.columns.items() if k[0].lower() not in read_later}
+    return script
 
 
 def edges(stmt: Statement) -> Iterable[tuple[str, Source, tuple[str, str]]]:
