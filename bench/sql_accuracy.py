@@ -55,7 +55,7 @@ def catalog_of(case: dict[str, Any]) -> dict[str, Any] | None:
 
 def ours(case: dict[str, Any]) -> Prediction:
     pred = Prediction()
-    stmts = analyze(case["sql"], DIALECTS.get(case["dialect"], None) or "", catalog_of(case))
+    stmts = analyze(case["sql"], DIALECTS.get(case["dialect"]) or "", catalog_of(case))
     if len([s for s in stmts if s.kind != "SELECT"]) > 1:  # a script: look through its intermediate tables
         script = compose(stmts)
         pred.failed = any(s.error for s in stmts)
@@ -73,7 +73,7 @@ def ours(case: dict[str, Any]) -> Prediction:
         pred.outputs |= {norm(o) for o in s.outputs}
         for cl in s.columns:
             target = f"{norm(s.target)}.{norm(cl.target)}" if s.target else norm(cl.target)
-            for src, (typ, sub) in cl.sources.items():
+            for src in cl.sources:
                 pred.edges.add((target, f"{norm(src.table)}.{norm(src.column)}"))
     return pred
 
@@ -227,7 +227,7 @@ def main() -> None:
         print(f"{name}: {len(cases)} cases in {elapsed:.2f}s (~{statements / elapsed:,.0f} statements/s, "
               f"scoring included)")
     print()
-    print(f"| tool | cases | table accuracy | column precision | column recall | column F1 | exact |")
+    print("| tool | cases | table accuracy | column precision | column recall | column F1 | exact |")
     print("|---|---|---|---|---|---|---|")
     for group in ("all", "matching", "sqllineage", "sqllineage matching", "openlineage", "openlineage matching"):
         for name, scores in results.items():

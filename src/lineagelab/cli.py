@@ -24,8 +24,15 @@ app = typer.Typer(
 )
 store_app = typer.Typer(help="Inspect and maintain the lineage store.", no_args_is_help=True)
 export_app = typer.Typer(help="Export raw events (and, later, HTML views).", no_args_is_help=True)
+sql_app = typer.Typer(help="SQL lineage without a database.", no_args_is_help=True)
+redshift_app = typer.Typer(help="Run Redshift SQL on the local PostgreSQL, with lineage.", no_args_is_help=True)
+lake_app = typer.Typer(help="The local S3 lake: s3://bucket/key lives in .lineagelab/lake/bucket/key.",
+                       no_args_is_help=True)
 app.add_typer(store_app, name="store")
 app.add_typer(export_app, name="export")
+app.add_typer(sql_app, name="sql")
+app.add_typer(redshift_app, name="redshift")
+app.add_typer(lake_app, name="lake")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -387,6 +394,207 @@ def serve(
     run(settings.store, host, port, token)
 
 
+# -- lake, SQL, Redshift ---------------------------------------------------------------------------------------
+def _lake_root() -> Path:
+    from lineagelab.store.store import default_path
+
+    return Path(settings.store or default_path()).parent / "lake"
+
+
+@lake_app.command("put")
+def lake_put(
+    local: Annotated[Path, typer.Argument(help="A local file or folder.")],
+    uri: Annotated[str, typer.Argument(help="s3://bucket/key (a folder key ends with /).")],
+) -> None:
+    """Copy a file or folder into the local lake under an S3 URI."""
+    import shutil
+
+    from lineagelab.sql.redshift import Target, lake_path
+
+    if not uri.startswith(("s3://", "s3a://")):
+        raise UserError(f"{uri!r} is not an s3:// URI")
+    if not local.exists():
+        raise UserError(f"{local} does not exist")
+    dest = lake_path(Target(lake=_lake_root()), uri)
+    if local.is_dir():
+        shutil.copytree(local, dest, dirs_exist_ok=True)
+    else:
+        if uri.endswith("/"):
+            dest = dest / local.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(local, dest)
+    out.print(f"{local} -> {uri} ({dest})", markup=False)
+
+
+@lake_app.command("ls")
+def lake_ls(prefix: Annotated[str, typer.Argument(help="s3://bucket/prefix")] = "") -> None:
+    """List the objects in the local lake."""
+    root = _lake_root()
+    for p in sorted(root.rglob("*")) if root.exists() else []:
+        if p.is_file():
+            uri = "s3://" + str(p.relative_to(root))
+            if uri.startswith(prefix):
+                out.print(f"{p.stat().st_size:>12,}  {uri}", markup=False)
+
+
+@sql_app.command("lineage")
+def sql_lineage(
+    file: Annotated[Path, typer.Argument(help="A .sql file (- for standard input).")],
+    dialect: Annotated[str, typer.Option(help="sqlglot dialect of the SQL.")] = "redshift",
+    catalog: Annotated[Path | None, typer.Option(help="JSON {schema: {table: {column: type}}} to expand *.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or openlineage")] = "table",
+    workgroup: Annotated[str, typer.Option(help="Redshift workgroup (for --format openlineage names).")]
+    = "default-workgroup",
+    database: Annotated[str, typer.Option(help="Redshift database (for names).")] = "dev",
+    account: Annotated[str, typer.Option(help="AWS account (for names).")] = "123456789012",
+    region: Annotated[str, typer.Option(help="AWS region (for names).")] = "us-west-2",
+) -> None:
+    """Table- and column-level lineage of every statement of a SQL file, without running it."""
+    import json as _json
+
+    from lineagelab.sql.lineage import analyze
+
+    text = sys.stdin.read() if str(file) == "-" else _read_text(file)
+    cat = None
+    if catalog is not None:
+        try:
+            cat = _json.loads(_read_text(catalog))
+        except ValueError as exc:
+            raise UserError(f"--catalog {catalog}: not JSON: {exc}") from None
+    stmts = analyze(text, dialect, cat)
+    failed = [s for s in stmts if s.error]
+    for s in failed:
+        err.print(f"error: {file}: {s.error}", markup=False)
+    if fmt == "openlineage":
+        from datetime import UTC, datetime
+
+        from lineagelab.sql.redshift import DATA_KINDS, Target, statement_events
+
+        target = Target(workgroup=workgroup, database=database, account=account, region=region)
+        now = datetime.now(UTC)
+        for s in stmts:
+            if not s.error and s.kind in DATA_KINDS:
+                for e in statement_events(None, s, target, now, now, f"{file}/{s.index}/{s.sql}"):
+                    out.print(_json.dumps(e), markup=False, soft_wrap=True)
+    elif fmt == "json":
+        data = [{"statement": s.index + 1, "line": s.line, "kind": s.kind, "inputs": s.inputs, "outputs": s.outputs,
+                 "error": s.error,
+                 "columns": [{"target": c.target, "sources": [{"table": src.table, "column": src.column,
+                                                               "type": t[0], "subtype": t[1]}
+                                                              for src, t in sorted(c.sources.items())]}
+                             for c in s.columns],
+                 "dataset": [{"table": src.table, "column": src.column, "type": t[0], "subtype": t[1]}
+                             for src, t in sorted(s.dataset.items())]} for s in stmts]
+        out.print(_json.dumps(data, indent=2), markup=False)
+    else:
+        from rich.table import Table
+
+        for s in stmts:
+            if s.error:
+                continue
+            t = Table(title=f"statement {s.index + 1} (line {s.line}): {s.kind} "
+                            f"{', '.join(s.inputs) or '-'} -> {', '.join(s.outputs) or '-'}", title_justify="left")
+            t.add_column("column")
+            t.add_column("source")
+            t.add_column("transformation")
+            for c in s.columns:
+                for src, ty in sorted(c.sources.items()):
+                    t.add_row(c.target, f"{src.table}.{src.column}", f"{ty[0]}/{ty[1]}")
+            for src, ty in sorted(s.dataset.items()):
+                t.add_row("(all rows)", f"{src.table}.{src.column}", f"{ty[0]}/{ty[1]}")
+            out.print(t)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+
+
+def _target(workgroup: str, database: str, account: str, region: str, pg_dsn: str, pg_database: str | None) -> Any:
+    from lineagelab.sql.redshift import Target
+
+    return Target(workgroup=workgroup, database=database, account=account, region=region, dsn=pg_dsn,
+                  lake=_lake_root(), pg_database=pg_database)
+
+
+_RS_OPTS = dict(
+    workgroup=typer.Option(help="Redshift Serverless workgroup the SQL runs in (for names)."),
+    database=typer.Option(help="Redshift database."),
+    account=typer.Option(help="AWS account id."),
+    region=typer.Option(help="AWS region."),
+    pg_dsn=typer.Option("--pg-dsn", help="PostgreSQL standing in; {database} is filled in."),
+    pg_database=typer.Option("--pg-database", help="PostgreSQL database name [default: the Redshift database]."),
+)
+
+
+@redshift_app.command("run")
+def redshift_run(
+    file: Annotated[Path, typer.Argument(help="A .sql file of Redshift statements.")],
+    workgroup: Annotated[str, _RS_OPTS["workgroup"]] = "default-workgroup",
+    database: Annotated[str, _RS_OPTS["database"]] = "dev",
+    account: Annotated[str, _RS_OPTS["account"]] = "123456789012",
+    region: Annotated[str, _RS_OPTS["region"]] = "us-west-2",
+    pg_dsn: Annotated[str, _RS_OPTS["pg_dsn"]] = "postgresql://postgres@127.0.0.1:5432/{database}",
+    pg_database: Annotated[str | None, _RS_OPTS["pg_database"]] = None,
+    continue_on_error: Annotated[bool, typer.Option("--continue-on-error", help="Go on after a failing statement.")]
+    = False,
+) -> None:
+    """Execute Redshift SQL on PostgreSQL; store one OpenLineage run per statement that moves data."""
+    import psycopg
+
+    from lineagelab.events.reader import RawEvent
+    from lineagelab.sql.redshift import run_script
+
+    target = _target(workgroup, database, account, region, pg_dsn, pg_database)
+    try:
+        report = run_script(_read_text(file), target, continue_on_error=continue_on_error,
+                            log=_lake_root().parent / "redshift" / "statements.ndjson", source=str(file))
+    except psycopg.OperationalError as exc:
+        raise UserError(f"PostgreSQL (standing in for Redshift) does not answer at "
+                        f"{target.conninfo()}: {str(exc).strip().splitlines()[-1]}") from None
+    with _open(read_only=False) as store:
+        import orjson
+
+        ingested = store.ingest(RawEvent(str(file), f"event {i}", orjson.dumps(e), e)
+                                for i, e in enumerate(report.events))
+    for e in report.errors:
+        err.print(f"error: {e}", markup=False)
+    out.print(f"{report.executed} of {report.statements} statements executed; "
+              f"{len(report.events) // 2} lineage runs stored ({ingested.accepted} events)")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@redshift_app.command("import-lineage")
+def redshift_import(
+    workgroup: Annotated[str, _RS_OPTS["workgroup"]] = "default-workgroup",
+    database: Annotated[str, _RS_OPTS["database"]] = "dev",
+    account: Annotated[str, _RS_OPTS["account"]] = "123456789012",
+    region: Annotated[str, _RS_OPTS["region"]] = "us-west-2",
+    pg_dsn: Annotated[str, _RS_OPTS["pg_dsn"]] = "postgresql://postgres@127.0.0.1:5432/{database}",
+    pg_database: Annotated[str | None, _RS_OPTS["pg_database"]] = None,
+) -> None:
+    """Emit lineage for the statements the local Redshift executed (like DataZone's "Import data lineage")."""
+    import orjson
+
+    from lineagelab.events.reader import RawEvent
+    from lineagelab.sql.redshift import import_lineage
+
+    target = _target(workgroup, database, account, region, pg_dsn, pg_database)
+    events = list(import_lineage(_lake_root().parent / "redshift" / "statements.ndjson", target))
+    with _open(read_only=False) as store:
+        report = store.ingest(RawEvent("statement log", f"event {i}", orjson.dumps(e), e)
+                              for i, e in enumerate(events))
+    out.print(f"imported {len(events) // 2} statements: {report.accepted} new events, "
+              f"{report.duplicates} already stored")
+
+
 # -- demo -------------------------------------------------------------------------------------------------------
 @app.command()
 def demo(
@@ -403,11 +611,14 @@ def demo(
         sample.parent.mkdir(parents=True, exist_ok=True)
         sample.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in sample_events()))
         report = store.ingest(read_events([sample]))
-        out.print(f"[bold]Seed scenarios[/bold] (Glue job, Glue notebook, Redshift, EMR Serverless) from {sample}: "
-                  f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}")
+        out.print(f"[bold]Seed scenarios[/bold] (Glue job, Glue notebook, Redshift, EMR Serverless) as AWS emits "
+                  f"them, from {sample}: accepted {report.accepted}, duplicates {report.duplicates}, "
+                  f"rejected {len(report.rejected)}")
+    _demo_redshift()
+    with _open(read_only=True) as store:
         stats = store.stats()
-        out.print(f"store {stats['path']}: {stats['datasets']} datasets, {stats['jobs']} jobs, {stats['runs']} runs, "
-                  f"{stats['column_edges']} column edges")
+    out.print(f"store {stats['path']}: {stats['datasets']} datasets, {stats['jobs']} jobs, {stats['runs']} runs, "
+              f"{stats['column_edges']} column edges")
     graph(fmt="tree", mode="latest", as_of=None)
     lineage(node, upstream=False, downstream=False, both=False, depth=20, columns=True, fmt="table", mode="latest",
             as_of=None)
@@ -415,6 +626,39 @@ def demo(
             columns=False, fmt="table", mode="latest", as_of=None)
     out.print("\nHistory: the Glue job dropped a column on day 2 —")
     diff(from_="2024-06-01T12:00:00Z", to="2024-06-02T12:00:00Z", runs=None, fmt="table", fail_on=None)
+
+
+def _demo_redshift() -> None:
+    """The seed's Redshift option for real: its SQL on the local PostgreSQL, CSVs loaded from the lake."""
+    from importlib import resources
+
+    import psycopg
+
+    from lineagelab.sql.redshift import Target, run_script
+
+    seed = resources.files("lineagelab.simulator") / "seed"
+    target = Target(database="dev", pg_database="lineagelab_demo", lake=_lake_root())
+    for name in ("attendance.csv", "employees.csv"):
+        dest = target.lake / "datazone-123456789012" / "csv" / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes((seed / name).read_bytes())
+    try:
+        with psycopg.connect(target.dsn.format(database="postgres"), autocommit=True, connect_timeout=3) as con:
+            con.execute("DROP DATABASE IF EXISTS lineagelab_demo WITH (FORCE)")
+        report = run_script((seed / "redshift.sql").read_text(), target, source="seed redshift.sql")
+    except psycopg.OperationalError as exc:
+        err.print(f"(skipping the live Redshift scenario: PostgreSQL does not answer: "
+                  f"{str(exc).strip().splitlines()[-1]})", markup=False)
+        return
+    import orjson
+
+    from lineagelab.events.reader import RawEvent
+
+    with _open(read_only=False) as store:
+        store.ingest(RawEvent("redshift", f"event {i}", orjson.dumps(e), e) for i, e in enumerate(report.events))
+    out.print(f"[bold]Redshift scenario run live[/bold] on PostgreSQL (database lineagelab_demo): "
+              f"{report.executed}/{report.statements} statements, {len(report.events) // 2} lineage runs"
+              + (f"; errors: {report.errors}" if report.errors else ""))
 
 
 def main() -> None:

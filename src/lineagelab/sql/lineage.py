@@ -55,7 +55,7 @@ class Statement:
     copy_from: str | None = None  # COPY … FROM 's3://…'
     unload_to: str | None = None
     error: str | None = None
-    expression: exp.Expression | None = None
+    expression: exp.Expr | None = None
 
     @property
     def target(self) -> str | None:
@@ -90,32 +90,30 @@ def table_name(t: exp.Table) -> str:
 
 # -- statement splitting ------------------------------------------------------------------------------------------
 def split(sql: str, dialect: str) -> list[tuple[int, str]]:
-    """(first line, text) of each statement, split on top-level semicolons by sqlglot's tokenizer."""
+    """(line, text) of each statement, split on top-level semicolons by sqlglot's tokenizer. A statement starts at
+    its first token, so comments before it are neither in its text nor in its line number."""
     try:
         tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(sql)
     except TokenError:
-        return [(1, sql)]
-    out, start = [], 0
+        return [(1, sql.strip())]
+    out: list[tuple[int, str]] = []
+    first: Any = None
     for tok in tokens:
         if tok.token_type == sqlglot.TokenType.SEMICOLON:
-            chunk = sql[start : tok.end + 1]
-            if chunk.strip(" \t\r\n;"):
-                out.append((chunk, start))
-            start = tok.end + 1
-    if sql[start:].strip(" \t\r\n;"):
-        out.append((sql[start:], start))
-    result = []
-    for chunk, offset in out:
-        lead = len(chunk) - len(chunk.lstrip())
-        line = sql.count("\n", 0, offset + lead) + 1
-        result.append((line, chunk.strip().rstrip(";").strip()))
-    return result
+            if first is not None:
+                out.append((first.line, sql[first.start : tok.start].strip()))
+            first = None
+        elif first is None:
+            first = tok
+    if first is not None:
+        out.append((first.line, sql[first.start :].strip().rstrip(";").strip()))
+    return out
 
 
 # -- column tracing ---------------------------------------------------------------------------------------------
-def _context(col: exp.Column, root: exp.Expression) -> tuple[str, str]:
+def _context(col: exp.Column, root: exp.Expr) -> tuple[str, str]:
     """How ``col`` feeds the projection ``root``."""
-    node: exp.Expression | None = col
+    node: exp.Expr | None = col
     agg = False
     while node is not None and node is not root:
         parent = node.parent
@@ -136,7 +134,7 @@ def _context(col: exp.Column, root: exp.Expression) -> tuple[str, str]:
     return ("DIRECT", "TRANSFORMATION")
 
 
-def _projection(scope: Scope, name: str, position: int | None = None) -> list[tuple[Scope, exp.Expression]]:
+def _projection(scope: Scope, name: str, position: int | None = None) -> list[tuple[Scope, exp.Expr]]:
     """(scope, expression) pairs producing output column ``name`` of a (derived) scope; a union gives one per
     branch, matched by name or else by position (a union's columns are named by its first branch)."""
     if scope.set_operation_scopes:
@@ -155,16 +153,16 @@ def _projection(scope: Scope, name: str, position: int | None = None) -> list[tu
         select = select.this
     if not isinstance(select, exp.Select):
         return []
-    projections = select.selects
-    for p in projections:
+    selects = select.selects
+    for p in selects:
         if p.alias_or_name.lower() == name.lower():
             return [(scope, p)]
-    if position is not None and position < len(projections):
-        return [(scope, projections[position])]
+    if position is not None and position < len(selects):
+        return [(scope, selects[position])]
     return []
 
 
-def _projection_list(scope: Scope) -> list[tuple[Scope, exp.Expression]]:
+def _projection_list(scope: Scope) -> list[tuple[Scope, exp.Expr]]:
     if scope.set_operation_scopes:
         return _projection_list(scope.set_operation_scopes[0])
     select = scope.expression
@@ -177,7 +175,7 @@ class _Tracer:
     def __init__(self) -> None:
         self.cache: dict[tuple[int, str], dict[Source, tuple[str, str]]] = {}
 
-    def expression(self, scope: Scope, root: exp.Expression) -> dict[Source, tuple[str, str]]:
+    def expression(self, scope: Scope, root: exp.Expr) -> dict[Source, tuple[str, str]]:
         out: dict[Source, tuple[str, str]] = {}
         for col in root.find_all(exp.Column):
             if col.find_ancestor(exp.Subquery, exp.Select) not in (None, scope.expression) and not isinstance(
@@ -210,7 +208,8 @@ class _Tracer:
                 select = scope.expression
                 if isinstance(select, exp.Select):
                     for p in select.selects:
-                        if isinstance(p, exp.Alias) and p.alias.lower() == name.lower() and not p.find(exp.Column) is col:
+                        if (isinstance(p, exp.Alias) and p.alias.lower() == name.lower()
+                                and p.find(exp.Column) is not col):
                             return self.expression(scope, p)
                 return {}
         if isinstance(source, exp.Table):
@@ -249,7 +248,7 @@ DATASET_CLAUSES = (("joins", "JOIN"), ("where", "FILTER"), ("group", "GROUP_BY")
                    ("order", "SORT"))
 
 
-def query_lineage(query: exp.Expression, stmt: Statement, target_columns: list[str] | None = None,
+def query_lineage(query: exp.Expr, stmt: Statement, target_columns: list[str] | None = None,
                   written_names: list[str] | None = None) -> None:
     """Fill ``stmt`` with the inputs, column lineage and dataset-wide dependencies of a query.
 
@@ -283,8 +282,8 @@ def query_lineage(query: exp.Expression, stmt: Statement, target_columns: list[s
         for branch in branches:
             sel = branch.expression
             if isinstance(sel, exp.Select) and i < len(sel.selects):
-                for src, t in tracer.expression(branch, sel.selects[i]).items():
-                    _merge(lineage.sources, src, t)
+                for source, t in tracer.expression(branch, sel.selects[i]).items():
+                    _merge(lineage.sources, source, t)
         stmt.columns.append(lineage)
     for s in scopes:
         sel = s.expression
@@ -298,28 +297,29 @@ def query_lineage(query: exp.Expression, stmt: Statement, target_columns: list[s
                 if target is None:
                     continue
                 for col in target.find_all(exp.Column):
-                    for src, _ in tracer.column(s, col).items():
-                        _merge(stmt.dataset, src, ("INDIRECT", subtype))
+                    for source in tracer.column(s, col):
+                        _merge(stmt.dataset, source, ("INDIRECT", subtype))
 
 
 # -- statements -------------------------------------------------------------------------------------------------
-def _qualify(expression: exp.Expression, catalog: Mapping[str, Any] | None, dialect: str) -> exp.Expression:
+def _qualify(expression: exp.Expr, catalog: Mapping[str, Any] | None, dialect: str) -> exp.Expr:
     try:
-        return qualify(expression.copy(), schema=catalog or None, dialect=dialect, validate_qualify_columns=False,
+        return qualify(expression.copy(), schema=dict(catalog) if catalog else None, dialect=dialect,
+                       validate_qualify_columns=False,
                        quote_identifiers=False, identify=False, expand_stars=True,
                        allow_partial_qualification=True)
     except (OptimizeError, ValueError, KeyError):
         return expression
 
 
-def _schema_columns(t: exp.Expression) -> tuple[exp.Table | None, list[str] | None]:
+def _schema_columns(t: exp.Expr) -> tuple[exp.Table | None, list[str] | None]:
     if isinstance(t, exp.Schema):
         table = t.this if isinstance(t.this, exp.Table) else None
         return table, [c.name for c in t.expressions]
     return (t if isinstance(t, exp.Table) else None), None
 
 
-def _query_of(statement: exp.Expression) -> exp.Expression | None:
+def _query_of(statement: exp.Expr) -> exp.Expr | None:
     """The query a CREATE/INSERT writes, with a WITH written before the statement moved onto it."""
     query = statement.expression
     while isinstance(query, exp.Subquery) and isinstance(query.this, exp.Query):
@@ -333,7 +333,7 @@ def _query_of(statement: exp.Expression) -> exp.Expression | None:
     return query
 
 
-def _output_names(query: exp.Expression, dialect: str) -> list[str]:
+def _output_names(query: exp.Expr, dialect: str) -> list[str]:
     """Output column names as written: an unaliased expression is named by its SQL text (as sqllineage does)."""
     first = query
     while isinstance(first, exp.SetOperation):
@@ -457,8 +457,8 @@ def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift"
         ctes = {c.alias_or_name.lower() for c in parsed.find_all(exp.CTE)}
         for t in parsed.find_all(exp.Table):
             name = table_name(t)
-            if (t.find_ancestor(exp.Subquery, exp.Select) is not None and name not in stmt.outputs
-                    and name not in stmt.inputs and name.lower() not in ctes):
+            if (t.find_ancestor(exp.Subquery, exp.Select) is not None and t.find_ancestor(exp.CTE) is None
+                    and name not in stmt.outputs and name not in stmt.inputs and name.lower() not in ctes):
                 stmt.inputs.append(name)
     return stmt
 
@@ -507,7 +507,7 @@ def _merge_lineage(parsed: exp.Merge, stmt: Statement, catalog: Mapping[str, Any
         return
     target_alias = (target.alias or target.name).lower() if isinstance(target, exp.Table) else ""
 
-    def sources(e: exp.Expression) -> dict[Source, tuple[str, str]]:
+    def sources(e: exp.Expr) -> dict[Source, tuple[str, str]]:
         out: dict[Source, tuple[str, str]] = {}
         for col in e.find_all(exp.Column):
             tbl = alias_map.get(col.table.lower(), src_name) if col.table else src_name
