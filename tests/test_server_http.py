@@ -18,6 +18,7 @@ import pytest
 
 from lineagelab.store.store import Store
 from tests.server_fixture import Server, running_server
+from tests.test_store import snapshot
 
 
 def request(server: Server, path: str, data: bytes | None = None, method: str | None = None,
@@ -153,6 +154,10 @@ def test_kill_9_keeps_every_acknowledged_event(tmp_path: Path) -> None:
         for t in threads:
             t.join(timeout=60)
     assert 50 < len(acked) < len(docs)
-    with Store(store) as s:
+    with Store(store) as s:  # opening for writing derives what the server had not derived yet
         stored = {r[0] for r in s.con.execute("SELECT event_id FROM raw_events").fetchall()}
+        assert s.con.execute("SELECT count(DISTINCT event_id) FROM f_events").fetchall() == [(len(stored),)]
+        before = snapshot(s)
+        s.rebuild()
+        assert snapshot(s) == before
     assert set(acked) <= stored

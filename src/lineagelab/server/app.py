@@ -119,6 +119,11 @@ class TokenAuth:
         await response(scope, receive, send)
 
 
+def _synced(state: State, fn: Callable[[Store, Request], Response], request: Request) -> Response:
+    state.commits.sync()  # read your writes: the model includes every acknowledged event
+    return fn(state.store, request)
+
+
 def create_app(store_path: str | os.PathLike[str] | None = None, token: str | None = None,
                store: Store | None = None) -> Starlette:
     state: dict[str, State] = {}
@@ -177,7 +182,7 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
         Route("/v2/domains/{domain}/lineage/nodes/{rest:path}", endpoint(nodes), methods=["GET"]),
         Route("/v2/domains/{domain}/graph/query", endpoint(dz("query_graph"), DZ_MAX_BODY), methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"]),
-        *[Route(path, endpoint(lambda r, f=fn: f(st().store, r)), methods=["GET"])
+        *[Route(path, endpoint(lambda r, f=fn: _synced(st(), f, r)), methods=["GET"])
           for path, fn in viewer.ROUTES.items()],
     ]
     return Starlette(

@@ -1,15 +1,22 @@
-"""Group commit: requests hand validated events to one writer thread, which commits whatever has queued up in one
-transaction and then releases every waiting request. A request is answered only after its events are committed."""
+"""Group commit, then derive: requests hand validated events to one writer thread, which appends whatever has
+queued up to the raw events in one transaction and releases the waiting requests (an event is acknowledged once it
+is durably stored). When no request came for ``DERIVE_EVERY`` seconds, and at most that often under load, the same
+thread derives the model for what was appended (``Store.derive_pending``), in one batch. ``sync()`` waits until the
+model has caught up, so a query right after a POST sees the event."""
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from concurrent.futures import Future
 
 from lineagelab.store.store import Pending, Store
 
 MAX_GROUP = 5000
+DERIVE_EVERY = 0.25
+
+_SYNC: list[Pending] = []
 
 
 class CommitQueue:
@@ -20,17 +27,34 @@ class CommitQueue:
         self.thread.start()
 
     def submit(self, items: list[Pending]) -> set[str]:
-        """Block until ``items`` are committed; return the ids that were new."""
+        """Block until ``items`` are durably stored; return the ids that were new."""
         if not items:
             return set()
         fut: Future[set[str]] = Future()
         self.queue.put((items, fut))
         return fut.result()
 
+    def sync(self) -> None:
+        """Block until the model reflects every acknowledged event."""
+        fut: Future[set[str]] = Future()
+        self.queue.put((_SYNC, fut))
+        fut.result()
+
+    def _derive_all(self) -> None:
+        while self.store.derive_pending():
+            pass
+
     def _run(self) -> None:
+        last_derive = time.monotonic()
         while True:
-            job = self.queue.get()
+            try:
+                job = self.queue.get(timeout=DERIVE_EVERY)
+            except queue.Empty:
+                self._derive_all()
+                last_derive = time.monotonic()
+                continue
             if job is None:
+                self._derive_all()
                 return
             jobs = [job]
             size = len(job[0])
@@ -44,15 +68,27 @@ class CommitQueue:
                     break
                 jobs.append(nxt)
                 size += len(nxt[0])
+            syncs = [fut for items, fut in jobs if items is _SYNC]
+            writes = [(items, fut) for items, fut in jobs if items is not _SYNC]
             try:
-                new = self.store.commit_prepared([p for items, _ in jobs for p in items])
+                new = self.store.append_raw([p for items, _ in writes for p in items]) if writes else set()
             except BaseException as exc:
-                for _, fut in jobs:
+                for _, fut in writes:
                     fut.set_exception(exc)
-                continue
-            for items, fut in jobs:
+                new = set()
+                writes = []
+            for items, fut in writes:
                 fut.set_result({p.event_id for p in items} & new)
+            if syncs or time.monotonic() - last_derive > DERIVE_EVERY:
+                try:
+                    self._derive_all()
+                    for fut in syncs:
+                        fut.set_result(set())
+                except BaseException as exc:
+                    for fut in syncs:
+                        fut.set_exception(exc)
+                last_derive = time.monotonic()
 
     def close(self) -> None:
         self.queue.put(None)
-        self.thread.join(timeout=30)
+        self.thread.join(timeout=60)

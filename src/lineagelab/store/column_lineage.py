@@ -9,6 +9,7 @@ error (``json_transform`` is lenient): a custom facet that reuses the key must n
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
 from lineagelab.events.identity import sql_stable_id
 
@@ -23,10 +24,8 @@ _SHAPE = (
 
 _EXPAND = f"""
 WITH ev AS (
-    SELECT r.event_id, e.run_key, e.job_id, e.event_time, e.event_type,
-           json_transform(r.raw, '{_SHAPE}') AS j
-    FROM raw_events r JOIN f_events e USING (event_id)
-    WHERE r.event_id IN (SELECT k FROM {{ids}})
+    SELECT event_id, run_key, job_id, event_time, event_type, json_transform(raw, '{_SHAPE}') AS j
+    FROM {{ids}}
 ),
 outs AS (SELECT event_id, run_key, job_id, event_time, event_type, unnest(j.outputs) AS o FROM ev),
 facets AS (
@@ -62,8 +61,11 @@ FROM expanded
 """
 
 
-def expand(con: duckdb.DuckDBPyConnection, ids_table: str) -> set[int]:
-    """Derive column edges of the events listed in ``ids_table``; return the ids of datasets they name."""
+def expand(con: duckdb.DuckDBPyConnection, events: pa.Table) -> set[int]:
+    """Derive column edges of ``events`` (event_id, run_key, job_id, event_time, event_type, raw), held in memory;
+    return the ids of the datasets they name."""
+    ids_table = "_cl_events"
+    con.register(ids_table, events)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _cl AS {_EXPAND.replace('{ids}', ids_table)}")
     con.execute(
         """INSERT INTO f_column_edges
@@ -80,4 +82,5 @@ def expand(con: duckdb.DuckDBPyConnection, ids_table: str) -> set[int]:
         FROM _cl c WHERE NOT EXISTS (SELECT 1 FROM f_datasets d WHERE d.event_id = c.event_id AND d.ds_id = c.in_ds)
         """
     )
+    con.unregister(ids_table)
     return {r[0] for r in con.execute("SELECT DISTINCT in_ds FROM _cl").fetchall()}

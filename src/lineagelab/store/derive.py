@@ -28,6 +28,7 @@ class Facts:
     datasets: list[tuple[Any, ...]] = field(default_factory=list)
     symlinks: list[tuple[Any, ...]] = field(default_factory=list)
     lineage_events: set[str] = field(default_factory=set)  # events whose outputs carry columnLineage
+    raw: dict[str, str] = field(default_factory=dict)  # their raw text, filled in by the store
     schemas: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
     run_keys: set[str] = field(default_factory=set)
     job_ids: set[int] = field(default_factory=set)

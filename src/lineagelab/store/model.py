@@ -31,37 +31,62 @@ def ids_table(con: duckdb.DuckDBPyConnection, name: str, values: Iterable[object
 
 
 _TERMINAL = "('COMPLETE','FAIL','ABORT')"
+#: Up to this many keys are written into the SQL as a literal list (a filter DuckDB pushes into the scan); more go
+#: through a temporary table and a hash join. One-event commits (the server) stay cheap on a large store.
+LITERAL_KEYS = 512
+
+
+class Keys:
+    """A set of keys usable as ``column IN {keys}`` in SQL."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, name: str, values: Iterable[object], sql_type: str):
+        self.values = sorted({v for v in values if v is not None}, key=str)
+        if len(self.values) <= LITERAL_KEYS:
+            if sql_type == "BIGINT":
+                items = ", ".join(str(int(v)) for v in self.values)  # type: ignore[call-overload]
+            else:
+                items = ", ".join("'" + str(v).replace("'", "''") + "'" for v in self.values)
+            self.sql = f"({items})" if items else "(NULL)"
+        else:
+            ids_table(con, name, self.values, sql_type)
+            self.sql = f"(SELECT k FROM {name})"
+
+    def __str__(self) -> str:
+        return self.sql
 
 
 def refresh(con: duckdb.DuckDBPyConnection, run_keys: set[str], job_ids: set[int], ds_ids: set[int]) -> None:
     """Recompute the model for the touched keys. Runs inside the caller's transaction."""
-    ids_table(con, "aff_runs", run_keys, "VARCHAR")
-    ids_table(con, "aff_jobs", job_ids, "BIGINT")
-    ids_table(con, "aff_ds", ds_ids, "BIGINT")
-    _refresh_runs(con)
-    _refresh_jobs(con)
-    _refresh_datasets(con)
-    _refresh_versions(con)
-    _refresh_edges(con)
+    runs = Keys(con, "aff_runs", run_keys, "VARCHAR")
+    _refresh_runs(con, runs)
+    # jobs of touched runs may have gained a run: their versions and current run are recomputed too
+    job_ids = set(job_ids) | {r[0] for r in con.execute(
+        f"SELECT DISTINCT job_id FROM runs WHERE run_key IN {runs} AND job_id IS NOT NULL").fetchall()}
+    jobs = Keys(con, "aff_jobs", job_ids, "BIGINT")
+    ds = Keys(con, "aff_ds", ds_ids, "BIGINT")
+    _refresh_jobs(con, jobs)
+    _refresh_datasets(con, ds)
+    _refresh_versions(con, ds)
+    _refresh_edges(con, jobs)
 
 
-def _refresh_runs(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("DELETE FROM runs WHERE run_key IN (SELECT k FROM aff_runs)")
-    con.execute("DELETE FROM run_io WHERE run_key IN (SELECT k FROM aff_runs)")
+def _refresh_runs(con: duckdb.DuckDBPyConnection, runs: Keys) -> None:
+    con.execute(f"DELETE FROM runs WHERE run_key IN {runs}")
+    con.execute(f"DELETE FROM run_io WHERE run_key IN {runs}")
     con.execute(
-        """
+        f"""
         INSERT INTO run_io
         SELECT DISTINCT run_key, job_id, ds_id, role FROM f_datasets
-        WHERE run_key IN (SELECT k FROM aff_runs) AND role IN ('input', 'output')
+        WHERE run_key IN {runs} AND role IN ('input', 'output')
         """
     )
     con.execute(
         f"""
         INSERT INTO runs
-        WITH ev AS (SELECT * FROM f_events WHERE run_key IN (SELECT k FROM aff_runs)),
+        WITH ev AS (SELECT * FROM f_events WHERE run_key IN {runs}),
         io AS (
             SELECT run_key, md5(string_agg(role || ':' || ds_id::VARCHAR, ',' ORDER BY role, ds_id)) AS io_hash
-            FROM run_io WHERE run_key IN (SELECT k FROM aff_runs) GROUP BY run_key
+            FROM run_io WHERE run_key IN {runs} GROUP BY run_key
         ),
         agg AS (
             SELECT run_key,
@@ -88,59 +113,57 @@ def _refresh_runs(con: duckdb.DuckDBPyConnection) -> None:
         FROM agg LEFT JOIN io USING (run_key)
         """
     )
-    con.execute("INSERT OR IGNORE INTO aff_jobs SELECT DISTINCT job_id FROM runs "
-                "WHERE run_key IN (SELECT k FROM aff_runs) AND job_id IS NOT NULL")
 
 
-def _refresh_jobs(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("DELETE FROM jobs WHERE job_id IN (SELECT k FROM aff_jobs)")
+def _refresh_jobs(con: duckdb.DuckDBPyConnection, jobs: Keys) -> None:
+    con.execute(f"DELETE FROM jobs WHERE job_id IN {jobs}")
     con.execute(
-        """
+        f"""
         INSERT INTO jobs
         WITH names AS (
             SELECT job_id, arg_max(job_namespace, event_time) AS namespace, arg_max(job_name, event_time) AS name,
                    min(event_time) AS first_seen, max(event_time) AS last_seen
-            FROM f_events WHERE job_id IN (SELECT k FROM aff_jobs) GROUP BY job_id
+            FROM f_events WHERE job_id IN {jobs} GROUP BY job_id
         ),
         cur AS (
             SELECT job_id, arg_max(run_key, (started_at, run_key)) AS run_key,
                    arg_max(io_hash, (started_at, run_key)) AS io_hash
-            FROM runs WHERE job_id IN (SELECT k FROM aff_jobs) AND has_io GROUP BY job_id
+            FROM runs WHERE job_id IN {jobs} AND has_io GROUP BY job_id
         ),
-        cnt AS (SELECT job_id, count(*) AS n FROM runs WHERE job_id IN (SELECT k FROM aff_jobs) GROUP BY job_id)
+        cnt AS (SELECT job_id, count(*) AS n FROM runs WHERE job_id IN {jobs} GROUP BY job_id)
         SELECT names.job_id, namespace, name, first_seen, last_seen, cur.run_key, cur.io_hash, coalesce(cnt.n, 0)
         FROM names LEFT JOIN cur USING (job_id) LEFT JOIN cnt USING (job_id)
         """
     )
-    con.execute("DELETE FROM job_versions WHERE job_id IN (SELECT k FROM aff_jobs)")
+    con.execute(f"DELETE FROM job_versions WHERE job_id IN {jobs}")
     con.execute(
-        """
+        f"""
         INSERT INTO job_versions
         SELECT job_id, io_hash, min(started_at), max(started_at), count(*)
-        FROM runs WHERE job_id IN (SELECT k FROM aff_jobs) AND has_io GROUP BY job_id, io_hash
+        FROM runs WHERE job_id IN {jobs} AND has_io GROUP BY job_id, io_hash
         """
     )
 
 
-def _refresh_datasets(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("DELETE FROM datasets WHERE ds_id IN (SELECT k FROM aff_ds)")
+def _refresh_datasets(con: duckdb.DuckDBPyConnection, ds: Keys) -> None:
+    con.execute(f"DELETE FROM datasets WHERE ds_id IN {ds}")
     con.execute(
-        """
+        f"""
         INSERT INTO datasets
         SELECT ds_id, any_value(namespace), any_value(name), min(event_time), max(event_time)
-        FROM f_datasets WHERE ds_id IN (SELECT k FROM aff_ds) GROUP BY ds_id
+        FROM f_datasets WHERE ds_id IN {ds} GROUP BY ds_id
         """
     )
 
 
-def _refresh_versions(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("DELETE FROM dataset_versions WHERE ds_id IN (SELECT k FROM aff_ds)")
+def _refresh_versions(con: duckdb.DuckDBPyConnection, ds: Keys) -> None:
+    con.execute(f"DELETE FROM dataset_versions WHERE ds_id IN {ds}")
     con.execute(
-        """
+        f"""
         INSERT INTO dataset_versions
         WITH obs AS (
             SELECT ds_id, event_time, event_id, schema_hash, written, run_key, row_count
-            FROM f_datasets WHERE ds_id IN (SELECT k FROM aff_ds)
+            FROM f_datasets WHERE ds_id IN {ds}
               AND (written OR (schema_hash IS NOT NULL AND role IN ('input', 'static')))
         ),
         ordered AS (
@@ -173,46 +196,30 @@ def _refresh_versions(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _refresh_edges(con: duckdb.DuckDBPyConnection) -> None:
-    """Maintain the table- and column-level edge sets of the latest and cumulative modes (canonical dataset ids)."""
-    con.execute("DELETE FROM current_io WHERE job_id IN (SELECT k FROM aff_jobs)")
+def _refresh_edges(con: duckdb.DuckDBPyConnection, jobs: Keys) -> None:
+    """The latest mode's table- and column-level edge sets (canonical dataset ids), for the touched jobs. The
+    cumulative mode's are views over the facts (``all_io``, ``all_col``): nothing to maintain."""
+    current = [r[0] for r in con.execute(
+        f"SELECT current_run_key FROM jobs WHERE job_id IN {jobs} AND current_run_key IS NOT NULL").fetchall()]
+    runs = Keys(con, "aff_current_runs", current, "VARCHAR")
+    con.execute(f"DELETE FROM current_io WHERE job_id IN {jobs}")
     con.execute(
-        """
+        f"""
         INSERT INTO current_io
         SELECT DISTINCT io.job_id, coalesce(a.canonical_id, io.ds_id), io.role
-        FROM run_io io JOIN jobs j ON io.run_key = j.current_run_key
-        LEFT JOIN aliases a ON a.member_id = io.ds_id
-        WHERE j.job_id IN (SELECT k FROM aff_jobs)
-        """
-    )
-    con.execute(
-        """
-        INSERT INTO all_io
-        SELECT DISTINCT io.job_id, coalesce(a.canonical_id, io.ds_id) AS ds, io.role
         FROM run_io io LEFT JOIN aliases a ON a.member_id = io.ds_id
-        WHERE io.run_key IN (SELECT k FROM aff_runs) AND io.job_id IS NOT NULL
-        EXCEPT SELECT job_id, ds_id, role FROM all_io
+        WHERE io.run_key IN {runs}
         """
     )
-    cols = "job_id, out_ds, out_field, in_ds, in_field, type, subtype, description, masking"
-    mapped = """
-        c.job_id, coalesce(ao.canonical_id, c.out_ds), c.out_field, coalesce(ai.canonical_id, c.in_ds), c.in_field,
-        c.type, c.subtype, c.description, c.masking
-    """
-    joins = "LEFT JOIN aliases ao ON ao.member_id = c.out_ds LEFT JOIN aliases ai ON ai.member_id = c.in_ds"
-    con.execute("DELETE FROM current_col WHERE job_id IN (SELECT k FROM aff_jobs)")
+    con.execute(f"DELETE FROM current_col WHERE job_id IN {jobs}")
     con.execute(
         f"""
         INSERT INTO current_col
-        SELECT DISTINCT {mapped} FROM f_column_edges c JOIN jobs j ON c.run_key = j.current_run_key {joins}
-        WHERE j.job_id IN (SELECT k FROM aff_jobs)
-        """
-    )
-    con.execute(
-        f"""
-        INSERT INTO all_col
-        SELECT DISTINCT {mapped} FROM f_column_edges c {joins} WHERE c.run_key IN (SELECT k FROM aff_runs)
-        EXCEPT SELECT {cols} FROM all_col
+        SELECT DISTINCT c.job_id, coalesce(ao.canonical_id, c.out_ds), c.out_field,
+               coalesce(ai.canonical_id, c.in_ds), c.in_field, c.type, c.subtype, c.description, c.masking
+        FROM f_column_edges c
+        LEFT JOIN aliases ao ON ao.member_id = c.out_ds LEFT JOIN aliases ai ON ai.member_id = c.in_ds
+        WHERE c.run_key IN {runs}
         """
     )
 
@@ -276,8 +283,7 @@ def refresh_aliases(con: duckdb.DuckDBPyConnection, new_pairs: list[tuple[int, i
     if mapping:
         con.executemany("INSERT INTO aliases VALUES (?, ?)", mapping)
     # Remap materialized edges of every member to its (possibly new) canonical id.
-    for table, columns in (("current_io", ["ds_id"]), ("all_io", ["ds_id"]),
-                           ("current_col", ["out_ds", "in_ds"]), ("all_col", ["out_ds", "in_ds"])):
+    for table, columns in (("current_io", ["ds_id"]), ("current_col", ["out_ds", "in_ds"])):
         for column in columns:
             con.execute(
                 f"""
@@ -286,7 +292,6 @@ def refresh_aliases(con: duckdb.DuckDBPyConnection, new_pairs: list[tuple[int, i
                 WHERE {column} IN (SELECT k FROM alias_members)
                 """
             )
-    for table in ("current_io", "all_io"):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _dedup AS SELECT DISTINCT * FROM {table}")
-        con.execute(f"DELETE FROM {table}")
-        con.execute(f"INSERT INTO {table} SELECT * FROM _dedup")
+    con.execute("CREATE OR REPLACE TEMP TABLE _dedup AS SELECT DISTINCT * FROM current_io")
+    con.execute("DELETE FROM current_io")
+    con.execute("INSERT INTO current_io SELECT * FROM _dedup")

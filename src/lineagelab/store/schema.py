@@ -15,8 +15,8 @@ rebuilds them from ``raw_events`` on open.
 
 from __future__ import annotations
 
-RAW_VERSION = 3
-DERIVED_VERSION = 1
+RAW_VERSION = 4
+DERIVED_VERSION = 2
 
 #: Layout of ``raw_events`` as version 1 wrote it (kept to create old stores in tests and to migrate from).
 RAW_V1 = """
@@ -50,6 +50,14 @@ RAW_MIGRATIONS: dict[int, list[str]] = {
                processing_status VARCHAR NOT NULL, error VARCHAR, body VARCHAR NOT NULL, deleted BOOLEAN NOT NULL,
                PRIMARY KEY (domain_id, id))""",
     ],
+    # The replay ledger: what was sent where, under which Client-Token, and what came back.
+    4: [
+        """CREATE TABLE replay_ledger (
+               target VARCHAR NOT NULL, event_id VARCHAR NOT NULL, client_token VARCHAR NOT NULL,
+               status VARCHAR NOT NULL, remote_id VARCHAR, processing_status VARCHAR, error VARCHAR,
+               attempts INTEGER NOT NULL, mapped_sha256 VARCHAR NOT NULL, first_sent_at TIMESTAMPTZ,
+               updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (target, event_id))""",
+    ],
 }
 
 META = """
@@ -71,10 +79,9 @@ DERIVED_TABLES = [
     "dataset_versions",
     "aliases",
     "current_io",
-    "all_io",
     "current_col",
-    "all_col",
 ]
+DERIVED_VIEWS = ["all_io", "all_col"]
 
 DERIVED = """
 CREATE TABLE f_events (
@@ -123,13 +130,17 @@ CREATE TABLE dataset_versions (
 );
 CREATE TABLE aliases (member_id BIGINT PRIMARY KEY, canonical_id BIGINT NOT NULL);
 CREATE TABLE current_io (job_id BIGINT NOT NULL, ds_id BIGINT NOT NULL, role VARCHAR NOT NULL);
-CREATE TABLE all_io (job_id BIGINT NOT NULL, ds_id BIGINT NOT NULL, role VARCHAR NOT NULL);
 CREATE TABLE current_col (
     job_id BIGINT, out_ds BIGINT NOT NULL, out_field VARCHAR, in_ds BIGINT NOT NULL, in_field VARCHAR,
     type VARCHAR, subtype VARCHAR, description VARCHAR, masking BOOLEAN
 );
-CREATE TABLE all_col (
-    job_id BIGINT, out_ds BIGINT NOT NULL, out_field VARCHAR, in_ds BIGINT NOT NULL, in_field VARCHAR,
-    type VARCHAR, subtype VARCHAR, description VARCHAR, masking BOOLEAN
-);
+-- The cumulative mode: every edge any run showed, read straight from the facts.
+CREATE VIEW all_io AS
+    SELECT DISTINCT io.job_id, coalesce(a.canonical_id, io.ds_id) AS ds_id, io.role
+    FROM run_io io LEFT JOIN aliases a ON a.member_id = io.ds_id WHERE io.job_id IS NOT NULL;
+CREATE VIEW all_col AS
+    SELECT DISTINCT c.job_id, coalesce(ao.canonical_id, c.out_ds) AS out_ds, c.out_field,
+           coalesce(ai.canonical_id, c.in_ds) AS in_ds, c.in_field, c.type, c.subtype, c.description, c.masking
+    FROM f_column_edges c LEFT JOIN aliases ao ON ao.member_id = c.out_ds
+    LEFT JOIN aliases ai ON ai.member_id = c.in_ds;
 """

@@ -153,6 +153,9 @@ class Store:
         self.con = self._connect(read_only, wait)
         try:
             self._check_versions()
+            if not read_only:
+                while self.derive_pending():
+                    pass  # a server stopped before its model caught up
         except BaseException:
             self.con.close()
             raise
@@ -331,12 +334,70 @@ class Store:
         return item if item is not None else report.rejected[0]
 
     def commit_prepared(self, items: list[Pending]) -> set[str]:
-        """Store validated events in one transaction; return the ids that were new (the rest were duplicates)."""
+        """Store validated events and their model in one transaction; return the ids that were new."""
         report = IngestReport()
         unique = list({p.event_id: p for p in items}.values())
         with self._lock:
             self._flush(unique, report, own_transaction=True)
         return set(report.accepted_ids)
+
+    def append_raw(self, items: list[Pending]) -> set[str]:
+        """Durably store validated events without deriving the model yet (``derive_pending`` does, in batches).
+
+        The server acknowledges an event once this commits: the raw event is the source of truth, and a crash
+        before the model caught up is repaired when the store is next opened for writing.
+        """
+        unique = list({p.event_id: p for p in items}.values())
+        with self._lock:
+            con = self.con
+            ids = [p.event_id for p in unique]
+            existing = {r[0] for r in con.execute(
+                "SELECT event_id FROM raw_events WHERE event_id IN (SELECT unnest($1::VARCHAR[]))", [ids]).fetchall()}
+            fresh = [p for p in unique if p.event_id not in existing]
+            if fresh:
+                con.execute("BEGIN")
+                try:
+                    self._insert_raw(fresh, scalar(con, "SELECT coalesce(max(seq), 0) FROM raw_events"),
+                                     datetime.now(UTC))
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+        return {p.event_id for p in fresh}
+
+    def derive_pending(self, limit: int = BATCH_SIZE) -> int:
+        """Derive the model for raw events stored but not yet derived (oldest first); return how many."""
+        with self._lock:
+            con = self.con
+            done = int(scalar(con, "SELECT value FROM meta WHERE key = 'derived_seq'") or 0)
+            rows = con.execute("SELECT event_id, raw, kind, seq FROM raw_events WHERE seq > ? ORDER BY seq LIMIT ?",
+                               [done, limit]).fetchall()
+            if not rows:
+                return 0
+            con.execute("BEGIN")
+            try:
+                facts = Facts()
+                for event_id, raw, kind, _ in rows:
+                    doc = orjson.loads(raw)
+                    derive(facts, event_id, EventKind(kind), doc, event_time_of(doc))
+                    if event_id in facts.lineage_events:
+                        facts.raw[event_id] = raw
+                self._derive_facts(facts)
+                self._set_derived(rows[-1][3])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return len(rows)
+
+    def _set_derived(self, seq: int) -> None:
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('derived_seq', ?)", [str(seq)])
+
+    def _derive_facts(self, facts: Facts) -> None:
+        self._insert_facts(facts)
+        if facts.symlinks:
+            model.refresh_aliases(self.con, [(s[1], s[2]) for s in facts.symlinks])
+        model.refresh(self.con, facts.run_keys, facts.job_ids, facts.ds_ids)
 
     @staticmethod
     def _accept(raw: RawEvent, report: IngestReport) -> Pending | None:
@@ -366,16 +427,15 @@ class Store:
         facts = Facts()
         for p in fresh:
             derive(facts, p.event_id, p.kind, p.doc, p.event_time)
+        facts.raw = {p.event_id: p.text.decode("utf-8") for p in fresh if p.event_id in facts.lineage_events}
         if own_transaction:
             con.execute("BEGIN")
         try:
             seq0 = scalar(con, "SELECT coalesce(max(seq), 0) FROM raw_events")
             now = datetime.now(UTC)
             self._insert_raw(fresh, seq0, now)
-            self._insert_facts(facts)
-            if facts.symlinks:
-                model.refresh_aliases(con, [(s[1], s[2]) for s in facts.symlinks])
-            model.refresh(con, facts.run_keys, facts.job_ids, facts.ds_ids)
+            self._derive_facts(facts)
+            self._set_derived(seq0 + len(fresh))
             if own_transaction:
                 con.execute("COMMIT")
         except BaseException:
@@ -441,8 +501,14 @@ class Store:
                 arrays = [pa.array(list(col), typ) for col, (_, typ) in zip(cols, columns, strict=True)]
                 self._append(name, pa.Table.from_arrays(arrays, names=[c for c, _ in columns]))
         if facts.lineage_events:
-            model.ids_table(self.con, "_lineage_events", facts.lineage_events, "VARCHAR")
-            facts.ds_ids |= column_lineage.expand(self.con, "_lineage_events")
+            rows = [e for e in facts.events if e[0] in facts.lineage_events]
+            batch = pa.table({
+                "event_id": [e[0] for e in rows], "run_key": [e[2] for e in rows],
+                "job_id": pa.array([e[3] for e in rows], pa.int64()),
+                "event_time": pa.array([e[7] for e in rows], pa.timestamp("us", tz="UTC")),
+                "event_type": [e[6] for e in rows], "raw": [facts.raw[e[0]] for e in rows],
+            })
+            facts.ds_ids |= column_lineage.expand(self.con, batch)
         if facts.schemas:
             hashes = list(facts.schemas)
             known = {r[0] for r in self.con.execute(
@@ -475,8 +541,11 @@ class Store:
 
     def _rebuild_in_transaction(self, progress: Callable[[int], None] | None = None) -> None:
         con = self.con
-        for table in schema.DERIVED_TABLES:
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        existing = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
+                                    "WHERE table_schema = 'main'").fetchall())
+        for name in schema.DERIVED_VIEWS + schema.DERIVED_TABLES:
+            if name in existing:  # layout 1 had the cumulative edges as tables
+                con.execute(f"DROP {'VIEW' if existing[name] == 'VIEW' else 'TABLE'} {name}")
         con.execute(schema.DERIVED)
         reader = con.cursor()  # a second connection streams raw rows while this one writes
         reader.execute("SELECT event_id, raw, kind FROM raw_events ORDER BY seq")
@@ -486,6 +555,7 @@ class Store:
             for event_id, raw, kind in rows:
                 doc = orjson.loads(raw)
                 derive(facts, event_id, EventKind(kind), doc, event_time_of(doc))
+                facts.raw[event_id] = raw
             self._insert_facts(facts)
             all_facts.run_keys |= facts.run_keys
             all_facts.job_ids |= facts.job_ids
@@ -496,6 +566,7 @@ class Store:
         reader.close()
         model.refresh_aliases(con, [(s[1], s[2]) for s in all_facts.symlinks])
         model.refresh(con, all_facts.run_keys, all_facts.job_ids, all_facts.ds_ids)
+        self._set_derived(int(scalar(con, "SELECT coalesce(max(seq), 0) FROM raw_events")))
 
     # -- reading --------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -516,25 +587,29 @@ class Store:
         size = sum(p.stat().st_size for p in (self.path, Path(str(self.path) + ".wal")) if p.exists())
         return {**counts, "first_event": first, "last_event": last, "size_bytes": size, "path": str(self.path)}
 
-    def iter_raw(
-        self, *, since: datetime | None = None, until: datetime | None = None, job: str | None = None
-    ) -> Iterator[str]:
+    def iter_events(
+        self, *, since: datetime | None = None, until: datetime | None = None, job: str | None = None,
+        run: str | None = None,
+    ) -> Iterator[tuple[str, str, str]]:
+        """(event_id, kind, raw) of the stored events in eventTime order, filtered."""
         where: list[str] = ["true"]
         params: list[Any] = []
-        if since is not None:
-            where.append("event_time >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("event_time <= ?")
-            params.append(until)
+        for clause, value in (("event_time >= ?", since), ("event_time <= ?", until), ("run_id = ?", run)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
         if job is not None:
             where.append("(job_name = ? OR job_namespace || '.' || job_name = ?)")
             params += [job, job]
         cur = self.cursor()
-        cur.execute(f"SELECT raw FROM raw_events WHERE {' AND '.join(where)} ORDER BY event_time, seq", params)
+        cur.execute(f"SELECT event_id, kind, raw FROM raw_events WHERE {' AND '.join(where)} "
+                    "ORDER BY event_time, seq", params)
         while chunk := cur.fetchmany(2000):
-            for (raw,) in chunk:
-                yield raw
+            yield from ((r[0], r[1], r[2]) for r in chunk)
+        cur.close()
+
+    def iter_raw(self, **filters: Any) -> Iterator[str]:
+        return (raw for _, _, raw in self.iter_events(**filters))
 
     def export_events(self, out: IO[bytes], **filters: Any) -> int:
         """Write raw events as NDJSON; a multi-line original is compacted (same content, same event id)."""

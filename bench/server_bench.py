@@ -1,0 +1,124 @@
+"""Server and replay benchmarks (issues 3 and 7), on loopback, load from other processes.
+
+    .venv/bin/python bench/server_bench.py [--seconds 10] [--clients 8]
+
+Prints single-event requests/s, batched events/s and latency percentiles of ``POST /api/v1/lineage`` (targets:
+>= 1,000 req/s and >= 5,000 events/s on 2 cores), and the replay throughput to the local DataZone API with the
+ledger on (target >= 100 events/s). Baseline in the same run: the same client loop against a bare uvicorn app that
+answers 201 without storing, i.e. what HTTP alone costs here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.server_fixture import free_port, running_server
+
+from lineagelab.simulator.synthetic import Shape, events
+
+
+def _client(url: str, bodies: list[bytes], seconds: float, path: str, out: mp.Queue[list[float]]) -> None:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    lat: list[float] = []
+    end = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        conn.request("POST", path, body=bodies[i % len(bodies)], headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        if r.status >= 300:
+            raise SystemExit(f"HTTP {r.status}")
+        lat.append(time.perf_counter() - t)
+        i += 1
+    out.put(lat)
+
+
+def load(url: str, bodies: list[bytes], seconds: float, clients: int, path: str) -> tuple[float, list[float]]:
+    q: mp.Queue[list[float]] = mp.Queue()
+    per = [bodies[i::clients] for i in range(clients)]
+    procs = [mp.Process(target=_client, args=(url, per[i], seconds, path, q)) for i in range(clients)]
+    t = time.perf_counter()
+    for p in procs:
+        p.start()
+    lat = [x for _ in procs for x in q.get()]
+    for p in procs:
+        p.join()
+    return len(lat) / (time.perf_counter() - t), lat
+
+
+BARE = """
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+import uvicorn, sys
+async def ok(request):
+    await request.body()
+    return JSONResponse({"ok": True}, status_code=201)
+uvicorn.run(Starlette(routes=[Route("/api/v1/lineage", ok, methods=["POST"])]), host="127.0.0.1",
+            port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=8)
+    ap.add_argument("--clients", type=int, default=8)
+    args = ap.parse_args()
+    docs = list(events(Shape(jobs=20_000, runs_per_job=1, columns=6)))
+    singles = [orjson.dumps(d) for d in docs]
+    size = statistics.mean(map(len, singles))
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE, str(port)])
+    time.sleep(2)
+    base_rps, _ = load(f"http://127.0.0.1:{port}", singles, args.seconds, args.clients, "/api/v1/lineage")
+    bare.terminate()
+    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "s.duckdb") as srv:
+        rps, lat = load(srv.url, singles, args.seconds, args.clients, "/api/v1/lineage")
+        q = statistics.quantiles(lat, n=100)
+        batches = [b"\n".join(singles[i : i + 200]) for i in range(0, len(singles) // 2, 200)]
+        bps, blat = load(srv.url, batches, args.seconds, 2, "/api/v1/lineage/batch")
+    print(f"events of {size / 1024:.1f} KB with column lineage, {args.clients} client processes, "
+          f"{os.cpu_count()} cores")
+    print(f"  bare HTTP baseline (no store)      {base_rps:>9,.0f} req/s")
+    print(f"  single events, POST /api/v1/lineage {rps:>9,.0f} req/s = {rps / base_rps:.0%} of baseline "
+          f"(target >= 1,000); p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms")
+    print(f"  batches of 200, /api/v1/lineage/batch {bps * 200:>7,.0f} events/s (target >= 5,000); "
+          f"p99 {statistics.quantiles(blat, n=100)[98] * 1000:.0f} ms per batch")
+    replay_bench()
+
+
+def replay_bench() -> None:
+    docs = list(events(Shape(jobs=500, runs_per_job=1, columns=6)))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        (tmpdir / "e.ndjson").write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_DEFAULT_REGION": "us-west-2",
+               "LINEAGELAB_STORE": str(tmpdir / "local.duckdb")}
+        subprocess.run([sys.executable, "-m", "lineagelab", "ingest", "-q", "e.ndjson"], cwd=tmpdir, env=env,
+                       check=True, capture_output=True)
+        with running_server(tmpdir / "remote.duckdb") as srv:
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "lineagelab", "replay", "--domain", "dzd_bench1",
+                            "--endpoint-url", srv.url], cwd=tmpdir, env=env, check=True, capture_output=True)
+            elapsed = time.perf_counter() - t
+    print(f"replay of {len(docs):,} RunEvents to the local DataZone API with the ledger: "
+          f"{len(docs) / elapsed:,.0f} events/s including process start (target >= 100)")
+
+
+if __name__ == "__main__":
+    main()

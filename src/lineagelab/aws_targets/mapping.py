@@ -1,0 +1,166 @@
+"""Local identities -> their AWS twins, applied consistently to a whole event.
+
+A profile (``lineagelab.toml`` or ``--map FILE``) lists rewrite rules::
+
+    [aws]
+    account = "123456789012"
+    region = "us-west-2"
+
+    [[map.namespace]]                       # dataset namespaces, by prefix
+    local = "mysql://127.0.0.1:3306"
+    aws = "mysql://lineage-rds.c1a2b3c4d5e6.us-west-2.rds.amazonaws.com:3306"
+
+    [[map.namespace]]
+    local = "s3://local-lake"
+    aws = "s3://datazone-123456789012"
+
+    [[map.name]]                            # dataset names, by prefix, within a (mapped) namespace
+    namespace = "redshift://default-workgroup.123456789012.us-west-2.redshift-serverless.amazonaws.com:5439"
+    local = "lineagelab_demo."
+    aws = "dev."
+
+    [[map.job_namespace]]
+    local = "local"
+    aws = "default"
+
+Every place an identity appears is rewritten: inputs and outputs, ``symlinks`` identifiers, ``columnLineage``
+input fields and dataset dependencies, ``dataSource`` facets, the ``parent`` facet's job, the job itself. Glue ARNs
+(``arn:aws:glue:REGION:ACCOUNT``) take the profile's account and region. Events captured under AWS names (the
+project's endpoint aliases) need no profile.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_GLUE = re.compile(r"^arn:aws:glue:([a-z0-9-]+):(\d{12})$")
+
+
+class ProfileError(ValueError):
+    pass
+
+
+@dataclass
+class Rule:
+    local: str
+    aws: str
+    namespace: str | None = None
+
+
+@dataclass
+class Mapping_:
+    account: str | None = None
+    region: str | None = None
+    namespaces: list[Rule] = field(default_factory=list)
+    names: list[Rule] = field(default_factory=list)
+    job_namespaces: list[Rule] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.account or self.region or self.namespaces or self.names or self.job_namespaces)
+
+    # -- identities ------------------------------------------------------------------------------------------
+    def namespace(self, ns: str) -> str:
+        m = _GLUE.match(ns)
+        if m and (self.account or self.region):
+            return f"arn:aws:glue:{self.region or m[1]}:{self.account or m[2]}"
+        for r in self.namespaces:
+            if ns == r.local or ns.startswith(r.local.rstrip("/") + "/") or ns.startswith(r.local + ":"):
+                return r.aws + ns[len(r.local):]
+        return ns
+
+    def dataset(self, ns: str, name: str) -> tuple[str, str]:
+        mapped_ns = self.namespace(ns)
+        for r in self.names:
+            if r.namespace in (None, ns, mapped_ns) and name.startswith(r.local):
+                name = r.aws + name[len(r.local):]
+                break
+        return mapped_ns, name
+
+    def job_namespace(self, ns: str) -> str:
+        for r in self.job_namespaces:
+            if ns == r.local:
+                return r.aws
+        return self.namespace(ns)
+
+    # -- events ----------------------------------------------------------------------------------------------
+    def event(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """A mapped deep copy of an event."""
+        out: dict[str, Any] = copy.deepcopy(dict(doc))
+        if self.empty:
+            return out
+        job = out.get("job")
+        if isinstance(job, dict) and "namespace" in job:
+            job["namespace"] = self.job_namespace(job["namespace"])
+        parent = ((out.get("run") or {}).get("facets") or {}).get("parent")
+        if isinstance(parent, dict) and isinstance(parent.get("job"), dict):
+            parent["job"]["namespace"] = self.job_namespace(parent["job"].get("namespace", ""))
+        for side in ("inputs", "outputs"):
+            for ds in out.get(side) or []:
+                self._dataset(ds)
+        if isinstance(out.get("dataset"), dict):
+            self._dataset(out["dataset"])
+        return out
+
+    def _ident(self, obj: dict[str, Any]) -> None:
+        if isinstance(obj.get("namespace"), str) and isinstance(obj.get("name"), str):
+            obj["namespace"], obj["name"] = self.dataset(obj["namespace"], obj["name"])
+
+    def _dataset(self, ds: dict[str, Any]) -> None:
+        self._ident(ds)
+        facets = ds.get("facets") or {}
+        for ident in (facets.get("symlinks") or {}).get("identifiers") or []:
+            self._ident(ident)
+        source = facets.get("dataSource")
+        if isinstance(source, dict):
+            for key in ("name", "uri"):
+                if isinstance(source.get(key), str):
+                    source[key] = self.namespace(source[key])
+        lineage = facets.get("columnLineage") or {}
+        for spec in (lineage.get("fields") or {}).values():
+            for src in spec.get("inputFields") or []:
+                self._ident(src)
+        for src in lineage.get("dataset") or []:
+            self._ident(src)
+
+
+def _rules(items: Any, where: str, with_namespace: bool = False) -> list[Rule]:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ProfileError(f"{where} must be a list of tables ([[{where}]])")
+    rules = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("local"), str) or not isinstance(item.get("aws"), str):
+            raise ProfileError(f"{where}[{i}] needs string keys 'local' and 'aws'")
+        rules.append(Rule(item["local"], item["aws"], item.get("namespace") if with_namespace else None))
+    return rules
+
+
+def load(path: Path | None) -> Mapping_:
+    if path is None:
+        return Mapping_()
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"cannot read mapping profile {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    aws = data.get("aws") or {}
+    maps = data.get("map") or {}
+    account = aws.get("account")
+    if account is not None and not re.fullmatch(r"\d{12}", str(account)):
+        raise ProfileError(f"{path}: aws.account must be 12 digits, got {account!r}")
+    return Mapping_(
+        account=str(account) if account else None,
+        region=aws.get("region"),
+        namespaces=_rules(maps.get("namespace"), "map.namespace"),
+        names=_rules(maps.get("name"), "map.name", with_namespace=True),
+        job_namespaces=_rules(maps.get("job_namespace"), "map.job_namespace"),
+    )
