@@ -143,6 +143,23 @@ class PermanentError(Exception):
     """The destination refused the event and would refuse it again (a 4xx)."""
 
 
+def _no_delay(client: Any) -> None:
+    """botocore gives urllib3 an empty socket-option list, which drops urllib3's TCP_NODELAY; it then sends headers
+    and body in two segments that wait on the server's delayed ACK (measured: 33 ms a call against a local
+    endpoint instead of 5). Put TCP_NODELAY back. Private botocore API: if it changes, nothing breaks, it is slower.
+    """
+    import socket
+
+    try:
+        from urllib3 import PoolManager
+
+        session = client._endpoint.http_session
+        session._socket_options.append((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1))
+        session._manager = PoolManager(**session._get_pool_manager_kwargs())
+    except Exception:  # pragma: no cover - depends on botocore internals
+        pass
+
+
 class DataZoneSender(Sender):
     def __init__(self, domain: str, region: str | None, endpoint_url: str | None, max_attempts: int = 8,
                  timeout: float = 10.0):
@@ -157,6 +174,7 @@ class DataZoneSender(Sender):
         )
         where = endpoint_url or f"datazone.{self.client.meta.region_name}"
         self.target = f"datazone:{domain}@{where}"
+        _no_delay(self.client)
 
     def send(self, p: Prepared) -> str:
         from botocore.exceptions import ClientError
@@ -236,8 +254,7 @@ def replay(
     def flush() -> None:
         if pending:
             with store.writing() as con:
-                for entry in pending:
-                    ledger.record(con, entry)
+                ledger.record_many(con, pending)
             pending.clear()
 
     try:

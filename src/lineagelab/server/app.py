@@ -39,7 +39,7 @@ class State:
     def __init__(self, store: Store):
         self.store = store
         self.commits = CommitQueue(store)
-        self.datazone = DataZone(store, self.commits)
+        self.datazone = DataZone(store)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -1,8 +1,8 @@
 """Group commit, then derive: requests hand validated events to one writer thread, which appends whatever has
 queued up to the raw events in one transaction and releases the waiting requests (an event is acknowledged once it
-is durably stored). When no request came for ``DERIVE_EVERY`` seconds, and at most that often under load, the same
-thread derives the model for what was appended (``Store.derive_pending``), in one batch. ``sync()`` waits until the
-model has caught up, so a query right after a POST sees the event."""
+is durably stored). When appends pause for ``QUIET`` seconds, and at least every ``DERIVE_EVERY`` seconds under
+steady load, the same thread derives the model for what was appended (``Store.derive_pending``), in one batch.
+``sync()`` waits until the model has caught up, so a query right after a POST sees the event."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from concurrent.futures import Future
 from lineagelab.store.store import Pending, Store
 
 MAX_GROUP = 5000
-DERIVE_EVERY = 0.25
+QUIET = 0.25  # derive once appends have paused this long…
+DERIVE_EVERY = 2.0  # …and at least this often under steady load
 
 _SYNC: list[Pending] = []
 
@@ -48,10 +49,12 @@ class CommitQueue:
         last_derive = time.monotonic()
         while True:
             try:
-                job = self.queue.get(timeout=DERIVE_EVERY)
+                job = self.queue.get(timeout=QUIET)
             except queue.Empty:
-                self._derive_all()
-                last_derive = time.monotonic()
+                now = time.monotonic()
+                if now - self.store.last_append >= QUIET or now - last_derive >= DERIVE_EVERY:
+                    self._derive_all()
+                    last_derive = time.monotonic()
                 continue
             if job is None:
                 self._derive_all()

@@ -27,7 +27,6 @@ from lineagelab.events.identity import parse_time
 from lineagelab.events.reader import RawEvent
 from lineagelab.events.validation import EventKind, InvalidEvent, event_kind
 from lineagelab.server import dz_graph
-from lineagelab.server.commits import CommitQueue
 from lineagelab.server.errors import ApiError, not_found, validation
 from lineagelab.store import datazone as dzstore
 from lineagelab.store.store import Pending, Rejection, Store
@@ -92,8 +91,8 @@ def _choice(request: Request, name: str, allowed: tuple[str, ...], default: str 
 class DataZone:
     """Handlers for one lineage store (they run on worker threads)."""
 
-    def __init__(self, store: Store, commits: CommitQueue):
-        self.store, self.commits = store, commits
+    def __init__(self, store: Store):
+        self.store = store
         self._graphs: dict[str, tuple[Any, dz_graph.DzGraph]] = {}
         self._graph_lock = threading.Lock()
 
@@ -113,16 +112,13 @@ class DataZone:
         return unquote(segments[position])
 
     def graph(self, domain: str) -> dz_graph.DzGraph:
-        cur = self.store.cursor()
-        try:
-            key = dzstore.version(cur, domain)
-            with self._graph_lock:
-                cached = self._graphs.get(domain)
-                if cached and cached[0] == key:
-                    return cached[1]
-            g = dz_graph.build(domain, dzstore.graph_events(cur, domain))
-        finally:
-            cur.close()
+        cur = self.store.reader()
+        key = dzstore.version(cur, domain)
+        with self._graph_lock:
+            cached = self._graphs.get(domain)
+            if cached and cached[0] == key:
+                return cached[1]
+        g = dz_graph.build(domain, dzstore.graph_events(cur, domain))
         with self._graph_lock:
             self._graphs[domain] = (key, g)
         return g
@@ -149,11 +145,12 @@ class DataZone:
             raise validation(f"only OpenLineage RunEvents are accepted, got a {kind.value}")
         sha = hashlib.sha256(body).hexdigest()
         if token is not None:
-            existing = dzstore.by_token(self.store.cursor(), domain, token)
+            existing = dzstore.by_token(self.store.reader(), domain, token)
             if existing is not None:
                 return self._replay_token(existing, sha, domain)
         prepared = Store.prepare(RawEvent("datazone", "", body, doc))
         status, error, event_id, event_time = "FAILED", None, None, None
+        items: list[Pending] = []
         if isinstance(prepared, Rejection):
             error = f"{prepared.path}: {prepared.message}"
             try:
@@ -161,17 +158,24 @@ class DataZone:
             except (ValueError, AttributeError):
                 event_time = None
         else:
-            assert isinstance(prepared, Pending)
-            self.commits.submit([prepared])
+            items = [prepared]
             status, event_id, event_time = "SUCCESS", prepared.event_id, prepared.event_time
         record = dzstore.DzEvent(domain, secrets.token_hex(7), token, sha, event_id, event_time,
                                  datetime.now(UTC), CREATED_BY, status, error, body.decode("utf-8"), False)
-        with self.store.writing() as con:
+        winner: list[dzstore.DzEvent] = []
+
+        def write(con: Any) -> None:
             if token is not None:  # a concurrent request with the same token may have won the race
                 existing = dzstore.by_token(con, domain, token)
                 if existing is not None:
-                    return self._replay_token(existing, sha, domain)
+                    winner.append(existing)
+                    return
             dzstore.insert(con, record)
+
+        # the event and its DataZone record commit together; the model is derived by the commit thread
+        self.store.append_raw(items, also=write)
+        if winner:
+            return self._replay_token(winner[0], sha, domain)
         return JSONResponse({"domainId": domain, "id": record.id})
 
     @staticmethod
@@ -184,7 +188,7 @@ class DataZone:
     def get_event(self, request: Request) -> Response:
         domain = self.domain(request)
         event_id = self.identifier(request, 6)
-        e = dzstore.get(self.store.cursor(), domain, event_id)
+        e = dzstore.get(self.store.reader(), domain, event_id)
         if e is None:
             raise not_found(f"lineage event {event_id!r} not found in domain {domain}")
         headers = {"Domain-Id": domain, "Id": e.id, "Created-By": e.created_by or CREATED_BY,
@@ -207,7 +211,7 @@ class DataZone:
         limit, offset = _max_results(request), _offset(request)
         status = _choice(request, "processingStatus", STATUSES)
         order = _choice(request, "sortOrder", ("ASCENDING", "DESCENDING"), "DESCENDING")
-        rows = dzstore.listing(self.store.cursor(), domain, after=_time_param(request, "timestampAfter"),
+        rows = dzstore.listing(self.store.reader(), domain, after=_time_param(request, "timestampAfter"),
                                before=_time_param(request, "timestampBefore"), status=status,
                                descending=order == "DESCENDING", offset=offset, limit=limit + 1)
         items = []

@@ -64,11 +64,7 @@ def _ref(con: Any, text: str) -> NodeRef:
 
 def _with_cursor(fn: Callable[[Any, Request], Any]) -> Callable[[Store, Request], Response]:
     def run(store: Store, request: Request) -> Response:
-        cur = store.cursor()
-        try:
-            return _json(fn(cur, request))
-        finally:
-            cur.close()
+        return _json(fn(store.reader(), request))
     return run
 
 

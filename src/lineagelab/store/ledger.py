@@ -35,17 +35,35 @@ def entries(con: duckdb.DuckDBPyConnection, target: str) -> dict[str, Entry]:
 
 
 def record(con: duckdb.DuckDBPyConnection, e: Entry) -> None:
+    record_many(con, [e])
+
+
+def record_many(con: duckdb.DuckDBPyConnection, items: list[Entry]) -> None:
+    """Upsert entries in one statement (a replay flushes its acknowledgements in batches)."""
+    if not items:
+        return
+    import pyarrow as pa
+
     now = datetime.now(UTC)
-    con.execute(
-        """INSERT INTO replay_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (target, event_id) DO UPDATE SET client_token = excluded.client_token,
-               status = excluded.status, remote_id = excluded.remote_id,
-               processing_status = excluded.processing_status, error = excluded.error,
-               attempts = excluded.attempts, mapped_sha256 = excluded.mapped_sha256,
-               updated_at = excluded.updated_at""",
-        [e.target, e.event_id, e.client_token, e.status, e.remote_id, e.processing_status, e.error, e.attempts,
-         e.mapped_sha256, now, now],
-    )
+    fields = ("target", "event_id", "client_token", "status", "remote_id", "processing_status", "error")
+    table = pa.table({
+        **{f: [getattr(e, f) for e in items] for f in fields},
+        "attempts": pa.array([e.attempts for e in items], pa.int32()),
+        "mapped_sha256": [e.mapped_sha256 for e in items],
+        "first_sent_at": pa.array([now] * len(items), pa.timestamp("us", tz="UTC")),
+        "updated_at": pa.array([now] * len(items), pa.timestamp("us", tz="UTC")),
+    })
+    con.register("_ledger_batch", table)
+    try:
+        con.execute(
+            """INSERT INTO replay_ledger SELECT * FROM _ledger_batch
+               ON CONFLICT (target, event_id) DO UPDATE SET client_token = excluded.client_token,
+                   status = excluded.status, remote_id = excluded.remote_id,
+                   processing_status = excluded.processing_status, error = excluded.error,
+                   attempts = excluded.attempts, mapped_sha256 = excluded.mapped_sha256,
+                   updated_at = excluded.updated_at""")
+    finally:
+        con.unregister("_ledger_batch")
 
 
 def summary(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -146,6 +146,8 @@ class Store:
         self.path = Path(path) if path is not None else default_path()
         self.read_only = read_only
         self._lock = threading.RLock()
+        self._readers = threading.local()
+        self.last_append = 0.0  # time.monotonic() of the last append_raw: the server derives when appends pause
         if read_only and not self.path.exists():
             raise StoreError(f"no lineage store at {self.path}: ingest events first (lineagelab ingest …)")
         if not read_only:
@@ -202,6 +204,14 @@ class Store:
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own reading connection, kept for reuse (server worker threads ask for one per request)."""
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._readers, "cur", None)
+        if cur is None:
+            cur = self.con.cursor()
+            self._readers.cur = cur
+        return cur
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection for another thread: it reads the last committed state, whatever the writer does."""
@@ -341,11 +351,13 @@ class Store:
             self._flush(unique, report, own_transaction=True)
         return set(report.accepted_ids)
 
-    def append_raw(self, items: list[Pending]) -> set[str]:
+    def append_raw(self, items: list[Pending],
+                   also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> set[str]:
         """Durably store validated events without deriving the model yet (``derive_pending`` does, in batches).
 
         The server acknowledges an event once this commits: the raw event is the source of truth, and a crash
-        before the model caught up is repaired when the store is next opened for writing.
+        before the model caught up is repaired when the store is next opened for writing. ``also`` writes the
+        caller's own records in the same transaction.
         """
         unique = list({p.event_id: p for p in items}.values())
         with self._lock:
@@ -354,12 +366,16 @@ class Store:
             existing = {r[0] for r in con.execute(
                 "SELECT event_id FROM raw_events WHERE event_id IN (SELECT unnest($1::VARCHAR[]))", [ids]).fetchall()}
             fresh = [p for p in unique if p.event_id not in existing]
-            if fresh:
+            if fresh or also is not None:
                 con.execute("BEGIN")
                 try:
-                    self._insert_raw(fresh, scalar(con, "SELECT coalesce(max(seq), 0) FROM raw_events"),
-                                     datetime.now(UTC))
+                    if fresh:
+                        self._insert_raw(fresh, scalar(con, "SELECT coalesce(max(seq), 0) FROM raw_events"),
+                                         datetime.now(UTC))
+                    if also is not None:
+                        also(con)  # the caller's own records, in the same transaction
                     con.execute("COMMIT")
+                    self.last_append = time.monotonic()
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
