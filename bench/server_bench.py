@@ -113,11 +113,13 @@ def replay_bench() -> None:
                        check=True, capture_output=True)
         with running_server(tmpdir / "remote.duckdb") as srv:
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "lineagelab", "replay", "--domain", "dzd_bench1",
-                            "--endpoint-url", srv.url], cwd=tmpdir, env=env, check=True, capture_output=True)
+            out = subprocess.run([sys.executable, "-m", "lineagelab", "replay", "--domain", "dzd_bench1",
+                                  "--endpoint-url", srv.url], cwd=tmpdir, env=env, check=True, capture_output=True,
+                                 text=True).stdout
             elapsed = time.perf_counter() - t
-    print(f"replay of {len(docs):,} RunEvents to the local DataZone API with the ledger: "
-          f"{len(docs) / elapsed:,.0f} events/s including process start (target >= 100)")
+    own = out.rsplit("(", 1)[-1].split(" events/s")[0]
+    print(f"replay of {len(docs):,} RunEvents to the local DataZone API with the ledger: {own} events/s "
+          f"(target >= 100); {len(docs) / elapsed:,.0f} events/s counting the CLI's start-up")
 
 
 if __name__ == "__main__":

@@ -653,7 +653,8 @@ def replay_cmd(
                                 f"(acknowledged events are in the ledger; run again to resume)") from None
     out.print(f"replay to {sender.target}: {report.selected} RunEvents selected, {report.sent} sent, "
               f"{report.already_sent} already sent, {len(report.failed)} failed, {len(report.refused)} refused, "
-              f"{report.skipped_not_run_events} other events skipped, {report.trimmed} trimmed to fit")
+              f"{report.skipped_not_run_events} other events skipped, {report.trimmed} trimmed to fit; "
+              f"{report.seconds:.1f}s ({report.sent / max(report.seconds, 1e-9):,.0f} events/s)")
     for event_id, why in (report.failed + report.refused)[:20]:
         err.print(f"  {event_id}: {why}", markup=False)
     if report.failed or report.refused:

@@ -53,6 +53,7 @@ class Report:
     failed: list[tuple[str, str]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
     trimmed: int = 0
+    seconds: float = 0.0
 
 
 def client_token(body: bytes) -> str:
@@ -247,6 +248,7 @@ def replay(
     without such idempotency (``HttpSender``) records every acknowledgement at once.
     """
     report = Report()
+    started = time.perf_counter()
     done = ledger.entries(store.cursor(), sender.target)
     pending: list[ledger.Entry] = []
     every = flush_every if isinstance(sender, DataZoneSender) else 1
@@ -295,6 +297,7 @@ def replay(
                 progress(1)
     finally:
         flush()  # also on Ctrl-C and on a lost connection: what was acknowledged is recorded
+        report.seconds = time.perf_counter() - started
     if wait_processed > 0:
         _poll(store, sender, wait_processed)
     return report

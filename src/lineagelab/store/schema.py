@@ -15,7 +15,7 @@ rebuilds them from ``raw_events`` on open.
 
 from __future__ import annotations
 
-RAW_VERSION = 4
+RAW_VERSION = 5
 DERIVED_VERSION = 2
 
 #: Layout of ``raw_events`` as version 1 wrote it (kept to create old stores in tests and to migrate from).
@@ -58,6 +58,8 @@ RAW_MIGRATIONS: dict[int, list[str]] = {
                attempts INTEGER NOT NULL, mapped_sha256 VARCHAR NOT NULL, first_sent_at TIMESTAMPTZ,
                updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (target, event_id))""",
     ],
+    # PostLineageEvent looks its Client-Token up on every call.
+    5: ["CREATE INDEX dz_events_token ON dz_events (domain_id, client_token)"],
 }
 
 META = """

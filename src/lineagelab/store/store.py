@@ -72,6 +72,11 @@ class StrictStop(StoreError):
     """``strict`` ingest met an invalid event: nothing of that ingest was stored."""
 
 
+def _in_list(values: list[str]) -> str:
+    """A literal SQL list (DuckDB turns ``key IN (literals)`` on an indexed key into index lookups)."""
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")" if values else "(NULL)"
+
+
 def event_id_of(doc: Any) -> str:
     """Content hash: the same event (whatever its key order or whitespace) has the same id."""
     try:
@@ -134,6 +139,7 @@ class _Writer:
         if self.strict:
             self.store.con.execute("ROLLBACK" if failed else "COMMIT")
             if failed:
+                self.store._seq = None  # the rolled-back batches' sequence numbers are free again
                 self.report.accepted, self.report.accepted_ids = 0, []
         if self.error is not None and exc is None:
             raise self.error
@@ -148,6 +154,7 @@ class Store:
         self._lock = threading.RLock()
         self._readers = threading.local()
         self.last_append = 0.0  # time.monotonic() of the last append_raw: the server derives when appends pause
+        self._seq: int | None = None
         if read_only and not self.path.exists():
             raise StoreError(f"no lineage store at {self.path}: ingest events first (lineagelab ingest …)")
         if not read_only:
@@ -364,20 +371,20 @@ class Store:
             con = self.con
             ids = [p.event_id for p in unique]
             existing = {r[0] for r in con.execute(
-                "SELECT event_id FROM raw_events WHERE event_id IN (SELECT unnest($1::VARCHAR[]))", [ids]).fetchall()}
+                f"SELECT event_id FROM raw_events WHERE event_id IN {_in_list(ids)}").fetchall()}
             fresh = [p for p in unique if p.event_id not in existing]
             if fresh or also is not None:
                 con.execute("BEGIN")
                 try:
                     if fresh:
-                        self._insert_raw(fresh, scalar(con, "SELECT coalesce(max(seq), 0) FROM raw_events"),
-                                         datetime.now(UTC))
+                        self._insert_raw(fresh, self._last_seq(), datetime.now(UTC))
                     if also is not None:
                         also(con)  # the caller's own records, in the same transaction
                     con.execute("COMMIT")
                     self.last_append = time.monotonic()
                 except BaseException:
                     con.execute("ROLLBACK")
+                    self._seq = None
                     raise
         return {p.event_id for p in fresh}
 
@@ -447,7 +454,7 @@ class Store:
         if own_transaction:
             con.execute("BEGIN")
         try:
-            seq0 = scalar(con, "SELECT coalesce(max(seq), 0) FROM raw_events")
+            seq0 = self._last_seq()
             now = datetime.now(UTC)
             self._insert_raw(fresh, seq0, now)
             self._derive_facts(facts)
@@ -455,11 +462,18 @@ class Store:
             if own_transaction:
                 con.execute("COMMIT")
         except BaseException:
+            self._seq = None
             if own_transaction:
                 con.execute("ROLLBACK")
             raise
         report.accepted += len(fresh)
         report.accepted_ids.extend(p.event_id for p in fresh)
+
+    def _last_seq(self) -> int:
+        """The last sequence number used; this process is the only writer, so it is read once and then kept."""
+        if self._seq is None:
+            self._seq = int(scalar(self.con, "SELECT coalesce(max(seq), 0) FROM raw_events"))
+        return self._seq
 
     def _insert_raw(self, fresh: list[Pending], seq0: int, now: datetime) -> None:
         docs = [p.doc for p in fresh]
@@ -484,6 +498,7 @@ class Store:
             }
         )
         self._append("raw_events", table)
+        self._seq = seq0 + len(fresh)  # a rolled-back transaction resets it (see _forget_seq)
 
     def _append(self, name: str, table: pa.Table) -> None:
         self.con.register("_batch", table)
