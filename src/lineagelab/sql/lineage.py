@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import OptimizeError, ParseError, TokenError
+from sqlglot.errors import OptimizeError, ParseError, SchemaError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
@@ -92,26 +92,31 @@ def table_name(t: exp.Table) -> str:
 def split(sql: str, dialect: str) -> list[tuple[int, str]]:
     """(line, text) of each statement, split on top-level semicolons by sqlglot's tokenizer. A statement starts at
     its first token, so comments before it are neither in its text nor in its line number."""
+    return [(line, text) for line, text, _ in _statements(sql, dialect)]
+
+
+def _statements(sql: str, dialect: str) -> list[tuple[int, str, list[Any] | None]]:
+    """(line, text, tokens): the tokens are parsed as they are, so each statement is tokenized once."""
     try:
         tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(sql)
     except TokenError:
-        return [(1, sql.strip())]
-    out: list[tuple[int, str]] = []
-    first: Any = None
+        return [(1, sql.strip(), None)]
+    out: list[tuple[int, str, list[Any] | None]] = []
+    chunk: list[Any] = []
     for tok in tokens:
         if tok.token_type == sqlglot.TokenType.SEMICOLON:
-            if first is not None:
-                out.append((first.line, sql[first.start : tok.start].strip()))
-            first = None
-        elif first is None:
-            first = tok
-    if first is not None:
-        out.append((first.line, sql[first.start :].strip().rstrip(";").strip()))
+            if chunk:
+                out.append((chunk[0].line, sql[chunk[0].start : tok.start].strip(), chunk))
+            chunk = []
+        else:
+            chunk.append(tok)
+    if chunk:
+        out.append((chunk[0].line, sql[chunk[0].start :].strip().rstrip(";").strip(), chunk))
     return out
 
 
 # -- column tracing ---------------------------------------------------------------------------------------------
-def _context(col: exp.Column, root: exp.Expr) -> tuple[str, str]:
+def _context(col: exp.Expr, root: exp.Expr) -> tuple[str, str]:
     """How ``col`` feeds the projection ``root``."""
     node: exp.Expr | None = col
     agg = False
@@ -132,6 +137,15 @@ def _context(col: exp.Column, root: exp.Expr) -> tuple[str, str]:
     if stripped is col:
         return ("DIRECT", "IDENTITY")
     return ("DIRECT", "TRANSFORMATION")
+
+
+def _ancestors_upto(node: exp.Expr) -> list[exp.Expr]:
+    out = []
+    parent = node.parent
+    while parent is not None:
+        out.append(parent)
+        parent = parent.parent
+    return out
 
 
 def _projection(scope: Scope, name: str, position: int | None = None) -> list[tuple[Scope, exp.Expr]]:
@@ -177,11 +191,19 @@ class _Tracer:
 
     def expression(self, scope: Scope, root: exp.Expr) -> dict[Source, tuple[str, str]]:
         out: dict[Source, tuple[str, str]] = {}
-        for col in root.find_all(exp.Column):
-            if col.find_ancestor(exp.Subquery, exp.Select) not in (None, scope.expression) and not isinstance(
-                col.find_ancestor(exp.Subquery, exp.Select), exp.Select
-            ):
+        for sub in root.find_all(exp.Subquery):
+            # a scalar subquery: its single output column's sources, in the way the subquery is used here
+            inner = next((s for s in scope.subquery_scopes if s.expression is sub.this), None)
+            if inner is None or sub.find_ancestor(exp.Subquery) not in (None, *_ancestors_upto(root)):
                 continue
+            ctx = _context(sub, root)  # type: ignore[arg-type]
+            for branch, proj in _projection_list(inner)[:1]:
+                for src, t in self.expression(branch, proj).items():
+                    _merge(out, src, combine(ctx, t))
+        for col in root.find_all(exp.Column):
+            if col.find_ancestor(exp.Subquery) is not None and root.find_ancestor(exp.Subquery) is not \
+                    col.find_ancestor(exp.Subquery):
+                continue  # inside a subquery of this expression: traced through the subquery's scope
             ctx = _context(col, root)
             for src, t in self.column(scope, col).items():
                 _merge(out, src, combine(ctx, t))
@@ -192,13 +214,21 @@ class _Tracer:
         if name == "*":
             return {}
         table = col.table
-        source = scope.sources.get(table) if table else None
+        source = _lookup(scope, table) if table else None
+        if source is None and table:
+            # qualified by the table's own name although the query gave it an alias (SELECT db.t.x FROM db.t AS t1)
+            full = ".".join(p.name for p in (col.args.get("catalog"), col.args.get("db"), col.args.get("table")) if p)
+            source = next((s for _, s in scope.selected_sources.values()
+                           if isinstance(s, exp.Table) and table_name(s).lower() in (full.lower(), table.lower())),
+                          None)
         if source is None and not table:
-            # unqualified: one base table or derived source in scope
-            candidates = list(scope.sources.items())
+            # unqualified: the one table or derived source this SELECT reads (FROM/JOIN), or the one that has it
+            candidates = [(n, s) for n, (_, s) in scope.selected_sources.items()]
             producing = [(n, s) for n, s in candidates
                          if isinstance(s, Scope) and any(p.alias_or_name.lower() == name.lower()
                                                          for _, p in _projection_list(s))]
+            if not candidates and scope.parent is not None:
+                return self.column(scope.parent, col)  # a correlated subquery reads the enclosing query's columns
             if len(candidates) == 1:
                 table, source = candidates[0]
             elif len(producing) == 1:  # the one derived source (CTE, subquery) that has such a column
@@ -226,6 +256,16 @@ class _Tracer:
             self.cache[key] = result
             return result
         return {}
+
+
+def _lookup(scope: Scope | None, name: str) -> exp.Table | Scope | None:
+    """A source by name, from this scope outwards (a union branch sees the CTEs of the WITH around the union)."""
+    while scope is not None:
+        found = scope.sources.get(name)
+        if found is not None:
+            return found
+        scope = scope.parent
+    return None
 
 
 def _reachable(root: Scope) -> list[Scope]:
@@ -308,7 +348,9 @@ def _qualify(expression: exp.Expr, catalog: Mapping[str, Any] | None, dialect: s
                        validate_qualify_columns=False,
                        quote_identifiers=False, identify=False, expand_stars=True,
                        allow_partial_qualification=True)
-    except (OptimizeError, ValueError, KeyError):
+    except (OptimizeError, ValueError, KeyError, SchemaError):
+        if catalog:
+            return _qualify(expression, None, dialect)
         return expression
 
 
@@ -352,17 +394,27 @@ def _output_names(query: exp.Expr, dialect: str) -> list[str]:
 
 
 def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift",
-                      catalog: Mapping[str, Any] | None = None) -> Statement:
+                      catalog: Mapping[str, Any] | None = None, tokens: list[Any] | None = None) -> Statement:
+    """One statement's lineage. ``tokens`` (from the script's tokenization) carry the script's line numbers."""
     stmt = Statement(index, line, sql)
     try:
-        parsed = sqlglot.parse_one(sql, read=dialect)
+        if tokens is not None:
+            parsed_all = sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, sql)
+            if not parsed_all or parsed_all[0] is None:
+                raise ParseError("empty statement")
+            parsed = parsed_all[0]
+        else:
+            parsed = sqlglot.parse_one(sql, read=dialect)
     except (ParseError, TokenError) as exc:
         errors = getattr(exc, "errors", None) or [{}]
         first = errors[0] if errors else {}
-        at = f"line {line + int(first.get('line', 1)) - 1}, column {first.get('col', '?')}"
+        err_line = int(first.get("line", 1)) if tokens is not None else line + int(first.get("line", 1)) - 1
+        at = f"line {err_line}, column {first.get('col', '?')}"
         desc = first.get("description") or str(exc).splitlines()[0]
         stmt.error = f"statement {index + 1} ({at}): {desc}"
         return stmt
+    while isinstance(parsed, exp.Subquery) and isinstance(parsed.this, exp.Query):
+        parsed = parsed.this  # "(SELECT …)" on its own
     stmt.expression = parsed
     kind_of = type(parsed).__name__.upper()
     stmt.kind = kind_of
@@ -448,8 +500,9 @@ def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift"
         stmt.outputs += [table_name(t) for t in parsed.expressions if isinstance(t, exp.Table)]
     elif isinstance(parsed, exp.Drop):
         stmt.kind = "DROP"
-        if isinstance(parsed.this, exp.Table):
-            stmt.outputs.append(table_name(parsed.this))
+        for t in [parsed.this, *(parsed.expressions or []), *(parsed.args.get("tables") or [])]:
+            if isinstance(t, exp.Table) and table_name(t) not in stmt.outputs:
+                stmt.outputs.append(table_name(t))
     elif isinstance(parsed, exp.Command):
         _command_lineage(parsed, stmt, catalog, dialect)
     if isinstance(parsed, exp.Insert | exp.Update | exp.Merge | exp.Delete) or stmt.kind == "INSERT":
@@ -461,6 +514,15 @@ def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift"
                     and name not in stmt.outputs and name not in stmt.inputs and name.lower() not in ctes):
                 stmt.inputs.append(name)
     return stmt
+
+
+def _depth(catalog: Mapping[str, Any]) -> int:
+    level: Any = catalog
+    depth = 0
+    while isinstance(level, Mapping) and level and all(isinstance(v, Mapping) for v in level.values()):
+        level = next(iter(level.values()))
+        depth += 1
+    return depth
 
 
 def _catalog_columns(catalog: Mapping[str, Any], name: str) -> list[str] | None:
@@ -494,6 +556,7 @@ def _merge_lineage(parsed: exp.Merge, stmt: Statement, catalog: Mapping[str, Any
     for t in (target, source):
         if isinstance(t, exp.Table):
             alias_map[(t.alias or t.name).lower()] = table_name(t)
+    through: dict[str, dict[Source, tuple[str, str]]] = {}
     if isinstance(source, exp.Table):
         stmt.inputs.append(table_name(source))
         src_name = table_name(source)
@@ -503,9 +566,11 @@ def _merge_lineage(parsed: exp.Merge, stmt: Statement, catalog: Mapping[str, Any
         stmt.inputs += [i for i in sub.inputs if i not in stmt.inputs]
         src_name = source.alias or "source"
         alias_map[src_name.lower()] = src_name
+        through = {c.target.lower(): c.sources for c in sub.columns}
     else:
         return
     target_alias = (target.alias or target.name).lower() if isinstance(target, exp.Table) else ""
+    derived = isinstance(source, exp.Subquery)
 
     def sources(e: exp.Expr) -> dict[Source, tuple[str, str]]:
         out: dict[Source, tuple[str, str]] = {}
@@ -514,7 +579,11 @@ def _merge_lineage(parsed: exp.Merge, stmt: Statement, catalog: Mapping[str, Any
             if col.table.lower() == target_alias:
                 tbl = stmt.outputs[0]
             ctx = _context(col, e)
-            out[Source(tbl, col.name)] = ctx
+            if derived and tbl == src_name and col.name.lower() in through:
+                for s, t in through[col.name.lower()].items():  # through the subquery to its tables
+                    _merge(out, s, combine(ctx, t))
+            else:
+                out[Source(tbl, col.name)] = ctx
         return out
 
     by_target: dict[str, ColumnLineage] = {}
@@ -550,10 +619,27 @@ def _update_lineage(parsed: exp.Update, stmt: Statement, catalog: Mapping[str, A
     stmt.outputs.append(table_name(target))
     alias_map = {(target.alias or target.name).lower(): table_name(target)}
     from_ = parsed.args.get("from_") or parsed.args.get("from")
-    tables = list(from_.find_all(exp.Table)) if from_ is not None else []
+    tables = [t for t in from_.find_all(exp.Table) if t.find_ancestor(exp.Subquery) is None] if from_ else []
     for t in tables:
         alias_map[(t.alias or t.name).lower()] = table_name(t)
         stmt.inputs.append(table_name(t))
+    derived = {s.alias.lower(): s.this for s in (from_.find_all(exp.Subquery) if from_ else [])
+               if s.alias and isinstance(s.this, exp.Query)}
+    ctes = {c.alias_or_name.lower(): c.this for c in parsed.find_all(exp.CTE)}
+    through: dict[str, dict[str, dict[Source, tuple[str, str]]]] = {}
+    for name, body in derived.items():
+        sub = Statement(0, stmt.line, "")
+        query_lineage(_qualify(body, catalog, dialect), sub)
+        through[name] = {c.target.lower(): c.sources for c in sub.columns}
+        alias_map[name] = name
+        stmt.inputs += [i for i in sub.inputs if i not in stmt.inputs]
+    for name, body in ctes.items():
+        sub = Statement(0, stmt.line, "")
+        query_lineage(_qualify(body, catalog, dialect), sub)
+        through[name] = {c.target.lower(): c.sources for c in sub.columns}
+        if name in [i.lower() for i in stmt.inputs]:
+            stmt.inputs = [i for i in stmt.inputs if i.lower() != name] + [i for i in sub.inputs
+                                                                           if i not in stmt.inputs]
     default = table_name(tables[0]) if len(tables) == 1 else table_name(target)
     for eq in parsed.expressions:
         if not isinstance(eq, exp.EQ):
@@ -561,7 +647,13 @@ def _update_lineage(parsed: exp.Update, stmt: Statement, catalog: Mapping[str, A
         cl = ColumnLineage(eq.this.name)
         for col in eq.expression.find_all(exp.Column):
             tbl = alias_map.get(col.table.lower(), default) if col.table else default
-            _merge(cl.sources, Source(tbl, col.name), _context(col, eq.expression))
+            ctx = _context(col, eq.expression)
+            via = through.get(tbl.lower(), {}).get(col.name.lower())
+            if via is not None:
+                for src, t in via.items():
+                    _merge(cl.sources, src, combine(ctx, t))
+            else:
+                _merge(cl.sources, Source(tbl, col.name), ctx)
         stmt.columns.append(cl)
     where = parsed.args.get("where")
     if where is not None:
@@ -604,8 +696,29 @@ def _command_lineage(parsed: exp.Command, stmt: Statement, catalog: Mapping[str,
 
 
 def analyze(sql: str, dialect: str = "redshift", catalog: Mapping[str, Any] | None = None) -> list[Statement]:
-    """Every statement of a script, each with its lineage or its error; one bad statement spoils no other."""
-    return [analyze_statement(i, line, text, dialect, catalog) for i, (line, text) in enumerate(split(sql, dialect))]
+    """Every statement of a script, each with its lineage or its error; one bad statement spoils no other.
+
+    Tables a statement creates (CTAS, views) add their columns to the catalog the later statements see, as they
+    would in the database.
+    """
+    known: dict[str, Any] = dict(catalog or {})
+    out = []
+    for i, (line, text, tokens) in enumerate(_statements(sql, dialect)):
+        stmt = analyze_statement(i, line, text, dialect, known or None, tokens)
+        out.append(stmt)
+        if stmt.kind in ("CTAS", "CREATE_VIEW", "SELECT_INTO") and stmt.target and stmt.columns:
+            parts = stmt.target.split(".")
+            if known and len(parts) != _depth(known):
+                continue  # sqlglot needs every table at the catalog's nesting depth
+            level = known
+            for p in parts[:-1]:
+                nxt = level.get(p)
+                if not isinstance(nxt, dict):
+                    nxt = level[p] = {}
+                level = nxt
+            if parts[-1] not in level:
+                level[parts[-1]] = {c.target: "UNKNOWN" for c in stmt.columns}
+    return out
 
 
 @dataclass
