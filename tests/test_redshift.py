@@ -126,3 +126,62 @@ def test_postgres_down_is_one_clear_line(tmp_path: Path) -> None:
                 check=False)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: PostgreSQL (standing in for Redshift) does not answer at")
+
+
+def test_glue_output_loaded_by_redshift_copy_is_one_graph(tmp_path: Path, pg_database: str,
+                                                          events: list[dict[str, Any]]) -> None:
+    """The Glue job writes s3://…/attendanceparquet/; Redshift COPYs that Parquet: Glue → S3 → Redshift."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from lineagelab.events.reader import RawEvent
+    from lineagelab.graph.resolve import resolve
+    from lineagelab.graph.traverse import impact, table_lineage
+    from lineagelab.store.store import Store
+
+    lake = lake_with_seed(tmp_path)
+    part = lake / "datazone-123456789012" / "attendanceparquet" / "part-00000.snappy.parquet"
+    part.parent.mkdir(parents=True)
+    pq.write_table(pacsv.read_csv(SEED / "attendance.csv"), part)
+    sql = """CREATE TABLE public.attendance_from_glue (employeeid VARCHAR(256), date DATE, shiftstart TIMESTAMP,
+                 shiftend TIMESTAMP, absent BOOLEAN, overtimehours INTEGER) DISTSTYLE AUTO;
+             COPY public.attendance_from_glue FROM 's3://datazone-123456789012/attendanceparquet/'
+                 IAM_ROLE 'arn:aws:iam::123456789012:role/RedshiftAdmin' FORMAT AS PARQUET;"""
+    target = Target(database="dev", pg_database=pg_database, lake=lake)
+    report = run_script(sql, target)
+    assert report.errors == []
+    with psycopg.connect(target.conninfo()) as con:
+        assert con.execute("SELECT count(*), sum(overtimehours) FROM attendance_from_glue").fetchone() == (5, 9)
+    glue = [e for e in events if e["job"]["name"].startswith("lineageglue")]
+    with Store(tmp_path / "s.duckdb") as store:
+        store.ingest(RawEvent("t", str(i), json.dumps(e).encode(), e) for i, e in enumerate(glue + report.events))
+        down = table_lineage(store.con, resolve(store.con, "employeedb.employee").node, direction="downstream")
+        keys = {d["key"] for _, d in down.graph.nodes(data=True)}
+        assert f"{RS}/dev.public.attendance_from_glue" in keys  # MySQL → Glue → S3 parquet → COPY → Redshift
+        assert "s3://datazone-123456789012/attendanceparquet" in keys
+        cols = {i.key for i in impact(store.con, resolve(store.con, "csv/attendance.csv::OvertimeHours"))}
+        assert f"{RS}/dev.public.attendance_from_glue::overtimehours" in cols
+
+
+def test_unload_and_function_translation(tmp_path: Path, pg_database: str) -> None:
+    target = Target(database="dev", pg_database=pg_database, lake=tmp_path / "lake")
+    sql = """CREATE TABLE t (id INT ENCODE az64, name VARCHAR(65535), created TIMESTAMP) DISTKEY(id) SORTKEY(created);
+             INSERT INTO t VALUES (1, 'a', '2024-01-01'), (2, NULL, '2024-01-02');
+             CREATE TABLE u AS SELECT id, NVL(name, 'none') AS name, DATEADD(day, 1, created) AS next_day,
+                                      GETDATE() AS loaded_at FROM t;
+             UNLOAD ('SELECT id, name FROM u ORDER BY id') TO 's3://exports/u/u_'
+                 IAM_ROLE 'arn:aws:iam::123456789012:role/R';"""
+    report = run_script(sql, target)
+    assert report.errors == [] and report.executed == 4
+    with psycopg.connect(target.conninfo()) as con:
+        assert con.execute("SELECT name, next_day::date::text FROM u ORDER BY id").fetchall() == [
+            ("a", "2024-01-02"), ("none", "2024-01-03")]
+    unloaded = tmp_path / "lake" / "exports" / "u" / "u_0000_part_00"
+    assert unloaded.read_text().splitlines() == ["1|a", "2|none"]
+    unload = next(e for e in report.events if e["job"]["name"].startswith("unload") and e["eventType"] == "COMPLETE")
+    assert (unload["outputs"][0]["namespace"], unload["outputs"][0]["name"]) == ("s3://exports", "u/u_")
+    assert unload["inputs"][0]["name"] == "dev.public.u"
+    ctas = next(e for e in report.events if e["job"]["name"].startswith("ctas") and e["eventType"] == "COMPLETE")
+    fields = ctas["outputs"][0]["facets"]["columnLineage"]["fields"]
+    assert fields["name"]["inputFields"][0]["transformations"][0]["subtype"] == "TRANSFORMATION"
+    assert "loaded_at" not in fields  # GETDATE() reads no column

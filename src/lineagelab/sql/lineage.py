@@ -26,8 +26,11 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, SchemaError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
+from sqlglot.schema import MappingSchema
 
 RANK = {"AGGREGATION": 0, "TRANSFORMATION": 1, "IDENTITY": 2}
+#: A catalog: {schema: {table: {column: type}}} (any nesting sqlglot accepts), or one already normalised.
+Catalog = Mapping[str, Any] | MappingSchema | None
 
 
 @dataclass(frozen=True, order=True)
@@ -288,6 +291,13 @@ DATASET_CLAUSES = (("joins", "JOIN"), ("where", "FILTER"), ("group", "GROUP_BY")
                    ("order", "SORT"))
 
 
+def query_lineage_of(query: exp.Expr, stmt: Statement, catalog: Catalog, dialect: str,
+                     target_columns: list[str] | None) -> None:
+    """Names as written first, then qualify (which rewrites the tree in place), then trace."""
+    names = _output_names(query, dialect)
+    query_lineage(_qualify(query, catalog, dialect), stmt, target_columns, names)
+
+
 def query_lineage(query: exp.Expr, stmt: Statement, target_columns: list[str] | None = None,
                   written_names: list[str] | None = None) -> None:
     """Fill ``stmt`` with the inputs, column lineage and dataset-wide dependencies of a query.
@@ -342,9 +352,15 @@ def query_lineage(query: exp.Expr, stmt: Statement, target_columns: list[str] | 
 
 
 # -- statements -------------------------------------------------------------------------------------------------
-def _qualify(expression: exp.Expr, catalog: Mapping[str, Any] | None, dialect: str) -> exp.Expr:
+def _schema(catalog: Catalog, dialect: str) -> MappingSchema | None:
+    if catalog is None or isinstance(catalog, MappingSchema):
+        return catalog
+    return MappingSchema(dict(catalog), dialect=dialect or None) if catalog else None
+
+
+def _qualify(expression: exp.Expr, catalog: Catalog, dialect: str) -> exp.Expr:
     try:
-        return qualify(expression.copy(), schema=dict(catalog) if catalog else None, dialect=dialect,
+        return qualify(expression, schema=_schema(catalog, dialect), dialect=dialect,
                        validate_qualify_columns=False,
                        quote_identifiers=False, identify=False, expand_stars=True,
                        allow_partial_qualification=True)
@@ -394,7 +410,7 @@ def _output_names(query: exp.Expr, dialect: str) -> list[str]:
 
 
 def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift",
-                      catalog: Mapping[str, Any] | None = None, tokens: list[Any] | None = None) -> Statement:
+                      catalog: Catalog = None, tokens: list[Any] | None = None) -> Statement:
     """One statement's lineage. ``tokens`` (from the script's tokenization) carry the script's line numbers."""
     stmt = Statement(index, line, sql)
     try:
@@ -427,7 +443,7 @@ def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift"
         like = parsed.find(exp.LikeProperty)
         if query is not None:
             stmt.kind = "CREATE_VIEW" if kind == "VIEW" else "CTAS"
-            query_lineage(_qualify(query, catalog, dialect), stmt, cols, _output_names(query, dialect))
+            query_lineage_of(query, stmt, catalog, dialect, cols)
         elif like is not None and isinstance(like.this, exp.Table):
             stmt.kind = "CREATE_LIKE"
             stmt.inputs.append(table_name(like.this))
@@ -444,7 +460,7 @@ def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift"
         if query is not None:
             if cols is None and catalog and table is not None:
                 cols = _catalog_columns(catalog, table_name(table))
-            query_lineage(_qualify(query, catalog, dialect), stmt, cols, _output_names(query, dialect))
+            query_lineage_of(query, stmt, catalog, dialect, cols)
         stmt.kind = "INSERT"
     elif isinstance(parsed, exp.Query):
         into = parsed.find(exp.Into)
@@ -457,7 +473,7 @@ def analyze_statement(index: int, line: int, sql: str, dialect: str = "redshift"
             query_lineage(_qualify(q, catalog, dialect), stmt)
         else:
             stmt.kind = "SELECT"
-            query_lineage(_qualify(parsed, catalog, dialect), stmt, None, _output_names(parsed, dialect))
+            query_lineage_of(parsed, stmt, catalog, dialect, None)
     elif isinstance(parsed, exp.Copy):
         stmt.kind = "COPY"
         target, cols = _schema_columns(parsed.this)
@@ -525,7 +541,12 @@ def _depth(catalog: Mapping[str, Any]) -> int:
     return depth
 
 
-def _catalog_columns(catalog: Mapping[str, Any], name: str) -> list[str] | None:
+def _catalog_columns(catalog: Mapping[str, Any] | MappingSchema, name: str) -> list[str] | None:
+    if isinstance(catalog, MappingSchema):
+        try:
+            return list(catalog.column_names(exp.to_table(name))) or None
+        except (SchemaError, ValueError, KeyError):
+            return None
     low = name.lower()
     for key, cols in _flat_catalog(catalog).items():
         if key == low or key.endswith("." + low) or low.endswith("." + key):
@@ -546,7 +567,7 @@ def _flat_catalog(catalog: Mapping[str, Any], prefix: str = "") -> dict[str, lis
     return out
 
 
-def _merge_lineage(parsed: exp.Merge, stmt: Statement, catalog: Mapping[str, Any] | None, dialect: str) -> None:
+def _merge_lineage(parsed: exp.Merge, stmt: Statement, catalog: Catalog, dialect: str) -> None:
     stmt.kind = "MERGE"
     target = parsed.this
     source = parsed.args.get("using")
@@ -611,7 +632,7 @@ def _merge_lineage(parsed: exp.Merge, stmt: Statement, catalog: Mapping[str, Any
                 _merge(stmt.dataset, Source(tbl, col.name), ("INDIRECT", "JOIN"))
 
 
-def _update_lineage(parsed: exp.Update, stmt: Statement, catalog: Mapping[str, Any] | None, dialect: str) -> None:
+def _update_lineage(parsed: exp.Update, stmt: Statement, catalog: Catalog, dialect: str) -> None:
     stmt.kind = "UPDATE"
     target = parsed.this
     if not isinstance(target, exp.Table):
@@ -667,7 +688,7 @@ _UNLOAD = re.compile(r"^\s*UNLOAD\s*\(\s*'((?:[^']|'')*)'\s*\)\s*TO\s*'([^']+)'"
 _APPEND = re.compile(r"^\s*ALTER\s+TABLE\s+(\S+)\s+APPEND\s+FROM\s+(\S+)", re.I)
 
 
-def _command_lineage(parsed: exp.Command, stmt: Statement, catalog: Mapping[str, Any] | None, dialect: str) -> None:
+def _command_lineage(parsed: exp.Command, stmt: Statement, catalog: Catalog, dialect: str) -> None:
     """Statements sqlglot keeps as commands: Redshift's UNLOAD and ALTER TABLE APPEND.
 
     The command's pieces come from sqlglot's tokens; the inner query of UNLOAD is parsed with sqlglot again.
@@ -695,16 +716,22 @@ def _command_lineage(parsed: exp.Command, stmt: Statement, catalog: Mapping[str,
         stmt.outputs.append(target)
 
 
-def analyze(sql: str, dialect: str = "redshift", catalog: Mapping[str, Any] | None = None) -> list[Statement]:
+def analyze(sql: str, dialect: str = "redshift", catalog: Catalog = None) -> list[Statement]:
     """Every statement of a script, each with its lineage or its error; one bad statement spoils no other.
 
     Tables a statement creates (CTAS, views) add their columns to the catalog the later statements see, as they
     would in the database.
     """
-    known: dict[str, Any] = dict(catalog or {})
+    known: dict[str, Any] = dict(catalog) if isinstance(catalog, Mapping) else {}
+    schema: MappingSchema | None = None  # normalised once, not for every statement
     out = []
     for i, (line, text, tokens) in enumerate(_statements(sql, dialect)):
-        stmt = analyze_statement(i, line, text, dialect, known or None, tokens)
+        if known and schema is None:
+            try:
+                schema = MappingSchema(known, dialect=dialect or None)
+            except (SchemaError, ValueError):
+                schema = None
+        stmt = analyze_statement(i, line, text, dialect, schema or known or None, tokens)
         out.append(stmt)
         if stmt.kind in ("CTAS", "CREATE_VIEW", "SELECT_INTO") and stmt.target and stmt.columns:
             parts = stmt.target.split(".")
@@ -718,6 +745,7 @@ def analyze(sql: str, dialect: str = "redshift", catalog: Mapping[str, Any] | No
                 level = nxt
             if parts[-1] not in level:
                 level[parts[-1]] = {c.target: "UNKNOWN" for c in stmt.columns}
+                schema = None  # the catalog grew: normalise again
     return out
 
 

@@ -157,12 +157,18 @@ def _lake_files(path: Path) -> list[Path]:
 
 
 def copy_header(stmt: Statement, target: Target) -> list[str]:
-    """The header row of a COPY's CSV source (when it skips one), naming the file's columns."""
+    """The source file's own column names, in order: a Parquet schema, or a CSV header row COPY skips."""
     if not isinstance(stmt.expression, exp.Copy) or not stmt.copy_from:
         return []
     opts = _copy_options(stmt.expression)
     files = _lake_files(lake_path(target, stmt.copy_from))
-    if (opts["format"] or "CSV") != "CSV" or not opts["ignoreheader"] or not files:
+    if not files:
+        return []
+    if opts["format"] == "PARQUET":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(files[0]).names)
+    if (opts["format"] or "CSV") != "CSV" or not opts["ignoreheader"]:
         return []
     with files[0].open(newline="") as fh:
         return next(csv.reader(fh, delimiter=opts["delimiter"] or ","), [])
@@ -402,7 +408,10 @@ def _postgres_text(stmt: Statement) -> str:
     if stmt.kind == "ALTER_APPEND":
         target, source = stmt.outputs[0], stmt.inputs[0]
         return f"INSERT INTO {target} SELECT * FROM {source}; TRUNCATE {source}"
-    return to_postgres(stmt.expression)
+    import sqlglot
+
+    # parsed again: lineage analysis rewrites its tree (qualification), execution wants the statement as written
+    return to_postgres(sqlglot.parse_one(stmt.sql, read="redshift"))
 
 
 def _reanalyze(stmt: Statement, catalog: dict[str, Any]) -> Statement:
