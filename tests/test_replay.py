@@ -181,3 +181,13 @@ def test_replay_to_an_openlineage_http_backend(tmp_path: Path, server: Server, e
 
     stats = json.loads(urllib.request.urlopen(f"{server.url}/api/v1/stats").read())
     assert stats["events"] == 22
+
+
+def test_wait_processed_polls_until_success(tmp_path: Path, server: Server, events: list[dict[str, Any]]) -> None:
+    local_store(tmp_path, [events[0], events[1]])
+    out = cli(tmp_path, "replay", "--domain", DOMAIN, "--endpoint-url", server.url, "--wait-processed", "20")
+    assert "2 sent" in out.stdout
+    with Store(tmp_path / ".lineagelab" / "lineage.duckdb", read_only=True) as s:
+        statuses = [r[0] for r in s.con.execute("SELECT processing_status FROM replay_ledger").fetchall()]
+    assert statuses == ["SUCCESS", "SUCCESS"]
+    assert "processed" in cli(tmp_path, "replay", "status").stdout
