@@ -60,7 +60,9 @@ def catalog_of(case: dict[str, Any]) -> dict[str, Any] | None:
 def ours(case: dict[str, Any]) -> Prediction:
     pred = Prediction()
     stmts = analyze(case["sql"], DIALECTS.get(case["dialect"]) or "", catalog_of(case))
-    if len([s for s in stmts if s.kind != "SELECT"]) > 1:  # a script: look through its intermediate tables
+    # A script's lineage, as each suite defines it: sqllineage looks through the intermediate tables a script
+    # writes and reads again (``compose``); the OpenLineage suite takes the union of its statements.
+    if case["source_suite"] == "sqllineage" and len([s for s in stmts if s.kind != "SELECT"]) > 1:
         script = compose(stmts)
         pred.failed = any(s.error for s in stmts)
         pred.inputs = {norm(i) for i in script.inputs}
