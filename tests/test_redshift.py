@@ -19,7 +19,7 @@ from lineagelab.sql.redshift import Target, run_script
 from tests.test_validation import official_errors
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "fixtures" / "seed"
+SEED = ROOT / "src" / "lineagelab" / "simulator" / "seed"  # the seed's files, shipped with the package
 RS = "redshift://default-workgroup.123456789012.us-west-2.redshift-serverless.amazonaws.com:5439"
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

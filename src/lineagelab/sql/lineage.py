@@ -16,7 +16,6 @@ Conventions (OpenLineage's column-lineage semantics; the README states them):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -567,6 +566,25 @@ def _flat_catalog(catalog: Mapping[str, Any], prefix: str = "") -> dict[str, lis
     return out
 
 
+def _condition(stmt: Statement, condition: exp.Expr | None, alias_map: Mapping[str, str], default: str,
+               subtype: str) -> None:
+    """A MERGE's ON or an UPDATE's WHERE: the source columns it reads are dataset-wide INDIRECT dependencies."""
+    if condition is None:
+        return
+    for col in condition.find_all(exp.Column):
+        tbl = alias_map.get(col.table.lower(), default) if col.table else default
+        if tbl != stmt.outputs[0]:
+            _merge(stmt.dataset, Source(tbl, col.name), ("INDIRECT", subtype))
+
+
+def _sub_lineage(body: exp.Expr, catalog: Catalog, dialect: str
+                 ) -> tuple[Statement, dict[str, dict[Source, tuple[str, str]]]]:
+    """Lineage of a subquery or CTE body an UPDATE/MERGE reads from: its inputs, and its columns' sources by name."""
+    sub = Statement(0, 0, "")
+    query_lineage(_qualify(body, catalog, dialect), sub)
+    return sub, {c.target.lower(): c.sources for c in sub.columns}
+
+
 def _merge_lineage(parsed: exp.Merge, stmt: Statement, catalog: Catalog, dialect: str) -> None:
     stmt.kind = "MERGE"
     target = parsed.this
@@ -582,12 +600,10 @@ def _merge_lineage(parsed: exp.Merge, stmt: Statement, catalog: Catalog, dialect
         stmt.inputs.append(table_name(source))
         src_name = table_name(source)
     elif isinstance(source, exp.Subquery):
-        sub = Statement(0, stmt.line, "")
-        query_lineage(_qualify(source.this, catalog, dialect), sub)
+        sub, through = _sub_lineage(source.this, catalog, dialect)
         stmt.inputs += [i for i in sub.inputs if i not in stmt.inputs]
         src_name = source.alias or "source"
         alias_map[src_name.lower()] = src_name
-        through = {c.target.lower(): c.sources for c in sub.columns}
     else:
         return
     target_alias = (target.alias or target.name).lower() if isinstance(target, exp.Table) else ""
@@ -624,12 +640,7 @@ def _merge_lineage(parsed: exp.Merge, stmt: Statement, catalog: Catalog, dialect
                 for s, t in sources(v).items():
                     _merge(cl.sources, s, t)
     stmt.columns = list(by_target.values())
-    on = parsed.args.get("on")
-    if on is not None:
-        for col in on.find_all(exp.Column):
-            tbl = alias_map.get(col.table.lower(), src_name) if col.table else src_name
-            if tbl != stmt.outputs[0]:
-                _merge(stmt.dataset, Source(tbl, col.name), ("INDIRECT", "JOIN"))
+    _condition(stmt, parsed.args.get("on"), alias_map, src_name, "JOIN")
 
 
 def _update_lineage(parsed: exp.Update, stmt: Statement, catalog: Catalog, dialect: str) -> None:
@@ -649,15 +660,11 @@ def _update_lineage(parsed: exp.Update, stmt: Statement, catalog: Catalog, diale
     ctes = {c.alias_or_name.lower(): c.this for c in parsed.find_all(exp.CTE)}
     through: dict[str, dict[str, dict[Source, tuple[str, str]]]] = {}
     for name, body in derived.items():
-        sub = Statement(0, stmt.line, "")
-        query_lineage(_qualify(body, catalog, dialect), sub)
-        through[name] = {c.target.lower(): c.sources for c in sub.columns}
+        sub, through[name] = _sub_lineage(body, catalog, dialect)
         alias_map[name] = name
         stmt.inputs += [i for i in sub.inputs if i not in stmt.inputs]
     for name, body in ctes.items():
-        sub = Statement(0, stmt.line, "")
-        query_lineage(_qualify(body, catalog, dialect), sub)
-        through[name] = {c.target.lower(): c.sources for c in sub.columns}
+        sub, through[name] = _sub_lineage(body, catalog, dialect)
         if name in [i.lower() for i in stmt.inputs]:
             stmt.inputs = [i for i in stmt.inputs if i.lower() != name] + [i for i in sub.inputs
                                                                            if i not in stmt.inputs]
@@ -676,16 +683,8 @@ def _update_lineage(parsed: exp.Update, stmt: Statement, catalog: Catalog, diale
             else:
                 _merge(cl.sources, Source(tbl, col.name), ctx)
         stmt.columns.append(cl)
-    where = parsed.args.get("where")
-    if where is not None:
-        for col in where.find_all(exp.Column):
-            tbl = alias_map.get(col.table.lower(), default) if col.table else default
-            if tbl != stmt.outputs[0]:
-                _merge(stmt.dataset, Source(tbl, col.name), ("INDIRECT", "FILTER"))
+    _condition(stmt, parsed.args.get("where"), alias_map, default, "FILTER")
 
-
-_UNLOAD = re.compile(r"^\s*UNLOAD\s*\(\s*'((?:[^']|'')*)'\s*\)\s*TO\s*'([^']+)'", re.I | re.S)
-_APPEND = re.compile(r"^\s*ALTER\s+TABLE\s+(\S+)\s+APPEND\s+FROM\s+(\S+)", re.I)
 
 
 def _command_lineage(parsed: exp.Command, stmt: Statement, catalog: Catalog, dialect: str) -> None:
