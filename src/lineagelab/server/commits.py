@@ -42,7 +42,10 @@ class CommitQueue:
         fut.result()
 
     def _derive_all(self) -> None:
-        while self.store.derive_pending():
+        """Derive what was stored before this pass began; events arriving meanwhile wait for the next pass
+        (chasing them would derive one event at a time and hold appends up each time)."""
+        watermark = self.store.last_seq()
+        while self.store.derive_pending(up_to=watermark):
             pass
 
     def _run(self) -> None:

@@ -388,13 +388,15 @@ class Store:
                     raise
         return {p.event_id for p in fresh}
 
-    def derive_pending(self, limit: int = BATCH_SIZE) -> int:
-        """Derive the model for raw events stored but not yet derived (oldest first); return how many."""
+    def derive_pending(self, limit: int = BATCH_SIZE, up_to: int | None = None) -> int:
+        """Derive the model for raw events stored but not yet derived (oldest first, at most ``limit``, none past
+        sequence number ``up_to``); return how many."""
         with self._lock:
             con = self.con
             done = int(scalar(con, "SELECT value FROM meta WHERE key = 'derived_seq'") or 0)
-            rows = con.execute("SELECT event_id, raw, kind, seq FROM raw_events WHERE seq > ? ORDER BY seq LIMIT ?",
-                               [done, limit]).fetchall()
+            end = up_to if up_to is not None else 2**62
+            rows = con.execute("SELECT event_id, raw, kind, seq FROM raw_events WHERE seq > ? AND seq <= ? "
+                               "ORDER BY seq LIMIT ?", [done, end, limit]).fetchall()
             if not rows:
                 return 0
             con.execute("BEGIN")
@@ -468,6 +470,11 @@ class Store:
             raise
         report.accepted += len(fresh)
         report.accepted_ids.extend(p.event_id for p in fresh)
+
+    def last_seq(self) -> int:
+        """The newest event's sequence number (a watermark for ``derive_pending``)."""
+        with self._lock:
+            return self._last_seq()
 
     def _last_seq(self) -> int:
         """The last sequence number used; this process is the only writer, so it is read once and then kept."""
