@@ -185,3 +185,40 @@ def test_unload_and_function_translation(tmp_path: Path, pg_database: str) -> No
     fields = ctas["outputs"][0]["facets"]["columnLineage"]["fields"]
     assert fields["name"]["inputFields"][0]["transformations"][0]["subtype"] == "TRANSFORMATION"
     assert "loaded_at" not in fields  # GETDATE() reads no column
+
+
+def test_every_data_moving_statement_kind_runs_with_lineage(tmp_path: Path, pg_database: str, spec_dir: Path) -> None:
+    target = Target(database="dev", pg_database=pg_database, lake=tmp_path)
+    sql = """CREATE TABLE src (id INT, v VARCHAR(20));
+             INSERT INTO src VALUES (1, 'a'), (2, 'b'), (3, 'c');
+             CREATE TABLE dst (id INT, v VARCHAR(20));
+             INSERT INTO dst (id, v) SELECT id, v FROM src WHERE id < 3;
+             MERGE INTO dst USING src ON dst.id = src.id
+               WHEN MATCHED THEN UPDATE SET v = src.v
+               WHEN NOT MATCHED THEN INSERT (id, v) VALUES (src.id, src.v);
+             UPDATE dst SET v = upper(s.v) FROM src s WHERE dst.id = s.id;
+             DELETE FROM dst USING src WHERE dst.id = src.id AND src.v = 'c';
+             CREATE TABLE staging (id INT, v VARCHAR(20));
+             INSERT INTO staging VALUES (9, 'z');
+             ALTER TABLE dst APPEND FROM staging;
+             SELECT id, v INTO dst_copy FROM dst;
+             CREATE VIEW dst_view AS SELECT id FROM dst_copy;
+             ALTER TABLE dst_copy RENAME TO dst_final;"""
+    report = run_script(sql, target)
+    assert report.errors == [] and report.executed == 13
+    with psycopg.connect(target.conninfo()) as con:
+        assert con.execute("SELECT id, v FROM dst_final ORDER BY id").fetchall() == [(1, "A"), (2, "B"), (9, "z")]
+        assert con.execute("SELECT count(*) FROM staging").fetchone() == (0,)  # APPEND moves the rows
+        assert con.execute("SELECT count(*) FROM dst_view").fetchone() == (3,)
+    completes = [e for e in report.events if e["eventType"] == "COMPLETE"]
+    kinds = [e["job"]["name"].split("_dev_")[0] for e in completes]
+    assert kinds == ["insert", "insert", "merge", "update", "delete", "insert", "alter_append", "select_into",
+                     "create_view", "alter_rename"]
+    for e in completes:
+        assert official_errors(spec_dir, e) == []
+    merge = completes[2]
+    assert [i["name"] for i in merge["inputs"]] == ["dev.public.src"]
+    assert merge["outputs"][0]["facets"]["columnLineage"]["fields"]["v"]["inputFields"][0]["field"] == "v"
+    rename = completes[-1]
+    assert (rename["inputs"][0]["name"], rename["outputs"][0]["name"]) == ("dev.public.dst_copy",
+                                                                          "dev.public.dst_final")

@@ -100,6 +100,9 @@ def test_mapping_rewrites_local_identities(tmp_path: Path, server: Server, event
         "mysql://lineage-rds.c1a2b3c4d5e6.us-west-2.rds.amazonaws.com:3306/employeedb.employee"))["id"]
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.get_lineage_node(domainIdentifier=DOMAIN, identifier="mysql://127.0.0.1:3306/employeedb.employee")
+    (tmp_path / "map.toml").rename(tmp_path / "lineagelab.toml")  # the project profile is read by default
+    lines = [json.loads(x) for x in cli(tmp_path, "replay", "--dry-run").stdout.splitlines()]
+    assert not any("127.0.0.1" in json.dumps(x["event"]) for x in lines)
     bad = cli(tmp_path, "replay", "--dry-run", "--map", "nope.toml", check=False)
     assert bad.returncode == 2 and "cannot read mapping profile nope.toml" in bad.stderr
 

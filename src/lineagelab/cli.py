@@ -607,7 +607,9 @@ def replay_cmd(
     endpoint_url: Annotated[str | None, typer.Option(help="DataZone endpoint (e.g. the local server).")] = None,
     to: Annotated[str | None, typer.Option(help="Replay to an OpenLineage HTTP backend instead (e.g. Marquez URL).")]
     = None,
-    map_file: Annotated[Path | None, typer.Option("--map", help="Local→AWS mapping profile (TOML).")] = None,
+    map_file: Annotated[Path | None, typer.Option(
+        "--map", help="Local→AWS mapping profile (TOML) [default: ./lineagelab.toml, the project profile, if any].",
+    )] = None,
     since: Annotated[str | None, typer.Option(help="Only events at or after this eventTime.")] = None,
     until: Annotated[str | None, typer.Option(help="Only events at or before this eventTime.")] = None,
     job: Annotated[str | None, typer.Option(help="Only this job (name or namespace.name).")] = None,
@@ -622,6 +624,8 @@ def replay_cmd(
     from lineagelab.aws_targets import mapping as mp
     from lineagelab.aws_targets import replay as rp
 
+    if map_file is None and Path("lineagelab.toml").is_file():
+        map_file = Path("lineagelab.toml")  # the project profile names the AWS twins of local endpoints
     try:
         mapping = mp.load(map_file)
     except mp.ProfileError as exc:
