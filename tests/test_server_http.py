@@ -161,3 +161,22 @@ def test_kill_9_keeps_every_acknowledged_event(tmp_path: Path) -> None:
         s.rebuild()
         assert snapshot(s) == before
     assert set(acked) <= stored
+
+
+def test_cli_ingest_through_the_running_server(server: Server, events: list[dict[str, Any]],
+                                               tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import write_ndjson
+
+    path = write_ndjson(tmp_path / "in.ndjson", [*events[12:16], {"eventType": "START"}])
+    proc = subprocess.run([sys.executable, "-m", "lineagelab", "--store", str(server.store), "--wait", "0.2",
+                           "ingest", "--server", server.url, str(path)], capture_output=True, text=True,
+                          env={**os.environ}, timeout=120)
+    assert proc.returncode == 1  # one rejected
+    assert proc.stdout.strip().startswith("accepted ") and proc.stdout.strip().endswith("rejected 1")
+    assert f"rejected {path}:line 5: $: not an OpenLineage event" in proc.stderr
+    found = request(server, "/api/v1/viewer/search?q=" + events[12]["job"]["name"].split(".")[0])[2]
+    assert found  # queryable at once through the server

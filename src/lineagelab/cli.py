@@ -83,8 +83,16 @@ def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files or directories (recursively), or - for standard input.")],
     strict: Annotated[bool, typer.Option("--strict", help="Stop at the first invalid event; store nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the summary.")] = False,
+    server: Annotated[str | None, typer.Option(
+        help="Send to a running `lineagelab serve` (which holds the store) instead of opening the store.")] = None,
+    token: Annotated[str | None, typer.Option(envvar="LINEAGELAB_TOKEN", help="Bearer token for --server.")] = None,
 ) -> None:
     """Validate OpenLineage events (NDJSON, JSON arrays or documents, gzip) and add them to the store."""
+    if server is not None:
+        if strict:
+            raise UserError("--strict needs the store itself: not with --server")
+        _ingest_to_server(paths, server, token)
+        return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from lineagelab.events.reader import read_events
@@ -106,6 +114,51 @@ def ingest(
         err.print(f"… and {len(report.rejected) - 50} more rejected events")
     out.print(f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}")
     if report.rejected:
+        raise typer.Exit(1)
+
+
+def _ingest_to_server(paths: list[str], url: str, token: str | None) -> None:
+    """Post events to the server's batch endpoint, 1,000 at a time; it validates and stores them."""
+    import json as _json
+    import urllib.error
+    import urllib.request
+
+    from lineagelab.events.reader import read_events
+
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    headers = {"Content-Type": "application/x-ndjson"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+
+    def send(batch: list[tuple[str, bytes]]) -> None:
+        req = urllib.request.Request(url.rstrip("/") + "/api/v1/lineage/batch", data=b"\n".join(t for _, t in batch),
+                                     headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                body = _json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise UserError(f"server {url} answered {exc.code}: {exc.read().decode(errors='replace')[:300]}") from None
+        except OSError as exc:
+            raise UserError(f"server {url} does not answer: {exc}") from None
+        for r in body["results"]:
+            counts[r["status"]] += 1
+            if r["status"] == "rejected":
+                err.print(f"rejected {batch[r['index']][0]}: {r['path']}: {r['message']}", markup=False)
+
+    batch: list[tuple[str, bytes]] = []
+    for raw in read_events(paths):
+        if raw.error is not None:
+            counts["rejected"] += 1
+            err.print(f"rejected {raw.where}: {raw.error}", markup=False)
+            continue
+        batch.append((raw.where, raw.text.replace(b"\n", b" ")))
+        if len(batch) >= 1000:
+            send(batch)
+            batch = []
+    if batch:
+        send(batch)
+    out.print(f"accepted {counts['accepted']}, duplicates {counts['duplicate']}, rejected {counts['rejected']}")
+    if counts["rejected"]:
         raise typer.Exit(1)
 
 

@@ -184,7 +184,8 @@ class Store:
                     holder = text.split("(PID", 1)[1].split(")", 1)[0].strip() if "(PID" in text else "?"
                     raise StoreError(
                         f"lineage store {self.path} is in use by another process (pid {holder}); "
-                        f"waited {wait:g}s. Stop it or query it through `lineagelab serve`."
+                        f"waited {wait:g}s. If it is `lineagelab serve`, send events with `lineagelab ingest "
+                        f"--server URL` and query its API, or stop it."
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
