@@ -61,7 +61,7 @@ class UserError(Exception):
 def _global(
     store: Annotated[
         Path | None,
-        typer.Option("--store", envvar="LINEAGELAB_STORE", help="Store file [default: ./.lineagelab/lineage.duckdb]."),
+        typer.Option("--store", envvar="LINEAGELAB_STORE", help="Store file (default: ./.lineagelab/lineage.duckdb)."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show the full trace of an error.")] = False,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a store another process holds.")] = 10.0,
@@ -268,7 +268,9 @@ def _print_lineage(lin: Lineage, fmt: str) -> None:
             via = []
             for a, b, e in list(g.in_edges(n, data=True)) + list(g.out_edges(n, data=True)):
                 if "transformations" in e and b == n:
-                    via.append(f"{g.nodes[a].get('field')}: {render.transformation_label(e['transformations'])}")
+                    source = str(g.nodes[a].get("dataset", "")).rsplit("/", 1)[-1]
+                    via.append(f"{source}.{g.nodes[a].get('field')}: "
+                               f"{render.transformation_label(e['transformations'])}")
             table.add_row(str(d.get("depth", "")), d.get("kind", ""), d.get("key", str(n)), "\n".join(via))
         out.print(table)
         if lin.column_edges:
@@ -349,7 +351,7 @@ def impact(
 @app.command()
 def diff(
     from_: Annotated[str | None, typer.Option("--from", help="Earlier time.")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Later time [default: now].")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Later time (default: now).")] = None,
     runs: Annotated[tuple[str, str] | None, typer.Option("--runs", help="Compare two runs: RUN1 RUN2.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     fail_on: Annotated[str | None, typer.Option(
@@ -585,7 +587,7 @@ _RS_OPTS = dict(
     account=typer.Option(help="AWS account id."),
     region=typer.Option(help="AWS region."),
     pg_dsn=typer.Option("--pg-dsn", help="PostgreSQL standing in; {database} is filled in."),
-    pg_database=typer.Option("--pg-database", help="PostgreSQL database name [default: the Redshift database]."),
+    pg_database=typer.Option("--pg-database", help="PostgreSQL database name (default: the Redshift database)."),
 )
 
 
@@ -656,12 +658,12 @@ def redshift_import(
 def replay_cmd(
     ctx: typer.Context,
     domain: Annotated[str | None, typer.Option(help="DataZone domain id (dzd_…).")] = None,
-    region: Annotated[str | None, typer.Option(help="AWS region [default: the AWS config's].")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region (default: the AWS config's).")] = None,
     endpoint_url: Annotated[str | None, typer.Option(help="DataZone endpoint (e.g. the local server).")] = None,
     to: Annotated[str | None, typer.Option(help="Replay to an OpenLineage HTTP backend instead (e.g. Marquez URL).")]
     = None,
     map_file: Annotated[Path | None, typer.Option(
-        "--map", help="Local→AWS mapping profile (TOML) [default: ./lineagelab.toml, the project profile, if any].",
+        "--map", help="Local→AWS mapping profile (TOML) (default: ./lineagelab.toml, the project profile, if any).",
     )] = None,
     since: Annotated[str | None, typer.Option(help="Only events at or after this eventTime.")] = None,
     until: Annotated[str | None, typer.Option(help="Only events at or before this eventTime.")] = None,
@@ -779,7 +781,8 @@ def replay_status() -> None:
 def demo(
     node: Annotated[str, typer.Option(help="Node whose lineage to print at the end.")] = "attendance_with_emp1",
 ) -> None:
-    """Ingest the seed's four scenarios (bundled sample events) and print the lineage graph."""
+    """Run the seed's four scenarios (Redshift live on PostgreSQL; Glue and EMR as AWS-shaped sample events) and
+    print the lineage graph, a column's upstream and what changed between the two days."""
     import orjson
 
     from lineagelab.events.reader import read_events
