@@ -15,7 +15,6 @@ import pytest
 from lineagelab.events.reader import parse_bytes, read_events
 from lineagelab.store import schema
 from lineagelab.store.store import Store, StoreError, StrictStop
-from tests.conftest import write_ndjson
 
 MODEL_TABLES = ["runs", "run_io", "jobs", "job_versions", "datasets", "dataset_versions", "aliases",
                 "current_io", "all_io", "current_col", "all_col", "schema_fields"]
@@ -220,7 +219,3 @@ def test_dataset_and_job_events_in_model(store: Store) -> None:
     assert store.con.execute("SELECT count(*) FROM current_io").fetchall() == [(2,)]
     assert store.con.execute("SELECT reason FROM dataset_versions").fetchall() == [("schema",)]
 
-
-def test_write_ndjson_helper(tmp_path: Path, events: list[dict[str, Any]]) -> None:
-    path = write_ndjson(tmp_path / "x.ndjson", events[:2])
-    assert len(path.read_bytes().splitlines()) == 2
