@@ -581,6 +581,18 @@ def _target(workgroup: str, database: str, account: str, region: str, pg_dsn: st
                   lake=_lake_root(), pg_database=pg_database)
 
 
+@contextmanager
+def _postgres_answers(target: Any) -> Iterator[None]:
+    """PostgreSQL not answering is one line naming where it was looked for."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        raise UserError(f"PostgreSQL (standing in for Redshift) does not answer at "
+                        f"{target.conninfo()}: {str(exc).strip().splitlines()[-1]}") from None
+
+
 _RS_OPTS = dict(
     workgroup=typer.Option(help="Redshift Serverless workgroup the SQL runs in (for names)."),
     database=typer.Option(help="Redshift database."),
@@ -604,23 +616,14 @@ def redshift_run(
     = False,
 ) -> None:
     """Execute Redshift SQL on PostgreSQL; store one OpenLineage run per statement that moves data."""
-    import psycopg
-
-    from lineagelab.events.reader import RawEvent
     from lineagelab.sql.redshift import run_script
 
     target = _target(workgroup, database, account, region, pg_dsn, pg_database)
-    try:
+    with _postgres_answers(target):
         report = run_script(_read_text(file), target, continue_on_error=continue_on_error,
                             log=_lake_root().parent / "redshift" / "statements.ndjson", source=str(file))
-    except psycopg.OperationalError as exc:
-        raise UserError(f"PostgreSQL (standing in for Redshift) does not answer at "
-                        f"{target.conninfo()}: {str(exc).strip().splitlines()[-1]}") from None
     with _open(read_only=False) as store:
-        import orjson
-
-        ingested = store.ingest(RawEvent(str(file), f"event {i}", orjson.dumps(e), e)
-                                for i, e in enumerate(report.events))
+        ingested = store.ingest_docs(report.events, str(file))
     for e in report.errors:
         err.print(f"error: {e}", markup=False)
     out.print(f"{report.executed} of {report.statements} statements executed; "
@@ -639,16 +642,13 @@ def redshift_import(
     pg_database: Annotated[str | None, _RS_OPTS["pg_database"]] = None,
 ) -> None:
     """Emit lineage for the statements the local Redshift executed (like DataZone's "Import data lineage")."""
-    import orjson
-
-    from lineagelab.events.reader import RawEvent
     from lineagelab.sql.redshift import import_lineage
 
     target = _target(workgroup, database, account, region, pg_dsn, pg_database)
-    events = list(import_lineage(_lake_root().parent / "redshift" / "statements.ndjson", target))
+    with _postgres_answers(target):
+        events = list(import_lineage(_lake_root().parent / "redshift" / "statements.ndjson", target))
     with _open(read_only=False) as store:
-        report = store.ingest(RawEvent("statement log", f"event {i}", orjson.dumps(e), e)
-                              for i, e in enumerate(events))
+        report = store.ingest_docs(events, "statement log")
     out.print(f"imported {len(events) // 2} statements: {report.accepted} new events, "
               f"{report.duplicates} already stored")
 
@@ -832,12 +832,8 @@ def _demo_redshift() -> None:
         err.print(f"(skipping the live Redshift scenario: PostgreSQL does not answer: "
                   f"{str(exc).strip().splitlines()[-1]})", markup=False)
         return
-    import orjson
-
-    from lineagelab.events.reader import RawEvent
-
     with _open(read_only=False) as store:
-        store.ingest(RawEvent("redshift", f"event {i}", orjson.dumps(e), e) for i, e in enumerate(report.events))
+        store.ingest_docs(report.events, "redshift")
     out.print(f"[bold]Redshift scenario run live[/bold] on PostgreSQL (database lineagelab_demo): "
               f"{report.executed}/{report.statements} statements, {len(report.events) // 2} lineage runs"
               + (f"; errors: {report.errors}" if report.errors else ""))

@@ -249,7 +249,7 @@ def replay(
     """
     report = Report()
     started = time.perf_counter()
-    done = ledger.entries(store.cursor(), sender.target)
+    done = ledger.entries(store.reader(), sender.target)
     pending: list[ledger.Entry] = []
     every = flush_every if isinstance(sender, DataZoneSender) else 1
 
@@ -307,7 +307,7 @@ def _poll(store: Store, sender: Sender, timeout: float) -> None:
     """Ask for processing results until every sent event succeeded or failed, or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pending = [e for e in ledger.entries(store.cursor(), sender.target).values()
+        pending = [e for e in ledger.entries(store.reader(), sender.target).values()
                    if e.status == "sent" and e.remote_id and e.processing_status not in ("SUCCESS", "FAILED")]
         if not pending:
             return

@@ -30,11 +30,6 @@ def mysql(host: str, port: int, database: str, table: str) -> tuple[str, str]:
     return n.get_namespace(), n.get_name()
 
 
-def postgres(host: str, port: int, database: str, schema: str, table: str) -> tuple[str, str]:
-    n = ol_naming.Postgres(host=host.lower(), port=str(port), database=database, schema=schema, table=table)
-    return n.get_namespace(), n.get_name()
-
-
 def redshift_serverless(workgroup: str, account: str, region: str, database: str, schema: str, table: str,
                         port: int = 5439) -> tuple[str, str]:
     """As the Spark agent and Redshift's own lineage name a Serverless table (full endpoint host kept)."""

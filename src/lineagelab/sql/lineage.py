@@ -16,7 +16,7 @@ Conventions (OpenLineage's column-lineage semantics; the README states them):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -802,8 +802,3 @@ def compose(statements: list[Statement]) -> Script:
     script.columns = {k: v for k, v in script.columns.items() if k[0].lower() not in read_later}
     return script
 
-
-def edges(stmt: Statement) -> Iterable[tuple[str, Source, tuple[str, str]]]:
-    for cl in stmt.columns:
-        for src, t in sorted(cl.sources.items()):
-            yield cl.target, src, t

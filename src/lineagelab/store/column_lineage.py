@@ -1,4 +1,5 @@
-"""Expand ``columnLineage`` facets of stored raw events into ``f_column_edges``, in SQL.
+"""Expand the ``columnLineage`` facets of a batch of events (their raw JSON, held in memory) into
+``f_column_edges``, in SQL: DuckDB parses each event once into a typed struct and unnests it.
 
 One row per (output field, input field, transformation). Dataset-wide dependencies (the facet's ``dataset`` list)
 get a NULL output field. Producers older than the ``transformations`` array (OpenLineage < 1.16) put a

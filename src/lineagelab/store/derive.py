@@ -17,8 +17,6 @@ import orjson
 from lineagelab.events.identity import parse_time, stable_id
 from lineagelab.events.validation import EventKind
 
-TERMINAL = ("COMPLETE", "FAIL", "ABORT")
-
 
 @dataclass
 class Facts:

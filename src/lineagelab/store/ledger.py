@@ -34,10 +34,6 @@ def entries(con: duckdb.DuckDBPyConnection, target: str) -> dict[str, Entry]:
     return {r[1]: Entry(*r) for r in rows}
 
 
-def record(con: duckdb.DuckDBPyConnection, e: Entry) -> None:
-    record_many(con, [e])
-
-
 def record_many(con: duckdb.DuckDBPyConnection, items: list[Entry]) -> None:
     """Upsert entries in one statement (a replay flushes its acknowledgements in batches)."""
     if not items:

@@ -3,8 +3,8 @@
 Concurrency: DuckDB lets one process open a file for writing, and then no other process may open it at all. Within that
 process any number of threads read consistent snapshots (``Store.cursor()``) while a writer commits. So the process
 that writes (``lineagelab ingest`` or ``lineagelab serve``) is the one that serves reads; another process that finds
-the file locked waits up to ``wait`` seconds for it, then fails with a message naming the holder. The server (when it
-runs) is the writer, and the CLI sends its queries there instead of opening the file.
+the file locked waits up to ``wait`` seconds for it, then fails with a message naming the holder. When the server runs
+it is the writer: events reach it over HTTP (``lineagelab ingest --server``) and queries go to its viewer API.
 """
 
 from __future__ import annotations
@@ -88,6 +88,17 @@ def event_id_of(doc: Any) -> str:
     return hashlib.sha256(canonical).hexdigest()[:32]
 
 
+def _facts_of(rows: Iterable[tuple[str, str, str]]) -> Facts:
+    """The facts of stored events (event_id, raw, kind): what both catching up and rebuilding derive from."""
+    facts = Facts()
+    for event_id, raw, kind in rows:
+        doc = orjson.loads(raw)
+        derive(facts, event_id, EventKind(kind), doc, event_time_of(doc))
+        if event_id in facts.lineage_events:
+            facts.raw[event_id] = raw
+    return facts
+
+
 @dataclass(slots=True)
 class Pending:
     event_id: str
@@ -132,7 +143,7 @@ class _Writer:
     def abort(self) -> None:
         self.aborted = True
 
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         self.queue.put(None)
         self.thread.join()
         failed = exc is not None or self.error is not None or self.aborted
@@ -344,20 +355,16 @@ class Store:
             gc.enable()
         return report
 
+    def ingest_docs(self, docs: Iterable[Any], source: str) -> IngestReport:
+        """Ingest event documents built in this process (a Redshift run, a statement log), validated like any."""
+        return self.ingest(RawEvent(source, f"event {i}", orjson.dumps(d), d) for i, d in enumerate(docs))
+
     @staticmethod
     def prepare(raw: RawEvent) -> Pending | Rejection:
         """Validate one event (no store access: safe on any thread)."""
         report = IngestReport()
         item = Store._accept(raw, report)
         return item if item is not None else report.rejected[0]
-
-    def commit_prepared(self, items: list[Pending]) -> set[str]:
-        """Store validated events and their model in one transaction; return the ids that were new."""
-        report = IngestReport()
-        unique = list({p.event_id: p for p in items}.values())
-        with self._lock:
-            self._flush(unique, report, own_transaction=True)
-        return set(report.accepted_ids)
 
     def append_raw(self, items: list[Pending],
                    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> set[str]:
@@ -402,13 +409,7 @@ class Store:
                 return 0
             con.execute("BEGIN")
             try:
-                facts = Facts()
-                for event_id, raw, kind, _ in rows:
-                    doc = orjson.loads(raw)
-                    derive(facts, event_id, EventKind(kind), doc, event_time_of(doc))
-                    if event_id in facts.lineage_events:
-                        facts.raw[event_id] = raw
-                self._derive_facts(facts)
+                self._derive_facts(_facts_of((r[0], r[1], r[2]) for r in rows))
                 self._set_derived(rows[-1][3])
                 con.execute("COMMIT")
             except BaseException:
@@ -590,11 +591,7 @@ class Store:
         reader.execute("SELECT event_id, raw, kind FROM raw_events ORDER BY seq")
         all_facts = Facts()
         while rows := reader.fetchmany(BATCH_SIZE):
-            facts = Facts()
-            for event_id, raw, kind in rows:
-                doc = orjson.loads(raw)
-                derive(facts, event_id, EventKind(kind), doc, event_time_of(doc))
-                facts.raw[event_id] = raw
+            facts = _facts_of(rows)
             self._insert_facts(facts)
             all_facts.run_keys |= facts.run_keys
             all_facts.job_ids |= facts.job_ids
