@@ -103,9 +103,18 @@ def ingest(
         TimeElapsedColumn(), console=err, transient=True, disable=quiet or not err.is_terminal,
     ) as progress:
         task = progress.add_task("ingesting", total=None)
+        plain = not quiet and not err.is_terminal  # logs get one line per committed batch instead of a spinner
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            progress.advance(task, n)
+            if plain:
+                err.print(f"committed {done:,} events", highlight=False)
+
         try:
-            report = store.ingest(read_events(paths), strict=strict,
-                                  progress=lambda n: progress.advance(task, n))
+            report = store.ingest(read_events(paths), strict=strict, progress=advance)
         except StrictStop as exc:
             raise UserError(f"--strict: {exc} (nothing from this ingest was stored)") from None
     for rej in report.rejected[:50]:
