@@ -1,0 +1,213 @@
+"""The project profile (``lineagelab.toml``): which AWS this laptop pretends to be, and what stands in for it.
+
+Scripts keep their AWS endpoints; the profile says which local service answers for each one. Connections are
+redirected there while lineage keeps the AWS names, so captured events look as AWS emits them::
+
+    [aws]
+    account = "123456789012"
+    region = "us-west-2"
+    domain = "dzd_xxxxxxxx"
+
+    [[endpoints]]                      # an AWS endpoint as scripts spell it -> the local service
+    aws = "dbhost:3306"
+    local = "127.0.0.1:3306"
+    engine = "mysql"                   # mysql (MariaDB/MySQL) or postgres (stands in for Redshift)
+    databases = { database_name = "employeedb" }   # optional: database in the script -> local database
+
+    [connections.connectionname]       # Glue connections (extract_jdbc_conf); passwords stay in this file
+    url = "jdbc:mysql://dbhost:3306/employeedb"
+    user = "lineagelab"
+    password = "..."
+
+    [lake]
+    root = ".lineagelab/lake"          # s3://bucket/key lives in {root}/bucket/key
+
+The ``[[map.*]]`` rules of a replay live in the same file (``aws_targets.mapping``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_FILE = "lineagelab.toml"
+_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    aws: str  # host:port as scripts spell it
+    local: str  # host:port of the service that answers
+    engine: str  # mysql | postgres
+    databases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def aws_host(self) -> str:
+        return self.aws.rsplit(":", 1)[0].lower()
+
+    @property
+    def aws_port(self) -> int:
+        return int(self.aws.rsplit(":", 1)[1])
+
+
+@dataclass(frozen=True)
+class Connection:
+    name: str
+    url: str
+    user: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:  # never print the password
+        return f"Connection(name={self.name!r}, url={self.url!r}, user={self.user!r})"
+
+
+@dataclass
+class Profile:
+    account: str = "123456789012"
+    region: str = "us-west-2"
+    domain: str | None = None
+    endpoints: list[Endpoint] = field(default_factory=list)
+    connections: dict[str, Connection] = field(default_factory=dict)
+    lake: Path = Path(".lineagelab/lake")
+    path: Path | None = None
+
+    def endpoint(self, host: str, port: int) -> Endpoint | None:
+        for e in self.endpoints:
+            if e.aws_host == host.lower() and e.aws_port == port:
+                return e
+        return None
+
+    def bucket(self) -> str:
+        return f"datazone-{self.account}"
+
+
+def _where(path: Path | None, key: str) -> str:
+    return f"{path or DEFAULT_FILE}: {key}"
+
+
+def _hostport(value: Any, path: Path | None, key: str) -> str:
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_.-]+:\d+$", value):
+        raise ProfileError(f"{_where(path, key)} must be host:port, got {value!r}")
+    return value
+
+
+def parse(doc: dict[str, Any], path: Path | None = None, base: Path | None = None) -> Profile:
+    """Build a profile from a parsed TOML document, naming the key of any bad value."""
+    prof = Profile(path=path)
+    aws = doc.get("aws", {})
+    if not isinstance(aws, dict):
+        raise ProfileError(f"{_where(path, 'aws')} must be a table")
+    if "account" in aws:
+        if not _ACCOUNT.match(str(aws["account"])):
+            raise ProfileError(f"{_where(path, 'aws.account')} must be 12 digits, got {aws['account']!r}")
+        prof.account = str(aws["account"])
+    if "region" in aws:
+        if not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", str(aws["region"])):
+            raise ProfileError(f"{_where(path, 'aws.region')} is not an AWS region: {aws['region']!r}")
+        prof.region = str(aws["region"])
+    if "domain" in aws:
+        prof.domain = str(aws["domain"])
+    for i, e in enumerate(doc.get("endpoints", [])):
+        key = f"endpoints[{i}]"
+        if not isinstance(e, dict):
+            raise ProfileError(f"{_where(path, key)} must be a table")
+        engine = str(e.get("engine", "mysql"))
+        if engine not in ("mysql", "postgres"):
+            raise ProfileError(f"{_where(path, key + '.engine')} must be mysql or postgres, got {engine!r}")
+        dbs = e.get("databases", {})
+        if not isinstance(dbs, dict):
+            raise ProfileError(f"{_where(path, key + '.databases')} must be a table")
+        prof.endpoints.append(Endpoint(_hostport(e.get("aws"), path, key + ".aws"),
+                                       _hostport(e.get("local"), path, key + ".local"), engine,
+                                       {str(k): str(v) for k, v in dbs.items()}))
+    for name, c in doc.get("connections", {}).items():
+        key = f"connections.{name}"
+        if not isinstance(c, dict) or not str(c.get("url", "")).startswith("jdbc:"):
+            raise ProfileError(f"{_where(path, key + '.url')} must be a jdbc: URL")
+        prof.connections[name] = Connection(name, str(c["url"]), c.get("user"), c.get("password"))
+    lake = doc.get("lake", {}).get("root")
+    if lake is not None:
+        p = Path(str(lake))
+        prof.lake = p if p.is_absolute() else (base or Path.cwd()) / p
+    elif base is not None:
+        prof.lake = base / prof.lake
+    return prof
+
+
+def load(path: Path | None = None) -> Profile:
+    """``path``, else ``$LINEAGELAB_PROFILE``, else ``./lineagelab.toml`` if present, else defaults."""
+    env = os.environ.get("LINEAGELAB_PROFILE")
+    chosen = path or (Path(env) if env else None)
+    if chosen is None:
+        chosen = Path(DEFAULT_FILE)
+        if not chosen.exists():
+            return Profile()
+    if not chosen.exists():
+        raise ProfileError(f"{chosen}: no such profile")
+    try:
+        doc = tomllib.loads(chosen.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{chosen}: {exc}") from None
+    return parse(doc, chosen, chosen.resolve().parent)
+
+
+def jdbc_parts(url: str) -> tuple[str, str, int | None, str]:
+    """``jdbc:mysql://h:3306/db?x=1`` -> (scheme, host, port, database); credentials and parameters dropped."""
+    rest = url.removeprefix("jdbc:")
+    parts = urlsplit(rest)
+    host = (parts.hostname or "").lower()
+    return parts.scheme.lower(), host, parts.port, parts.path.strip("/").split("/")[0] if parts.path else ""
+
+
+DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgresql": 5432, "redshift": 5439}
+
+
+def init_text(account: str, region: str, domain: str, mysql_db: str = "employeedb",
+              pg_db: str = "lineagelab_demo") -> str:
+    """The profile ``lineagelab init`` writes: the seed's AWS endpoints, answered by the local services."""
+    rds = f"lineage-rds.c1a2b3c4d5e6.{region}.rds.amazonaws.com"
+    workgroup = f"default-workgroup.{account}.{region}.redshift-serverless.amazonaws.com"
+    return f'''# lineagelab project profile: the AWS these scripts run against, and what answers locally.
+[aws]
+account = "{account}"
+region = "{region}"
+domain = "{domain}"
+
+# The seed's placeholder RDS endpoint and a realistic one, both answered by the local MariaDB/MySQL.
+[[endpoints]]
+aws = "dbhost:3306"
+local = "127.0.0.1:3306"
+engine = "mysql"
+databases = {{ employeedb = "{mysql_db}", database_name = "{mysql_db}" }}
+
+[[endpoints]]
+aws = "{rds}:3306"
+local = "127.0.0.1:3306"
+engine = "mysql"
+databases = {{ employeedb = "{mysql_db}" }}
+
+# Redshift Serverless workgroup endpoint, answered by the local PostgreSQL.
+[[endpoints]]
+aws = "{workgroup}:5439"
+local = "127.0.0.1:5432"
+engine = "postgres"
+databases = {{ dev = "{pg_db}" }}
+
+# Glue connections for glueContext.extract_jdbc_conf(); the password never leaves this file.
+[connections.connectionname]
+url = "jdbc:mysql://dbhost:3306/employeedb"
+user = "lineagelab"
+password = "lineagelab-local"
+
+[lake]
+root = ".lineagelab/lake"
+'''

@@ -1,0 +1,505 @@
+"""OpenLineage capture from a local SparkSession's own plans, without the openlineage-spark JAR.
+
+A Python ``QueryExecutionListener`` (through py4j's callback server) sees every finished or failed action. Read-only
+actions are dropped at once; a write is read off its analyzed plan: the plan's JSON for column lineage (``plan``), a
+few py4j calls for what the JSON leaves out (JDBC URL and table, file paths, catalog tables, write mode, metrics).
+The nested executions of one write (``saveAsTable`` runs three) are merged by their output into one run with START
+and COMPLETE (or FAIL), as openlineage-spark reports them.
+
+Delivery is asynchronous (Spark's listener bus), so :meth:`SparkCapture.flush` drains the bus; it runs on close and
+at interpreter exit, so a script that never calls ``spark.stop()`` loses nothing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from openlineage.client import event_v2 as ev
+from openlineage.client.uuid import generate_new_uuid
+
+from lineagelab import PRODUCER
+from lineagelab.events import build, naming
+from lineagelab.spark_local import datasets
+from lineagelab.spark_local.plan import PlanLineage, Tx, analyze, tree
+
+log = logging.getLogger("lineagelab.spark")
+
+# root node of an action -> it writes; everything else (count, collect, show, head, schema inference) is a read
+WRITE_COMMANDS = {
+    "InsertIntoHadoopFsRelationCommand", "CreateDataSourceTableAsSelectCommand", "SaveAsV1TableCommand",
+    "SaveIntoDataSourceCommand", "InsertIntoHiveTable", "CreateHiveTableAsSelectCommand",
+    "OptimizedCreateHiveTableAsSelectCommand", "InsertIntoDataSourceCommand", "AppendData", "OverwriteByExpression",
+    "OverwritePartitionsDynamic", "CreateTableAsSelect", "ReplaceTableAsSelect", "InsertIntoDataSourceDirCommand",
+}
+# which node of a merged write names the job (the outermost meaningful one, as openlineage-spark's first START)
+_NAMING_RANK = {"CreateDataSourceTableAsSelectCommand": 0, "CreateHiveTableAsSelectCommand": 0,
+                "OptimizedCreateHiveTableAsSelectCommand": 0, "SaveIntoDataSourceCommand": 0,
+                "CreateTableAsSelect": 0, "ReplaceTableAsSelect": 0, "InsertIntoHiveTable": 1,
+                "InsertIntoHadoopFsRelationCommand": 2, "SaveAsV1TableCommand": 3}
+_SCHEMA_RUN_FACET = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunFacet"
+
+
+@dataclass
+class CaptureConfig:
+    """What the events need from the session's configuration (``spark.openlineage.*``, ``spark.glue.*``)."""
+
+    app_name: str
+    namespace: str = "default"
+    account: str | None = None
+    region: str | None = None
+    glue_catalog: bool = False
+    env_vars: list[str] = field(default_factory=list)
+    dataset_lineage: bool = False
+    lake: Path = Path(".lineagelab/lake")
+    master: str = "local[*]"
+    spark_version: str = ""
+    jdbc_aliases: dict[str, str] = field(default_factory=dict)  # local URL -> URL the script wrote
+
+
+@dataclass
+class DatasetRef:
+    namespace: str
+    name: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    symlink: tuple[str, str] | None = None
+    table: tuple[str, str] | None = None  # catalog (database, table)
+
+
+@dataclass
+class Write:
+    """One execution that writes, read off the JVM (all plain data from here on)."""
+
+    node: str
+    output: DatasetRef
+    inputs: list[DatasetRef]
+    columns: dict[str, list[tuple[DatasetRef, str, Tx]]]
+    dataset: list[tuple[DatasetRef, str, Tx]]
+    mode: str | None
+    started: datetime
+    ended: datetime
+    error: str | None = None
+    rows: int | None = None
+    size: int | None = None
+    files: int | None = None
+    sql: str | None = None
+
+
+# -- reading the JVM -----------------------------------------------------------------------------------------------
+def _opt(o: Any) -> Any:
+    return o.get() if o is not None and o.isDefined() else None
+
+
+def _catalog_table(t: Any, cfg: CaptureConfig) -> DatasetRef:
+    ident = t.identifier()
+    db = _opt(ident.database()) or "default"
+    table = ident.table()
+    loc = _opt(t.storage().locationUri())
+    ns, name = datasets.file_dataset(loc.toString(), cfg.lake) if loc is not None else ("file", f"{db}.{table}")
+    ref = DatasetRef(ns, name, table=(db.lower(), table.lower()))
+    if cfg.glue_catalog and cfg.account and cfg.region:
+        ref.symlink = naming.glue_table(cfg.region, cfg.account, db, table)
+    else:
+        ref.symlink = ("hive", f"{db}.{table}".lower())
+    return ref
+
+
+def _leaf(leaf: Any, cfg: CaptureConfig) -> list[DatasetRef]:
+    cls = leaf.getClass().getSimpleName()
+    if cls == "LogicalRelation":
+        table = _opt(leaf.catalogTable())
+        if table is not None:
+            return [_catalog_table(table, cfg)]
+        rel = leaf.relation()
+        rcls = rel.getClass().getSimpleName()
+        if rcls == "JDBCRelation":
+            opts = rel.jdbcOptions()
+            return _jdbc_refs(opts.url(), opts.tableOrQuery(), cfg)
+        if rcls == "HadoopFsRelation":
+            paths = rel.location().rootPaths()
+            return [DatasetRef(*datasets.file_dataset(paths.apply(i).toString(), cfg.lake))
+                    for i in range(paths.size())]
+        return []
+    if cls == "HiveTableRelation":
+        return [_catalog_table(leaf.tableMeta(), cfg)]
+    if cls in ("DataSourceV2Relation", "DataSourceV2ScanRelation"):
+        name = str(leaf.table().name())
+        return [DatasetRef("spark_catalog", name)]
+    return []
+
+
+def _jdbc_refs(url: str, table_or_query: str, cfg: CaptureConfig) -> list[DatasetRef]:
+    text = table_or_query.strip()
+    if text.startswith("("):  # the `query` option: (SELECT …) SPARK_GEN_SUBQ_n — its tables are the inputs
+        sql = re.sub(r"\)\s*\w+\s*$", "", text[1:])
+        try:
+            import sqlglot
+            from sqlglot import exp
+
+            tables = [".".join(p for p in (t.db, t.name) if p) for t in sqlglot.parse_one(sql).find_all(exp.Table)]
+        except Exception:  # no parser, or SQL it cannot read: the query stays opaque
+            tables = []
+        return [DatasetRef(*datasets.jdbc_dataset(url, t, cfg.jdbc_aliases)) for t in dict.fromkeys(tables)]
+    return [DatasetRef(*datasets.jdbc_dataset(url, text, cfg.jdbc_aliases))]
+
+
+def _output(root: Any, node: str, cfg: CaptureConfig) -> tuple[DatasetRef | None, str | None]:
+    """The written dataset and the save mode of a write command."""
+    mode = None
+    try:
+        mode = str(root.mode().toString())
+    except Exception:
+        pass
+    if node == "InsertIntoHadoopFsRelationCommand":
+        table = _opt(root.catalogTable())
+        if table is not None:
+            return _catalog_table(table, cfg), mode
+        return DatasetRef(*datasets.file_dataset(root.outputPath().toString(), cfg.lake)), mode
+    if node in ("CreateDataSourceTableAsSelectCommand", "CreateHiveTableAsSelectCommand",
+                "OptimizedCreateHiveTableAsSelectCommand", "InsertIntoHiveTable"):
+        table = root.tableDesc() if node != "CreateDataSourceTableAsSelectCommand" and node != "InsertIntoHiveTable" \
+            else root.table()
+        ref = _catalog_table(table, cfg)
+        if ref.namespace == "file" and ref.name.count(".") == 1:
+            # the location is decided while writing: ask the catalog
+            ident = table.identifier()
+            try:
+                meta = _session_catalog(root).getTableMetadata(ident)
+                ref = _catalog_table(meta, cfg)
+            except Exception:
+                pass
+        return ref, mode
+    if node == "SaveAsV1TableCommand":
+        return _catalog_table(root.tableDesc(), cfg), mode
+    if node == "SaveIntoDataSourceCommand":
+        opts = root.options()
+        url, table = _opt(opts.get("url")), _opt(opts.get("dbtable"))
+        if url is None or table is None:
+            return None, mode
+        return DatasetRef(*datasets.jdbc_dataset(str(url), str(table), cfg.jdbc_aliases)), mode
+    return None, mode
+
+
+_SESSION: list[Any] = []
+
+
+def _session_catalog(_root: Any) -> Any:
+    return _SESSION[0].sessionState().catalog()
+
+
+def _metrics(qe: Any) -> tuple[int | None, int | None, int | None]:
+    """numOutputRows / numOutputBytes / numFiles of the executed write, where Spark measured them."""
+    try:
+        plan = qe.executedPlan()
+        for _ in range(12):  # down through adaptive execution and query stages to the writing node
+            kind = plan.getClass().getSimpleName()
+            if kind == "DataWritingCommandExec":
+                break
+            if kind == "AdaptiveSparkPlanExec":
+                plan = plan.executedPlan()
+            elif kind.endswith("QueryStageExec"):
+                plan = plan.plan()
+            elif plan.children().size() == 1:
+                plan = plan.children().apply(0)
+            else:
+                return None, None, None
+        else:
+            return None, None, None
+        m = plan.cmd().metrics()
+
+        def get(key: str) -> int | None:
+            v = _opt(m.get(key))
+            return int(v.value()) if v is not None else None
+
+        return get("numOutputRows"), get("numOutputBytes"), get("numFiles")
+    except Exception:
+        return None, None, None
+
+
+def read_write(qe: Any, node: str, cfg: CaptureConfig, started: datetime, ended: datetime,
+               error: str | None) -> Write | None:
+    """Everything one write execution tells, or None when it writes nothing we can name."""
+    root = qe.analyzed()
+    output, mode = _output(root, node, cfg)
+    if output is None:
+        return None
+    nodes = json.loads(root.toJSON())
+    lineage = analyze(tree(nodes))
+    # JVM leaves of the query, matched to the JSON leaves by their attributes' exprIds
+    query = root
+    for getter in ("query", "child"):
+        try:
+            query = getattr(root, getter)()
+            break
+        except Exception:
+            continue
+    leaves = query.collectLeaves()
+    by_attr: dict[int, list[DatasetRef]] = {}
+    inputs: list[DatasetRef] = []
+    json_leaves = {leaf.output[0].id: leaf for leaf in lineage.leaves if leaf.output}
+    for i in range(leaves.size()):
+        jvm = leaves.apply(i)
+        out = jvm.output()
+        if out.size() == 0:
+            continue
+        first = int(out.apply(0).exprId().id())
+        refs = _leaf(jvm, cfg)
+        jl = json_leaves.get(first)
+        if not refs or jl is None:
+            continue
+        for r in refs:
+            r.fields = [(a.name, a.type) for a in jl.output]
+            if not any((x.namespace, x.name) == (r.namespace, r.name) for x in inputs):
+                inputs.append(r)
+        for a in jl.output:
+            by_attr[a.id] = refs
+    names = _output_names(nodes[0], lineage)
+    output.fields = [(n, a.type) for n, a in zip(names, lineage.output, strict=False)]
+    attr_name = {a.id: a.name for leaf in lineage.leaves for a in leaf.output}
+    columns: dict[str, list[tuple[DatasetRef, str, Tx]]] = {}
+    for n, a in zip(names, lineage.output, strict=False):
+        columns[n] = _sources(lineage, lineage.sources(a.id), by_attr, attr_name)
+    dataset = _sources(lineage, lineage.dataset, by_attr, attr_name)
+    rows, size, files = _metrics(qe) if error is None else (None, None, None)
+    return Write(node, output, inputs, columns, dataset, mode, started, ended, error, rows, size, files)
+
+
+def _output_names(root: dict[str, Any], lineage: PlanLineage) -> list[str]:
+    raw = root.get("outputColumnNames")
+    if isinstance(raw, str) and raw.startswith("["):
+        names = [n.strip() for n in raw[1:-1].split(",") if n.strip()]
+        if len(names) == len(lineage.output):
+            return names
+    return [a.name for a in lineage.output]
+
+
+def _sources(lineage: PlanLineage, deps: Mapping[int, set[Tx]], by_attr: Mapping[int, list[DatasetRef]],
+             attr_name: Mapping[int, str]) -> list[tuple[DatasetRef, str, Tx]]:
+    out: list[tuple[DatasetRef, str, Tx]] = []
+    for src, txs in sorted(deps.items()):
+        for ref in by_attr.get(src, []):
+            out.extend((ref, attr_name[src], t) for t in sorted(txs))
+    return out
+
+
+# -- merging nested executions and building events ---------------------------------------------------------------
+def merge(writes: list[Write]) -> Write:
+    """One run from the nested executions of one write: the outermost names it, the richest gives the lineage."""
+    namer = min(writes, key=lambda w: _NAMING_RANK.get(w.node, 9))
+    richest = max(writes, key=lambda w: (len(w.inputs), len(w.columns)))
+    out = Write(**{**richest.__dict__})
+    out.node = namer.node
+    out.output = next((w.output for w in writes if w.output.symlink), richest.output)
+    if not out.output.fields:
+        out.output.fields = richest.output.fields
+    out.started = min(w.started for w in writes)
+    out.ended = max(w.ended for w in writes)
+    out.error = next((w.error for w in writes if w.error), None)
+    out.mode = namer.mode or richest.mode
+    for key in ("rows", "size", "files"):
+        if getattr(out, key) is None:
+            setattr(out, key, next((getattr(w, key) for w in writes if getattr(w, key) is not None), None))
+    out.sql = next((w.sql for w in writes if w.sql), None)
+    return out
+
+
+def _time(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EventBuilder:
+    """Application and write runs as openlineage-spark emits them (job names, facets, run hierarchy)."""
+
+    def __init__(self, cfg: CaptureConfig):
+        self.cfg = cfg
+        self.app_run = str(generate_new_uuid())
+        self.app_job = datasets.snake(cfg.app_name) or "spark_application"
+
+    def _common(self) -> dict[str, Any]:
+        facets: dict[str, Any] = {
+            "processing_engine": build.processing_engine("spark", self.cfg.spark_version),
+            "spark_properties": {"_producer": PRODUCER, "_schemaURL": _SCHEMA_RUN_FACET,
+                                 "properties": {"spark.master": self.cfg.master,
+                                                "spark.app.name": self.cfg.app_name}},
+        }
+        if self.cfg.env_vars:
+            values = {k: os.environ[k] for k in self.cfg.env_vars if k in os.environ}
+            facets["environment-properties"] = build.environment_properties(values)
+        return facets
+
+    def application(self, event_type: str, when: datetime, error: str | None = None) -> dict[str, Any]:
+        facets = self._common()
+        if error:
+            facets["errorMessage"] = build.error_message(_scrub(error))
+        return build.to_dict(build.run_event(
+            event_type, _time(when), self.app_run, self.cfg.namespace, self.app_job, run_facets=facets,
+            job_facets={"jobType": build.job_type("NONE", "SPARK", "APPLICATION")}))
+
+    def job_name(self, w: Write) -> str:
+        suffix = datasets.job_suffix(w.node, w.output.namespace, w.output.name, w.output.table)
+        return f"{self.app_job}.execute_{datasets.snake(w.node)}.{suffix}"
+
+    def write(self, w: Write) -> list[dict[str, Any]]:
+        run = str(generate_new_uuid())
+        name = self.job_name(w)
+        run_facets = {**self._common(), "parent": build.parent(self.app_run, self.cfg.namespace, self.app_job)}
+        job_facets: dict[str, Any] = {"jobType": build.job_type("BATCH", "SPARK", "SQL_JOB")}
+        if w.sql:
+            job_facets["sql"] = build.sql(w.sql, "spark")
+        ins = [ev.InputDataset(namespace=r.namespace, name=r.name, facets=self._facets(r)) for r in w.inputs]
+
+        def output(final: bool) -> ev.OutputDataset:
+            facets = self._facets(w.output)
+            facets["columnLineage"] = self._lineage(w)
+            change = "OVERWRITE" if (w.mode or "").lower() == "overwrite" else \
+                "CREATE" if "Create" in w.node else None
+            if change:
+                facets["lifecycleStateChange"] = build.lifecycle(change)
+            extra = {}
+            if final and w.rows is not None:
+                extra = {"outputStatistics": build.output_statistics(w.rows, w.size, w.files)}
+            return ev.OutputDataset(namespace=w.output.namespace, name=w.output.name, facets=facets,
+                                    outputFacets=extra)
+
+        start = build.run_event("START", _time(w.started), run, self.cfg.namespace, name, inputs=ins,
+                                outputs=[output(False)], run_facets=run_facets, job_facets=job_facets)
+        end_facets = dict(run_facets)
+        if w.error:
+            end_facets["errorMessage"] = build.error_message(w.error, "JAVA")
+        end = build.run_event("FAIL" if w.error else "COMPLETE", _time(w.ended), run, self.cfg.namespace, name,
+                              inputs=ins, outputs=[output(not w.error)], run_facets=end_facets,
+                              job_facets=job_facets)
+        return [build.to_dict(start), build.to_dict(end)]
+
+    def _facets(self, r: DatasetRef) -> dict[str, Any]:
+        facets: dict[str, Any] = {"dataSource": build.datasource(r.namespace)}
+        if r.fields:
+            facets["schema"] = build.schema(r.fields)
+        if r.symlink:
+            facets["symlinks"] = build.symlink(*r.symlink)
+        return facets
+
+    def _lineage(self, w: Write) -> Any:
+        def src(item: tuple[DatasetRef, str, Tx]) -> build.ColumnSource:
+            ref, col, tx = item
+            return (ref.namespace, ref.name, col, tx.type, tx.subtype, "masked" if tx.masking else None)
+
+        fields = {c: [src(s) for s in srcs] for c, srcs in w.columns.items()}
+        dataset = [src(s) for s in w.dataset]
+        if not self.cfg.dataset_lineage:  # dataset-wide dependencies go to every field instead
+            fields = {c: v + [d for d in dataset if d not in v] for c, v in fields.items()}
+            dataset = []
+        return build.column_lineage(fields, dataset)
+
+
+# -- the listener ------------------------------------------------------------------------------------------------
+class SparkCapture:
+    """Registers on a SparkSession and turns its write actions into OpenLineage events for ``emit``."""
+
+    def __init__(self, spark: Any, cfg: CaptureConfig, emit: Callable[[dict[str, Any]], None]):
+        self.spark, self.cfg, self.emit = spark, cfg, emit
+        self.events = EventBuilder(cfg)
+        self._pending: list[Write] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._started = False
+        self._sql_text: str | None = None
+        self.errors: list[str] = []
+        self.writes = 0
+        _SESSION[:] = [spark._jsparkSession]
+
+    def start(self) -> SparkCapture:
+        from pyspark.java_gateway import ensure_callback_server_started
+
+        gateway = self.spark.sparkContext._gateway
+        ensure_callback_server_started(gateway)
+        self.spark._jsparkSession.listenerManager().register(_Listener(self))
+        self.emit(self.events.application("START", datetime.now(UTC)))
+        self._started = True
+        atexit.register(self.close)
+        return self
+
+    def note_sql(self, text: str | None) -> None:
+        self._sql_text = text
+
+    # called on the listener-bus thread
+    def on_action(self, func: str, qe: Any, duration_ns: int, error: str | None) -> None:
+        try:
+            node = qe.analyzed().getClass().getSimpleName()
+            if node not in WRITE_COMMANDS:
+                return
+            ended = datetime.now(UTC)
+            started = ended - timedelta(microseconds=duration_ns / 1000) if duration_ns else ended
+            w = read_write(qe, node, self.cfg, started, ended, error)
+            if w is None:
+                return
+            w.sql = self._sql_text
+            with self._lock:
+                if self._pending and (self._pending[-1].output.namespace, self._pending[-1].output.name) != \
+                        (w.output.namespace, w.output.name):
+                    self._emit_pending()
+                self._pending.append(w)
+        except Exception as exc:  # a capture bug must never fail the user's job
+            log.warning("lineage capture skipped an action (%s): %s", func, exc)
+            self.errors.append(f"{func}: {exc}")
+
+    def _emit_pending(self) -> None:
+        if not self._pending:
+            return
+        w = merge(self._pending)
+        self._pending = []
+        self.writes += 1
+        for e in self.events.write(w):
+            self.emit(e)
+
+    def flush(self, timeout_ms: int = 30_000) -> None:
+        """Wait for Spark to deliver every finished action, then emit what is pending."""
+        try:
+            self.spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(timeout_ms)
+        except Exception:
+            pass
+        with self._lock:
+            self._emit_pending()
+
+    def close(self, error: str | None = None) -> None:
+        """Flush, then end the application run (FAIL with ``error`` when the script failed)."""
+        if self._closed or not self._started:
+            return
+        self._closed = True
+        self.flush()
+        self.emit(self.events.application("FAIL" if error else "COMPLETE", datetime.now(UTC), error))
+
+
+class _Listener:
+    """The py4j face of the capture (Spark calls it; it must never raise)."""
+
+    def __init__(self, capture: SparkCapture):
+        self.capture = capture
+
+    def onSuccess(self, func: str, qe: Any, duration_ns: int) -> None:  # noqa: N802 - Java interface
+        self.capture.on_action(func, qe, duration_ns, None)
+
+    def onFailure(self, func: str, qe: Any, exception: Any) -> None:  # noqa: N802 - Java interface
+        try:
+            message = str(exception.getMessage() or exception.toString())
+        except Exception:
+            message = "the action failed"
+        self.capture.on_action(func, qe, 0, _scrub(message))
+
+    class Java:
+        implements = ["org.apache.spark.sql.util.QueryExecutionListener"]
+
+
+def _scrub(message: str) -> str:
+    """Error messages may quote JDBC URLs: drop credentials from them."""
+    message = re.sub(r"(password|pwd)=[^&;\s]*", r"\1=***", message, flags=re.I)
+    return re.sub(r"//[^/@\s]*:[^/@\s]*@", "//", message)
