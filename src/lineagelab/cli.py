@@ -33,6 +33,13 @@ app.add_typer(export_app, name="export")
 app.add_typer(sql_app, name="sql")
 app.add_typer(redshift_app, name="redshift")
 app.add_typer(lake_app, name="lake")
+glue_app = typer.Typer(help="Run AWS Glue jobs and notebooks unchanged on local Spark, with lineage.",
+                       no_args_is_help=True)
+emr_app = typer.Typer(help="Run EMR Serverless Spark jobs locally, with lineage.", no_args_is_help=True)
+services_app = typer.Typer(help="The local services standing in for RDS MySQL and Redshift.", no_args_is_help=True)
+app.add_typer(glue_app, name="glue")
+app.add_typer(emr_app, name="emr-serverless")
+app.add_typer(services_app, name="services")
 replay_app = typer.Typer(help="Replay stored RunEvents to a DataZone domain (or an OpenLineage HTTP backend), exactly "
                               "once.", invoke_without_command=True)
 app.add_typer(replay_app, name="replay")
@@ -783,6 +790,209 @@ def replay_status() -> None:
     for target, items in fails.items():
         for event_id, why in items:
             out.print(f"  failed {target} {event_id}: {why}", markup=False)
+
+
+# -- init, services, Glue, EMR ----------------------------------------------------------------------------------
+def _profile(path: Path | None = None) -> Any:
+    from lineagelab.profile import ProfileError, load
+
+    try:
+        return load(path)
+    except ProfileError as exc:
+        raise UserError(str(exc)) from None
+
+
+@app.command()
+def init(
+    account: Annotated[str, typer.Option(help="AWS account id the events name.")] = "123456789012",
+    region: Annotated[str, typer.Option(help="AWS region.")] = "us-west-2",
+    domain: Annotated[str, typer.Option(help="DataZone domain id.")] = "dzd_xxxxxxxx",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing lineagelab.toml.")] = False,
+    path: Annotated[Path, typer.Option(help="Where to write the profile.")] = Path("lineagelab.toml"),
+) -> None:
+    """Write a project profile: the AWS identity, the endpoints the seed uses and the local services behind them."""
+    from lineagelab.profile import init_text, parse
+
+    if path.exists() and not force:
+        raise UserError(f"{path} exists (use --force to overwrite)")
+    text = init_text(account, region, domain)
+    import tomllib
+
+    parse(tomllib.loads(text), path)  # validates account and region before anything is written
+    path.write_text(text)
+    out.print(f"wrote {path}: account {account}, region {region}, domain {domain}", markup=False)
+
+
+@services_app.command("check")
+def services_check(
+    profile: Annotated[Path | None, typer.Option(help="Profile (default ./lineagelab.toml).")] = None,
+) -> None:
+    """Say which configured databases answer; exit 1 naming the missing ones."""
+    from lineagelab.spark_local.services import check
+
+    prof = _profile(profile)
+    if not prof.endpoints:
+        raise UserError("the profile lists no [[endpoints]] (run `lineagelab init`)")
+    statuses = check(prof)
+    for st in statuses:
+        out.print(("[green]ok[/green]      " if st.ok else "[red]missing[/red] ") + st.message, highlight=False)
+    if not all(st.ok for st in statuses):
+        raise typer.Exit(1)
+
+
+@services_app.command("seed")
+def services_seed(
+    profile: Annotated[Path | None, typer.Option(help="Profile (default ./lineagelab.toml).")] = None,
+    mysql_user: Annotated[str, typer.Option(help="MySQL admin user.")] = "root",
+    mysql_password: Annotated[str, typer.Option(envvar="LINEAGELAB_MYSQL_PASSWORD", help="MySQL admin password.")]
+    = "",
+) -> None:
+    """Create the seed's source data (MySQL employeedb.employee) and logins on the local services."""
+    from lineagelab.spark_local.services import seed
+
+    for line in seed(_profile(profile), (mysql_user, mysql_password)):
+        out.print(line, markup=False)
+
+
+def _kv(pairs: list[str], flag: str) -> dict[str, str]:
+    outd: dict[str, str] = {}
+    for p in pairs:
+        k, eq, v = p.partition("=")
+        if not eq or not k:
+            raise UserError(f"{flag} {p!r}: expected KEY=VALUE")
+        outd[k.strip()] = v
+    return outd
+
+
+def _run_spark(script_path: Path, *, app_name: str, preset: str, argv: list[str], conf: dict[str, str],
+               connections: Path | None, profile: Path | None, glue_globals: bool) -> None:
+    """Run a script on local Spark, deliver its events (store by default) and report in a few lines."""
+    from lineagelab.spark_local import glue_connections, runner, transport
+    from lineagelab.spark_local.redirect import EndpointError
+
+    prof = _profile(profile)
+    conns = glue_connections.load_file(connections) if connections else {}
+    try:
+        script = runner.read_script(script_path, prof.account)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    try:
+        route = transport.route({**script.conf, **conf}, prof.region)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    home = Path(settings.store).parent if settings.store else None
+    with err.status(f"running {script_path.name} on local Spark ({preset})", spinner="dots"):
+        result = runner.run(script, app_name=app_name, profile=prof, preset=preset, argv=argv, conf=conf,
+                            connections=conns, home=home, glue_globals=glue_globals)
+    for note in result.notes:
+        err.print(f"note: {note}", markup=False)
+    for problem in result.capture_errors:
+        err.print(f"capture: {problem}", markup=False)
+    if route.kind == "store":
+        with _open(read_only=False) as store:
+            report = store.ingest_docs(result.events, f"spark:{app_name}")
+        where = f"store {store.path}"
+        if report.rejected:
+            for rej in report.rejected[:10]:
+                err.print(f"[red]rejected[/red] {rej}", markup=True, highlight=False)
+    else:
+        transport.send(result.events, route)
+        where = route.kind + (f" {route.url or route.endpoint or route.location}" if route.kind != "console" else "")
+    out.print(f"{script_path.name}: {result.writes} write(s) captured, {len(result.events)} events -> {where} "
+              f"({result.seconds:.1f} s)", markup=False)
+    if result.error is not None:
+        if settings.debug:
+            raise result.error
+        err.print(f"error: the script failed: {runner.format_error(result.error)}", markup=False)
+        raise typer.Exit(1)
+    if isinstance(result.error, EndpointError):  # pragma: no cover - reported above
+        raise typer.Exit(1)
+
+
+@glue_app.command("run-job")
+def glue_run_job(
+    script: Annotated[Path, typer.Argument(help="The Glue job's Python script.")],
+    job_name: Annotated[str, typer.Option("--job-name", help="The Glue job's name (JOB_NAME).")],
+    arg: Annotated[list[str] | None, typer.Option("--arg", help="Job argument KEY=VALUE (as --KEY VALUE).")] = None,
+    conf: Annotated[list[str] | None, typer.Option("--conf", help="Extra Spark conf KEY=VALUE.")] = None,
+    connections: Annotated[Path | None, typer.Option(help="Glue connections file (TOML or JSON).")] = None,
+    profile: Annotated[Path | None, typer.Option(help="Profile (default ./lineagelab.toml).")] = None,
+    no_lineage: Annotated[bool, typer.Option("--no-lineage", help="Turn 'Generate lineage events' off.")] = False,
+) -> None:
+    """Run a Glue 5.0 job script unchanged on local Spark with "Generate lineage events" on."""
+    import os
+
+    args = _kv(arg or [], "--arg")
+    argv = ["--JOB_NAME", job_name] + [x for k, v in args.items() for x in (f"--{k.lstrip('-')}", v)]
+    os.environ["JOB_NAME"] = job_name
+    extra = {"spark.glue.JOB_NAME": job_name, "spark.app.name": f"nativespark-{job_name}-jr_local",
+             "spark.openlineage.facets.custom_environment_variables":
+                 "[AWS_DEFAULT_REGION;GLUE_VERSION;GLUE_PYTHON_VERSION;GLUE_COMMAND_CRITERIA;JOB_NAME;]",
+             "spark.openlineage.columnLineage.datasetLineageEnabled": "true",
+             **_kv(conf or [], "--conf")}
+    if not no_lineage:
+        extra.setdefault("spark.openlineage.transport.type", "amazon_datazone_api")
+    _run_spark(script, app_name=job_name, preset="glue5", argv=argv, conf=extra, connections=connections,
+               profile=profile, glue_globals=True)
+
+
+@glue_app.command("notebook")
+def glue_notebook_cmd(
+    notebook: Annotated[Path, typer.Argument(help="A .ipynb, or a .py with %%configure / %magic cells.")],
+    connections: Annotated[Path | None, typer.Option(help="Glue connections file (TOML or JSON).")] = None,
+    profile: Annotated[Path | None, typer.Option(help="Profile (default ./lineagelab.toml).")] = None,
+) -> None:
+    """Run a Glue interactive notebook's cells in order; its %%configure sets the lineage conf."""
+    import os
+
+    from lineagelab.spark_local import runner
+
+    prof = _profile(profile)
+    try:
+        script = runner.read_script(notebook, prof.account)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    name = script.conf.get("spark.glue.JOB_NAME") or notebook.stem
+    os.environ["JOB_NAME"] = name
+    _run_spark(notebook, app_name=name, preset="glue5", argv=["--JOB_NAME", name], conf={},
+               connections=connections, profile=profile, glue_globals=True)
+
+
+@emr_app.command("start-job-run")
+def emr_start_job_run(
+    name: Annotated[str, typer.Option(help="The job run's name.")] = "spark-job",
+    entry_point: Annotated[str | None, typer.Option(help="Script path, or s3:// URI in the local lake.")] = None,
+    spark_submit_parameters: Annotated[str, typer.Option(help="As EMR takes them: --conf k=v …")] = "",
+    job_driver: Annotated[str | None, typer.Option(help="EMR's --job-driver JSON (sparkSubmit).")] = None,
+    application_id: Annotated[str | None, typer.Option(help="Accepted for fidelity; not used locally.")] = None,
+    execution_role_arn: Annotated[str | None, typer.Option(help="Accepted for fidelity; not used locally.")] = None,
+    profile: Annotated[Path | None, typer.Option(help="Profile (default ./lineagelab.toml).")] = None,
+) -> None:
+    """Run an EMR Serverless (emr-7.x) Spark job locally; its sparkSubmitParameters set the lineage conf."""
+    import json as _json
+
+    from lineagelab.spark_local.session import parse_conf_string
+
+    entry_args: list[str] = []
+    if job_driver:
+        try:
+            submit = _json.loads(job_driver)["sparkSubmit"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"--job-driver: expected {{\"sparkSubmit\": {{\"entryPoint\": …}}}} ({exc})") from None
+        entry_point = entry_point or submit.get("entryPoint")
+        spark_submit_parameters = spark_submit_parameters or submit.get("sparkSubmitParameters", "")
+        entry_args = [str(a) for a in submit.get("entryPointArguments", [])]
+    if not entry_point:
+        raise UserError("give --entry-point (or --job-driver with sparkSubmit.entryPoint)")
+    prof = _profile(profile)
+    path = Path(entry_point)
+    if entry_point.startswith(("s3://", "s3a://")):
+        path = prof.lake / entry_point.split("://", 1)[1].replace("{account_id}", prof.account)
+        if not path.exists():
+            raise UserError(f"{entry_point}: not in the local lake ({path}); `lineagelab lake put FILE {entry_point}`")
+    conf = parse_conf_string(spark_submit_parameters)
+    _run_spark(path, app_name=name, preset="emr7", argv=entry_args, conf=conf, connections=None,
+               profile=profile, glue_globals=False)
 
 
 # -- demo -------------------------------------------------------------------------------------------------------

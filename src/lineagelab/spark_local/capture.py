@@ -13,6 +13,7 @@ at interpreter exit, so a script that never calls ``spark.stop()`` loses nothing
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from openlineage.client import event_v2 as ev
 from openlineage.client.uuid import generate_new_uuid
@@ -155,10 +156,8 @@ def _jdbc_refs(url: str, table_or_query: str, cfg: CaptureConfig) -> list[Datase
 def _output(root: Any, node: str, cfg: CaptureConfig) -> tuple[DatasetRef | None, str | None]:
     """The written dataset and the save mode of a write command."""
     mode = None
-    try:
+    with contextlib.suppress(Exception):
         mode = str(root.mode().toString())
-    except Exception:
-        pass
     if node == "InsertIntoHadoopFsRelationCommand":
         table = _opt(root.catalogTable())
         if table is not None:
@@ -421,7 +420,7 @@ class SparkCapture:
         from pyspark.java_gateway import ensure_callback_server_started
 
         gateway = self.spark.sparkContext._gateway
-        ensure_callback_server_started(gateway)
+        ensure_callback_server_started(gateway)  # type: ignore[no-untyped-call]
         self.spark._jsparkSession.listenerManager().register(_Listener(self))
         self.emit(self.events.application("START", datetime.now(UTC)))
         self._started = True
@@ -463,10 +462,8 @@ class SparkCapture:
 
     def flush(self, timeout_ms: int = 30_000) -> None:
         """Wait for Spark to deliver every finished action, then emit what is pending."""
-        try:
+        with contextlib.suppress(Exception):
             self.spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(timeout_ms)
-        except Exception:
-            pass
         with self._lock:
             self._emit_pending()
 
@@ -485,10 +482,10 @@ class _Listener:
     def __init__(self, capture: SparkCapture):
         self.capture = capture
 
-    def onSuccess(self, func: str, qe: Any, duration_ns: int) -> None:  # noqa: N802 - Java interface
+    def onSuccess(self, func: str, qe: Any, duration_ns: int) -> None:
         self.capture.on_action(func, qe, duration_ns, None)
 
-    def onFailure(self, func: str, qe: Any, exception: Any) -> None:  # noqa: N802 - Java interface
+    def onFailure(self, func: str, qe: Any, exception: Any) -> None:
         try:
             message = str(exception.getMessage() or exception.toString())
         except Exception:
@@ -496,7 +493,7 @@ class _Listener:
         self.capture.on_action(func, qe, 0, _scrub(message))
 
     class Java:
-        implements = ["org.apache.spark.sql.util.QueryExecutionListener"]
+        implements: ClassVar[list[str]] = ["org.apache.spark.sql.util.QueryExecutionListener"]
 
 
 def _scrub(message: str) -> str:

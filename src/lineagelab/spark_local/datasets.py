@@ -77,7 +77,7 @@ def job_suffix(node: str, namespace: str, name: str, table: tuple[str, str] | No
     if table is not None:
         return f"{table[0]}_{table[1]}".lower()
     if namespace.startswith(("mysql://", "postgres://", "redshift://")):
-        return "_".join(name.split(".")[1:] if namespace.startswith("mysql://") else name.split(".")[1:])
+        return "_".join(name.split(".")[1:]) or name  # the dbtable option: `employee`, `public_sales`
     parts = [p for p in name.split("/") if p]
     return "_".join(parts[-2:]) if parts else "root"
 

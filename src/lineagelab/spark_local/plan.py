@@ -125,9 +125,7 @@ def _refs(e: Node, outer: Tx) -> Iterator[tuple[int, Tx]]:
     n = len(e.children)
     for k, c in enumerate(e.children):
         t = here
-        if e.cls == "CaseWhen" and k % 2 == 0 and k < n - (n % 2):
-            t = Tx("INDIRECT", "CONDITIONAL", here.masking)
-        elif e.cls == "If" and k == 0:
+        if (e.cls == "CaseWhen" and k % 2 == 0 and k < n - (n % 2)) or (e.cls == "If" and k == 0):
             t = Tx("INDIRECT", "CONDITIONAL", here.masking)
         elif e.cls == "WindowSpecDefinition":
             continue  # keys of a window are dataset-wide WINDOW dependencies (see _indirect_keys)

@@ -153,8 +153,9 @@ def _save_as_table(orig: Callable[..., Any]) -> Callable[..., Any]:
             if "path" in options:
                 options["path"] = r.path(options["path"])
             db = name.rsplit(".", 1)[0] if "." in name else None
-            if db:  # the Glue Data Catalog has the database already; the local catalog may not yet
-                self._df.sparkSession.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
+            spark = self._df.sparkSession
+            if db and not spark.catalog.databaseExists(db):  # the Glue Data Catalog has it; the local one may not
+                spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
         return orig(self, name, *args, **options)
 
     return save_as_table

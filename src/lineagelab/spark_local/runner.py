@@ -161,7 +161,7 @@ def _one_line(exc: BaseException | None) -> str:
 
 def format_error(exc: BaseException) -> str:
     """The user's error in one line, with where in their script it happened."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename and not f.filename.endswith(".py")
-              or "site-packages" not in (f.filename or "") and "lineagelab" not in (f.filename or "")]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if (f.filename and not f.filename.endswith(".py"))
+              or ("site-packages" not in (f.filename or "") and "lineagelab" not in (f.filename or ""))]
     where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return _one_line(exc) + where

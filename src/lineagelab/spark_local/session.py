@@ -21,6 +21,7 @@ from lineagelab.profile import Profile
 from lineagelab.spark_local import redirect
 from lineagelab.spark_local.capture import CaptureConfig, SparkCapture
 
+LOG4J = Path(__file__).with_name("log4j2.properties")
 LISTENER = "io.openlineage.spark.agent.OpenLineageSparkListener"
 DEBIAN_JARS = ("/usr/share/java/mariadb-java-client.jar", "/usr/share/java/postgresql.jar")
 PRESETS: dict[str, dict[str, str]] = {
@@ -146,8 +147,9 @@ def build_session(
     b = (SparkSession.builder.master(master).appName(app_name)
          .config("spark.jars", ",".join(jars))
          .config("spark.sql.warehouse.dir", str(home / "warehouse"))
-         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home / 'metastore'}")
-         .config("javax.jdo.option.ConnectionURL",
+         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home / 'metastore'} "
+                 f"-Dlog4j.configurationFile={LOG4J.as_uri()}")
+         .config("spark.hadoop.javax.jdo.option.ConnectionURL",
                  f"jdbc:derby:;databaseName={home / 'metastore' / 'metastore_db'};create=true")
          .config("spark.ui.enabled", "false")
          .config("spark.ui.showConsoleProgress", "false")

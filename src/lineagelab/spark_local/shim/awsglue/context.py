@@ -19,7 +19,7 @@ class GlueContext:
 
         return glue_connections.extract(connection_name)
 
-    def getSparkSession(self) -> Any:  # noqa: N802 - Glue's name
+    def getSparkSession(self) -> Any:
         return self.spark_session
 
     def get_logger(self) -> Any:

@@ -12,10 +12,10 @@ class DynamicFrame:
         self._df, self.glue_ctx, self.name = df, glue_ctx, name
 
     @classmethod
-    def fromDF(cls, dataframe: Any, glue_ctx: Any, name: str) -> DynamicFrame:  # noqa: N802 - Glue's name
+    def fromDF(cls, dataframe: Any, glue_ctx: Any, name: str) -> DynamicFrame:
         return cls(dataframe, glue_ctx, name)
 
-    def toDF(self) -> Any:  # noqa: N802 - Glue's name
+    def toDF(self) -> Any:
         return self._df
 
     def count(self) -> int:

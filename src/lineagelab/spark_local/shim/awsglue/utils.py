@@ -9,7 +9,7 @@ class GlueArgumentError(SystemExit):
     pass
 
 
-def getResolvedOptions(args: Sequence[str], options: Sequence[str]) -> dict[str, str]:  # noqa: N802 - Glue's name
+def getResolvedOptions(args: Sequence[str], options: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     argv = list(args)
     for i, a in enumerate(argv):
