@@ -45,3 +45,36 @@ def write_ndjson(path: Path, docs: list[Any]) -> Path:
 
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+# -- local Spark: one profile (test databases on the real MariaDB and PostgreSQL) for the whole test session ------
+@pytest.fixture(scope="session")
+def lineagelab_profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Overrides the plugin's profile: the seed's endpoints, answered by test databases of this run."""
+    import os
+    import shutil
+    import tomllib
+
+    import psycopg
+    import pymysql
+
+    from lineagelab.profile import init_text, parse
+    from lineagelab.spark_local.services import seed
+
+    root = tmp_path_factory.mktemp("spark-project")
+    my_db, pg_db = f"ll_t{os.getpid()}_employeedb", f"ll_t{os.getpid()}_redshift"
+    text = init_text("123456789012", "us-west-2", "dzd_test", mysql_db=my_db, pg_db=pg_db)
+    (root / "lineagelab.toml").write_text(text)
+    prof = parse(tomllib.loads(text), root / "lineagelab.toml", root)
+    csv = prof.lake / "datazone-123456789012" / "csv"
+    csv.mkdir(parents=True)
+    for f in ("attendance.csv", "employees.csv"):
+        shutil.copy(ROOT / "src" / "lineagelab" / "simulator" / "seed" / f, csv / f)
+    seed(prof)
+    yield prof
+    con = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    with con.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{my_db}`")
+    con.close()
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as pg:
+        pg.execute(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')

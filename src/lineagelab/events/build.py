@@ -50,26 +50,33 @@ def datasource(namespace: str) -> datasource_dataset.DatasourceDatasetFacet:
 
 
 def column_lineage(
-    fields: Mapping[str, Sequence[ColumnSource]], dataset: Sequence[ColumnSource] = ()
+    fields: Mapping[str, Sequence[ColumnSource]], dataset: Sequence[ColumnSource] = (),
+    masked: Mapping[tuple[str, str, str, str, str], bool] | None = None,
 ) -> column_lineage_dataset.ColumnLineageDatasetFacet:
-    def input_field(src: ColumnSource) -> column_lineage_dataset.InputField:
-        ns, name, field, typ, subtype, desc = src
-        masking = subtype == "AGGREGATION" and (desc or "").lower().startswith("count")
-        return column_lineage_dataset.InputField(
-            namespace=ns,
-            name=name,
-            field=field,
-            transformations=[column_lineage_dataset.Transformation(type=typ, subtype=subtype, description=desc or "",
-                                                                   masking=masking)],
-        )
+    """One InputField per source column, holding each of its transformations.
+
+    ``masked`` marks (namespace, name, field, type, subtype) transformations that mask (hashes, counts); without
+    it, ``count…`` aggregations are the masking ones.
+    """
+
+    def input_fields(srcs: Sequence[ColumnSource]) -> list[column_lineage_dataset.InputField]:
+        grouped: dict[tuple[str, str, str], list[column_lineage_dataset.Transformation]] = {}
+        for ns, name, field, typ, subtype, desc in srcs:
+            key = (ns, name, field, typ, subtype)
+            masking = masked[key] if masked is not None and key in masked else \
+                subtype == "AGGREGATION" and (desc or "").lower().startswith("count")
+            grouped.setdefault((ns, name, field), []).append(column_lineage_dataset.Transformation(
+                type=typ, subtype=subtype, description=desc or "", masking=masking))
+        return [column_lineage_dataset.InputField(namespace=ns, name=name, field=field, transformations=txs)
+                for (ns, name, field), txs in grouped.items()]
 
     return column_lineage_dataset.ColumnLineageDatasetFacet(
         fields={
-            out: column_lineage_dataset.Fields(inputFields=[input_field(s) for s in srcs], transformationType="",
+            out: column_lineage_dataset.Fields(inputFields=input_fields(srcs), transformationType="",
                                                transformationDescription="")
             for out, srcs in fields.items()
         },
-        dataset=[input_field(s) for s in dataset],
+        dataset=input_fields(dataset),
         producer=PRODUCER,
     )
 

@@ -311,6 +311,22 @@ def merge(writes: list[Write]) -> Write:
     return out
 
 
+_OUTER = {"CreateDataSourceTableAsSelectCommand", "SaveAsV1TableCommand", "CreateHiveTableAsSelectCommand",
+          "OptimizedCreateHiveTableAsSelectCommand"}
+
+
+def _nested(pending: list[Write], w: Write) -> bool:
+    """Is ``w`` an outer execution of the write pending? (Inner executions are delivered first.)
+
+    ``saveAsTable`` runs InsertIntoHadoopFsRelationCommand inside CreateDataSourceTableAsSelectCommand inside
+    SaveAsV1TableCommand; two user writes are two executions of the same kind, which never nest.
+    """
+    first = pending[0]
+    if (first.output.namespace, first.output.name) != (w.output.namespace, w.output.name):
+        return False
+    return w.node in _OUTER and all(p.node != w.node for p in pending)
+
+
 def _time(t: datetime) -> str:
     return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -388,16 +404,20 @@ class EventBuilder:
         return facets
 
     def _lineage(self, w: Write) -> Any:
+        masked: dict[tuple[str, str, str, str, str], bool] = {}
+
         def src(item: tuple[DatasetRef, str, Tx]) -> build.ColumnSource:
             ref, col, tx = item
-            return (ref.namespace, ref.name, col, tx.type, tx.subtype, "masked" if tx.masking else None)
+            key = (ref.namespace, ref.name, col, tx.type, tx.subtype)
+            masked[key] = masked.get(key, False) or tx.masking
+            return (*key, None)
 
-        fields = {c: [src(s) for s in srcs] for c, srcs in w.columns.items()}
-        dataset = [src(s) for s in w.dataset]
+        fields = {c: list(dict.fromkeys(src(s) for s in srcs)) for c, srcs in w.columns.items()}
+        dataset = list(dict.fromkeys(src(s) for s in w.dataset))
         if not self.cfg.dataset_lineage:  # dataset-wide dependencies go to every field instead
             fields = {c: v + [d for d in dataset if d not in v] for c, v in fields.items()}
             dataset = []
-        return build.column_lineage(fields, dataset)
+        return build.column_lineage(fields, dataset, masked)
 
 
 # -- the listener ------------------------------------------------------------------------------------------------
@@ -421,7 +441,8 @@ class SparkCapture:
 
         gateway = self.spark.sparkContext._gateway
         ensure_callback_server_started(gateway)  # type: ignore[no-untyped-call]
-        self.spark._jsparkSession.listenerManager().register(_Listener(self))
+        self._listener = _Listener(self)
+        self.spark._jsparkSession.listenerManager().register(self._listener)
         self.emit(self.events.application("START", datetime.now(UTC)))
         self._started = True
         atexit.register(self.close)
@@ -443,8 +464,7 @@ class SparkCapture:
                 return
             w.sql = self._sql_text
             with self._lock:
-                if self._pending and (self._pending[-1].output.namespace, self._pending[-1].output.name) != \
-                        (w.output.namespace, w.output.name):
+                if self._pending and not _nested(self._pending, w):
                     self._emit_pending()
                 self._pending.append(w)
         except Exception as exc:  # a capture bug must never fail the user's job
@@ -466,6 +486,12 @@ class SparkCapture:
             self.spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(timeout_ms)
         with self._lock:
             self._emit_pending()
+
+    def detach(self) -> None:
+        """Stop listening (the session goes on; a test's next capture starts clean)."""
+        if self._started:
+            self.spark._jsparkSession.listenerManager().unregister(self._listener)
+            atexit.unregister(self.close)
 
     def close(self, error: str | None = None) -> None:
         """Flush, then end the application run (FAIL with ``error`` when the script failed)."""

@@ -144,7 +144,7 @@ def run(
             cap.close(error=_one_line(result.error) if result.error else None)
             result.writes = cap.writes
             result.capture_errors = cap.errors
-            spark._jsparkSession.listenerManager().clear()
+            cap.detach()
         glue_connections.configure({}, None)
         redirect.uninstall()
     result.notes = notes.lines

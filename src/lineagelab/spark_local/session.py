@@ -168,9 +168,10 @@ def build_session(
 def attach_capture(spark: Any, profile: Profile, emit: Callable[[dict[str, Any]], None],
                    conf: Mapping[str, str] | None = None, app_name: str | None = None) -> SparkCapture:
     """Register lineagelab's capture on ``spark`` (events go to ``emit``)."""
-    jconf = spark.sparkContext.getConf()
-    merged = {k: v for k, v in jconf.getAll()}
-    merged.update(conf or {})
+    session_conf = dict(spark.sparkContext.getConf().getAll())
+    # a script's own conf decides (one JVM may serve several scripts in a row, as in tests); else the session's
+    merged = session_conf if conf is None else {k: session_conf[k] for k in ("spark.master", "spark.app.name")
+                                                if k in session_conf} | dict(conf)
     cfg = capture_config(merged, profile, app_name or merged.get("spark.app.name", "spark_application"),
                          spark.version, merged.get("spark.master", "local[*]"))
     r = redirect.active()
