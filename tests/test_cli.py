@@ -127,9 +127,19 @@ def test_missing_store_and_debug_trace(tmp_path: Path) -> None:
 
 
 def test_demo_runs_the_seed_scenarios(tmp_path: Path) -> None:
+    """The live demo: Glue, notebook and EMR on local Spark against MariaDB; Redshift on PostgreSQL; history."""
     proc = run(tmp_path, "demo")
-    assert "accepted 22, duplicates 0, rejected 0" in proc.stdout
-    for job in ("lineageglue", "lineagenotebook", "copy_dev_public_absent", "ctas_dev_public_employeewithabsent",
-                "spark_lineage"):
+    oks = [line for line in proc.stdout.splitlines() if line.startswith("ok ")]
+    assert len(oks) == 7, proc.stdout
+    for job in ("lineageglue.execute_create_data_source_table_as_select_command", "lineagenotebook",
+                "copy_dev_public_absent", "ctas_dev_public_employeewithabsent", "spark_lineage"):
         assert job in proc.stdout
+    # the EMR column traced back through Redshift to the S3 CSV the Redshift COPY read
+    assert "s3://datazone-123456789012/csv/attendance.csv::OvertimeHours" in proc.stdout
+    assert "- column: s3://datazone-123456789012/attendanceparquet::Salary" in proc.stdout
+
+
+def test_demo_samples_needs_no_spark(tmp_path: Path) -> None:
+    proc = run(tmp_path, "demo", "--samples")
+    assert "accepted 22, duplicates 0, rejected 0" in proc.stdout
     assert "- column: s3://datazone-123456789012/attendanceparquet::Salary" in proc.stdout

@@ -21,7 +21,7 @@ from lineagelab.testing.lineage import WriteLineage, writes
 from tests.test_validation import official_errors
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "fixtures"
+SEED = ROOT / "src" / "lineagelab" / "simulator" / "seed"  # the seed's scripts, shipped for the demo
 BUCKET = "s3://datazone-123456789012"
 MYSQL = "mysql://dbhost:3306"
 RDS = "mysql://lineage-rds.c1a2b3c4d5e6.us-west-2.rds.amazonaws.com:3306"
@@ -53,7 +53,7 @@ def _run(script: Path, profile: Any, spark: Any, **kwargs: Any) -> runner.RunRes
 # -- scenario 1: the seed's Glue ETL job -----------------------------------------------------------------------
 def test_glue_job_scenario_full_lineage(lineage_spark: Any, lineagelab_profile: Any, spec_dir: Path) -> None:
     os.environ["JOB_NAME"] = "lineageglue"
-    result = _run(FIXTURES / "glue" / "lineageglue.py", lineagelab_profile, lineage_spark, app_name="lineageglue",
+    result = _run(SEED / "lineageglue.py", lineagelab_profile, lineage_spark, app_name="lineageglue",
                   argv=["--JOB_NAME", "lineageglue"],
                   conf={"spark.glue.JOB_NAME": "lineageglue",
                         "spark.openlineage.facets.custom_environment_variables":
@@ -115,7 +115,7 @@ def test_seed_placeholder_url_reaches_mariadb_through_the_alias(lineage_spark: A
 
 # -- scenario 2: the Glue notebook with the seed's %%configure -------------------------------------------------
 def test_glue_notebook_scenario(lineage_spark: Any, lineagelab_profile: Any, spec_dir: Path) -> None:
-    script = runner.read_script(FIXTURES / "glue" / "lineagenotebook.ipynb", lineagelab_profile.account)
+    script = runner.read_script(SEED / "lineagenotebook.ipynb", lineagelab_profile.account)
     assert script.conf["spark.openlineage.transport.type"] == "amazon_datazone_api"
     assert script.conf["spark.glue.JOB_NAME"] == "lineagenotebook"
     assert script.conf["spark.glue.accountId"] == "123456789012"  # {account_id} filled from the profile
@@ -152,7 +152,7 @@ def test_emr_scenario_reads_mysql_and_redshift(lineage_spark: Any, lineagelab_pr
               "--conf spark.glue.accountId={account_id}")
     conf = parse_conf_string(params)
     assert conf["spark.openlineage.transport.domainId"] == "dzd_xxxxxxxx"
-    result = _run(FIXTURES / "emr" / "emrspark.py", lineagelab_profile, lineage_spark, app_name="Spark-Lineage",
+    result = _run(SEED / "emrspark.py", lineagelab_profile, lineage_spark, app_name="Spark-Lineage",
                   preset="emr7", conf=conf, glue_globals=False)
     _check_all(result.events, spec_dir)
     [run] = writes(result.events)
@@ -178,7 +178,7 @@ def test_transformation_types_and_read_only_actions(lineage_spark: Any, lineage:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    src = lineage.put(FIXTURES.parent / "src/lineagelab/simulator/seed/attendance.csv", "s3://unit/att.csv")
+    src = lineage.put(SEED / "attendance.csv", "s3://unit/att.csv")
     assert src.exists()
     att = lineage_spark.read.csv("s3://unit/att.csv", header=True, inferSchema=True)
     att.count()
@@ -262,7 +262,7 @@ def test_cli_glue_run_job_stores_events_and_services_check(lineagelab_profile: A
 
     checked = cli("services", "check")
     assert checked.stdout.count("ok ") == 3, checked.stdout
-    done = cli("glue", "run-job", str(FIXTURES / "glue" / "lineageglue.py"), "--job-name", "lineageglue")
+    done = cli("glue", "run-job", str(SEED / "lineageglue.py"), "--job-name", "lineageglue")
     assert "1 write(s) captured, 4 events -> store" in done.stdout
     lin = cli("lineage", "attendance_with_emp1::Salary", "--upstream", "--format", "json")
     assert "employeedb.employee" in lin.stdout and '"Salary"' in lin.stdout
