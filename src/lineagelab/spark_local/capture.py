@@ -225,12 +225,17 @@ def _metrics(qe: Any) -> tuple[int | None, int | None, int | None]:
 
 
 def read_write(qe: Any, node: str, cfg: CaptureConfig, started: datetime, ended: datetime,
-               error: str | None) -> Write | None:
-    """Everything one write execution tells, or None when it writes nothing we can name."""
+               error: str | None, light: bool = False) -> Write | None:
+    """Everything one write execution tells, or None when it writes nothing we can name.
+
+    ``light``: only the output and the mode (an outer execution whose inner one already gave the lineage).
+    """
     root = qe.analyzed()
     output, mode = _output(root, node, cfg)
     if output is None:
         return None
+    if light:
+        return Write(node, output, [], {}, [], mode, started, ended, error)
     nodes = json.loads(root.toJSON())
     lineage = analyze(tree(nodes))
     # JVM leaves of the query, matched to the JSON leaves by their attributes' exprIds
@@ -441,8 +446,7 @@ class SparkCapture:
 
         gateway = self.spark.sparkContext._gateway
         ensure_callback_server_started(gateway)  # type: ignore[no-untyped-call]
-        self._listener = _Listener(self)
-        self.spark._jsparkSession.listenerManager().register(self._listener)
+        _Listener.on(self.spark).captures.append(self)
         self.emit(self.events.application("START", datetime.now(UTC)))
         self._started = True
         atexit.register(self.close)
@@ -459,7 +463,8 @@ class SparkCapture:
                 return
             ended = datetime.now(UTC)
             started = ended - timedelta(microseconds=duration_ns / 1000) if duration_ns else ended
-            w = read_write(qe, node, self.cfg, started, ended, error)
+            light = node in _OUTER and any(p.node not in _OUTER for p in self._pending)
+            w = read_write(qe, node, self.cfg, started, ended, error, light)
             if w is None:
                 return
             w.sql = self._sql_text
@@ -490,7 +495,9 @@ class SparkCapture:
     def detach(self) -> None:
         """Stop listening (the session goes on; a test's next capture starts clean)."""
         if self._started:
-            self.spark._jsparkSession.listenerManager().unregister(self._listener)
+            listener = _Listener.on(self.spark)
+            if self in listener.captures:
+                listener.captures.remove(self)
             atexit.unregister(self.close)
 
     def close(self, error: str | None = None) -> None:
@@ -503,20 +510,35 @@ class SparkCapture:
 
 
 class _Listener:
-    """The py4j face of the capture (Spark calls it; it must never raise)."""
+    """The py4j face of the captures: one per JVM session, registered once, passing actions to the live captures.
 
-    def __init__(self, capture: SparkCapture):
-        self.capture = capture
+    (py4j hands ``unregister`` a new proxy, which Spark does not find, so listeners are never swapped.)
+    """
+
+    _by_session: ClassVar[dict[int, _Listener]] = {}
+
+    def __init__(self) -> None:
+        self.captures: list[SparkCapture] = []
+
+    @classmethod
+    def on(cls, spark: Any) -> _Listener:
+        key = int(spark._jsparkSession.hashCode())
+        if key not in cls._by_session:
+            listener = cls._by_session[key] = cls()
+            spark._jsparkSession.listenerManager().register(listener)
+        return cls._by_session[key]
 
     def onSuccess(self, func: str, qe: Any, duration_ns: int) -> None:
-        self.capture.on_action(func, qe, duration_ns, None)
+        for c in list(self.captures):
+            c.on_action(func, qe, duration_ns, None)
 
     def onFailure(self, func: str, qe: Any, exception: Any) -> None:
         try:
             message = str(exception.getMessage() or exception.toString())
         except Exception:
             message = "the action failed"
-        self.capture.on_action(func, qe, 0, _scrub(message))
+        for c in list(self.captures):
+            c.on_action(func, qe, 0, _scrub(message))
 
     class Java:
         implements: ClassVar[list[str]] = ["org.apache.spark.sql.util.QueryExecutionListener"]
