@@ -271,3 +271,59 @@ def test_cli_glue_run_job_stores_events_and_services_check(lineagelab_profile: A
     assert "lineagelab-local" not in exported
     bad = cli("glue", "run-job", str(tmp_path / "missing.py"), "--job-name", "x", check=False)
     assert bad.returncode == 2 and "missing.py: no such script" in bad.stderr
+
+
+# -- transports and delivery -------------------------------------------------------------------------------------
+def test_events_reach_a_local_datazone_endpoint_and_files(lineage_spark: Any, lineage: Any, tmp_path: Path) -> None:
+    """`amazon_datazone_api` with an endpointOverride posts to the local DataZone API; `file` appends NDJSON."""
+    import boto3
+
+    from lineagelab.spark_local import transport
+    from tests.server_fixture import running_server
+
+    lineage_spark.createDataFrame([(1,)], ["x"]).write.mode("overwrite").parquet("s3://unit/dz/")
+    lineage.flush()
+    events = [e for e in lineage.events if e["eventType"] in ("START", "COMPLETE")]
+    with running_server(tmp_path / "server.duckdb") as server:
+        conf = {"spark.openlineage.transport.type": "amazon_datazone_api",
+                "spark.openlineage.transport.domainId": "dzd_test",
+                "spark.openlineage.transport.endpointOverride": server.url}
+        route = transport.route(conf, "us-west-2")
+        assert route.kind == "datazone"
+        assert transport.send(events, route) == len(events)
+        client = boto3.client("datazone", endpoint_url=server.url, region_name="us-west-2",
+                              aws_access_key_id="x", aws_secret_access_key="y")
+        listed = client.list_lineage_events(domainIdentifier="dzd_test")["items"]
+        assert len(listed) == len(events)
+    assert transport.route({"spark.openlineage.transport.type": "amazon_datazone_api"}, "us-west-2").kind == "store"
+    out = tmp_path / "ol" / "events.ndjson"
+    file_route = transport.route({"spark.openlineage.transport.type": "file",
+                                  "spark.openlineage.transport.location": str(out)}, "us-west-2")
+    transport.send(events, file_route)
+    assert [json.loads(line)["eventType"] for line in out.read_text().splitlines()] == \
+        [e["eventType"] for e in events]
+    with pytest.raises(ValueError, match=r"kafka.*is not supported"):
+        transport.route({"spark.openlineage.transport.type": "kafka"}, "us-west-2")
+
+
+def test_no_event_lost_when_a_script_never_stops_spark(lineagelab_profile: Any, tmp_path: Path) -> None:
+    """A plain PySpark program with the capture attached, ending without spark.stop(): atexit flushes."""
+    out = tmp_path / "events.ndjson"
+    program = f"""
+import json, sys
+from lineagelab.profile import load
+from lineagelab.spark_local.session import build_session, attach_capture
+prof = load({str(lineagelab_profile.path)!r})
+spark = build_session("no_stop", prof, home=__import__("pathlib").Path({str(tmp_path / "home")!r}))
+fh = open({str(out)!r}, "a")
+attach_capture(spark, prof, lambda e: (fh.write(json.dumps(e) + "\\n"), fh.flush()), {{}})
+for i in range(3):
+    spark.range(5).write.mode("overwrite").parquet(f"s3://unit/no_stop/{{i}}/")
+# no spark.stop(), no flush: the interpreter just ends
+"""
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    docs = [json.loads(line) for line in out.read_text().splitlines()]
+    kinds = [(e["eventType"], e["job"]["name"].rsplit(".", 1)[-1]) for e in docs]
+    assert kinds.count(("COMPLETE", "no_stop_0")) == kinds.count(("COMPLETE", "no_stop_1")) == 1
+    assert ("COMPLETE", "no_stop_2") in kinds and kinds[-1] == ("COMPLETE", "no_stop")

@@ -61,3 +61,21 @@ def test_composition_rules() -> None:
     assert compose(Tx("INDIRECT", "JOIN"), agg) == Tx("INDIRECT", "JOIN")  # INDIRECT wins along a path
     assert compose(agg, Tx("INDIRECT", "FILTER")) == Tx("INDIRECT", "FILTER")
     assert compose(Tx("DIRECT", "TRANSFORMATION", True), ident).masking  # masking is OR-ed
+
+
+def test_official_jar_takes_over_capture_when_present(tmp_path: Path) -> None:
+    """With openlineage-spark on the classpath its listener stays and writes to a file the run reads back."""
+    from lineagelab.spark_local.session import LISTENER, Notes, listener_conf
+
+    conf = {"spark.extraListeners": LISTENER, "spark.openlineage.transport.type": "amazon_datazone_api"}
+    ours = listener_conf(conf, ["/usr/share/java/mariadb-java-client.jar"], tmp_path, "job", Notes())
+    assert "spark.extraListeners" not in ours  # the class is not here: our capture stands in
+    notes = Notes()
+    theirs = listener_conf(conf, ["/opt/jars/openlineage-spark_2.12-1.25.0.jar"], tmp_path, "my job", notes)
+    assert theirs["spark.extraListeners"] == LISTENER
+    assert theirs["spark.openlineage.transport.type"] == "file"
+    assert theirs["spark.openlineage.transport.location"] == str(tmp_path / "spark-events" / "my_job.ndjson")
+    assert notes.lines == ["using the official OpenLineage listener from /opt/jars/openlineage-spark_2.12-1.25.0.jar"]
+    http = listener_conf({**conf, "spark.openlineage.transport.type": "http"}, ["/x/openlineage-spark.jar"],
+                         tmp_path, "j", Notes())
+    assert http["spark.openlineage.transport.type"] == "http"  # a collector URL the user chose stays

@@ -143,10 +143,10 @@ def parse(doc: dict[str, Any], path: Path | None = None, base: Path | None = Non
     return prof
 
 
-def load(path: Path | None = None) -> Profile:
+def load(path: Path | str | None = None) -> Profile:
     """``path``, else ``$LINEAGELAB_PROFILE``, else ``./lineagelab.toml`` if present, else defaults."""
     env = os.environ.get("LINEAGELAB_PROFILE")
-    chosen = path or (Path(env) if env else None)
+    chosen = Path(path) if path else (Path(env) if env else None)
     if chosen is None:
         chosen = Path(DEFAULT_FILE)
         if not chosen.exists():

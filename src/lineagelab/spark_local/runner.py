@@ -116,8 +116,9 @@ def run(
         notes.add(f"notebook magic ignored locally: {m}")
     started = time.perf_counter()
     spark = session.build_session(app_name, profile, all_conf, preset=preset, home=home, notes=notes)
+    official = spark.sparkContext.getConf().get("spark.extraListeners", "") == session.LISTENER
     cap: SparkCapture | None = None
-    if capture:
+    if capture and not official:
         cap = session.attach_capture(spark, profile, result.events.append, all_conf, app_name)
     glue_connections.configure({**profile.connections, **(connections or {})}, cap)
     namespace: dict[str, Any] = {"__name__": "__main__", "__file__": str(script.path)}
@@ -147,6 +148,12 @@ def run(
             cap.detach()
         glue_connections.configure({}, None)
         redirect.uninstall()
+        if official:  # the official listener writes its events when the application ends
+            events_file = Path(spark.sparkContext.getConf().get("spark.openlineage.transport.location", ""))
+            spark.stop()
+            if events_file.is_file():
+                result.events.extend(json.loads(line) for line in events_file.read_text().splitlines() if line)
+                events_file.unlink()
     result.notes = notes.lines
     result.seconds = time.perf_counter() - started
     return result

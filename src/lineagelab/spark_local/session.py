@@ -93,6 +93,27 @@ def official_jar(jars: Iterable[str]) -> str | None:
     return next((j for j in jars if re.search(r"openlineage-spark[^/]*\.jar$", j)), None)
 
 
+def listener_conf(conf: Mapping[str, str], jars: Iterable[str], home: Path, app_name: str,
+                  notes: Notes) -> dict[str, str]:
+    """With the official openlineage-spark JAR on the classpath, it captures: its events go to a file the run
+    reads back into the store. Without it, its listener class is dropped from the conf and ours stands in."""
+    out = dict(conf)
+    jar = official_jar(jars)
+    if jar is None:
+        out.pop("spark.extraListeners", None)
+        return out
+    notes.add(f"using the official OpenLineage listener from {jar}")
+    out["spark.extraListeners"] = LISTENER
+    if out.get("spark.openlineage.transport.type") in (None, "", "amazon_datazone_api"):
+        out["spark.openlineage.transport.type"] = "file"
+        out["spark.openlineage.transport.location"] = str(official_events_file(home, app_name))
+    return out
+
+
+def official_events_file(home: Path, app_name: str) -> Path:
+    return home / "spark-events" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', app_name)}.ndjson"
+
+
 def lineage_wanted(conf: Mapping[str, str]) -> bool:
     return LISTENER in conf.get("spark.extraListeners", "") or "spark.openlineage.transport.type" in conf
 
@@ -138,9 +159,7 @@ def build_session(
     for key in list(conf):
         if key.startswith("spark-submit."):
             conf.pop(key)
-    official = official_jar(jars)
-    if not official:
-        conf.pop("spark.extraListeners", None)  # the class is not on this classpath: our capture stands in
+    conf = listener_conf(conf, jars, home, app_name, notes)
     os.environ.update({k: v for k, v in PRESETS.get(preset, {}).items() if k not in os.environ})
     os.environ.setdefault("AWS_DEFAULT_REGION", profile.region)
     os.environ.setdefault("AWS_REGION", profile.region)
