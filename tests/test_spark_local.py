@@ -327,3 +327,18 @@ for i in range(3):
     kinds = [(e["eventType"], e["job"]["name"].rsplit(".", 1)[-1]) for e in docs]
     assert kinds.count(("COMPLETE", "no_stop_0")) == kinds.count(("COMPLETE", "no_stop_1")) == 1
     assert ("COMPLETE", "no_stop_2") in kinds and kinds[-1] == ("COMPLETE", "no_stop")
+
+
+def test_spark_sql_ctas_carries_its_query(lineage_spark: Any, lineage: Any) -> None:
+    lineage_spark.createDataFrame([("a", 1), ("b", 2)], ["k", "v"]).createOrReplaceTempView("src_view")
+    lineage_spark.sql("CREATE DATABASE IF NOT EXISTS unitdb")
+    lineage_spark.sql("DROP TABLE IF EXISTS unitdb.totals")
+    query = "CREATE TABLE unitdb.totals USING parquet AS SELECT k, sum(v) AS total FROM src_view GROUP BY k"
+    lineage_spark.sql(query)
+    run = lineage.last()
+    assert run.job == "pytest.execute_create_data_source_table_as_select_command.unitdb_totals"
+    assert run.event["job"]["facets"]["sql"]["query"] == query
+    out = run.event["outputs"][0]
+    assert out["facets"]["lifecycleStateChange"]["lifecycleStateChange"] == "CREATE"
+    assert out["facets"]["symlinks"]["identifiers"][0]["name"] == "table/unitdb/totals"
+    assert [f["name"] for f in out["facets"]["schema"]["fields"]] == ["k", "total"]

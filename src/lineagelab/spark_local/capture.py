@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -447,6 +448,7 @@ class SparkCapture:
         gateway = self.spark.sparkContext._gateway
         ensure_callback_server_started(gateway)  # type: ignore[no-untyped-call]
         _Listener.on(self.spark).captures.append(self)
+        _patch_sql_once()
         self.emit(self.events.application("START", datetime.now(UTC)))
         self._started = True
         atexit.register(self.close)
@@ -548,3 +550,30 @@ def _scrub(message: str) -> str:
     """Error messages may quote JDBC URLs: drop credentials from them."""
     message = re.sub(r"(password|pwd)=[^&;\s]*", r"\1=***", message, flags=re.I)
     return re.sub(r"//[^/@\s]*:[^/@\s]*@", "//", message)
+
+
+@functools.cache
+def _patch_sql_once() -> None:
+    """``spark.sql("CREATE TABLE … AS SELECT …")`` runs eagerly: deliver its events while its text is known, so
+    the run carries the ``sql`` job facet as openlineage-spark's does."""
+    from pyspark.sql import SparkSession
+
+    orig = SparkSession.sql
+
+    @functools.wraps(orig)
+    def sql(self: Any, sqlQuery: str, *args: Any, **kwargs: Any) -> Any:
+        listener = _Listener._by_session.get(int(self._jsparkSession.hashCode()))
+        captures = list(listener.captures) if listener else []
+        if not captures:
+            return orig(self, sqlQuery, *args, **kwargs)
+        for c in captures:
+            c.flush()  # earlier actions keep their own (absent) SQL text
+            c.note_sql(sqlQuery)
+        try:
+            return orig(self, sqlQuery, *args, **kwargs)
+        finally:
+            for c in captures:
+                c.flush()
+                c.note_sql(None)
+
+    SparkSession.sql = sql  # type: ignore[method-assign]
