@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 store_app = typer.Typer(help="Inspect and maintain the lineage store.", no_args_is_help=True)
-export_app = typer.Typer(help="Export raw events (and, later, HTML views).", no_args_is_help=True)
+export_app = typer.Typer(help="Export raw events, or the lineage as one offline HTML file.", no_args_is_help=True)
 sql_app = typer.Typer(help="SQL lineage without a database.", no_args_is_help=True)
 redshift_app = typer.Typer(help="Run Redshift SQL on the local PostgreSQL, with lineage.", no_args_is_help=True)
 lake_app = typer.Typer(help="The local S3 lake: s3://bucket/key lives in .lineagelab/lake/bucket/key.",
@@ -466,6 +466,51 @@ def serve(
     err.print(f"lineagelab serving {settings.store or 'the default store'} on http://{host}:{port} "
               f"(OpenLineage: /api/v1/lineage, DataZone: /v2/domains/…, API: /openapi.json)")
     run(settings.store, host, port, token)
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 5000,
+    token: Annotated[str | None, typer.Option(envvar="LINEAGELAB_TOKEN", help="Require this bearer token.")] = None,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the browser.")] = True,
+) -> None:
+    """Serve the lineage viewer (and the collector and DataZone API) and open it in the browser."""
+    import threading
+    import webbrowser
+
+    from lineagelab.server import static_ui
+    from lineagelab.server.app import serve as run
+
+    if not (static_ui.STATIC / "index.html").is_file():
+        raise UserError(str(static_ui.ViewerNotBuilt()))
+    url = f"http://{host}:{port}/ui/" + (f"?token={token}" if token else "")
+    err.print(f"lineagelab viewer on {url}", markup=False)
+    if open_browser:
+        threading.Timer(1.0, lambda: webbrowser.open(url)).start()
+    run(settings.store, host, port, token)
+
+
+@export_app.command("html")
+def export_html(
+    out_file: Annotated[Path, typer.Argument(metavar="OUT.html", help="The file to write.")],
+    node: Annotated[str | None, typer.Argument(help="Focus: a dataset or job (any unique part of its name).")] = None,
+    depth: Annotated[int, typer.Option(help="With NODE: keep jobs within this many hops (0: all).")] = 0,
+) -> None:
+    """Write the viewer and the lineage into one HTML file that opens from disk, offline (no request leaves it)."""
+    from lineagelab.graph.bundle import build
+    from lineagelab.server import static_ui
+
+    with _open(read_only=True) as store:
+        focus = _resolve(store.con, node).node if node else None
+        doc = build(store.con, focus, depth)
+    try:
+        page = static_ui.standalone_html(doc)
+    except static_ui.ViewerNotBuilt as exc:
+        raise UserError(str(exc)) from None
+    out_file.write_text(page, encoding="utf-8")
+    out.print(f"wrote {out_file} ({len(page.encode()) / 1e6:.1f} MB): {len(doc['datasets'])} datasets, "
+              f"{len(doc['jobs'])} jobs, {len(doc['runs'])} runs", markup=False)
 
 
 # -- lake, SQL, Redshift ---------------------------------------------------------------------------------------

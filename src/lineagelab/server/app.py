@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -100,7 +100,8 @@ class TokenAuth:
         self.app, self.token = app, token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.token is None or scope["type"] != "http":
+        if self.token is None or scope["type"] != "http" or scope["path"] == "/" or scope["path"].startswith("/ui"):
+            # the viewer's page and assets hold no data; it sends the token (from ?token=) on its API calls
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -175,7 +176,27 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
         err = ApiError(500, "InternalServerException", f"{type(exc).__name__}: {exc}")
         return aws_response(err) if _is_aws(request.url.path) else json_response(err)
 
+    async def ui_asset(request: Request) -> Response:
+        from lineagelab.server import static_ui
+
+        name = request.path_params.get("name") or "index.html"
+        try:
+            body = static_ui.asset(name)
+        except static_ui.ViewerNotBuilt as exc:
+            return Response(str(exc), status_code=503, media_type="text/plain")
+        except FileNotFoundError:
+            raise ApiError(404, "NotFound", f"no such file: {request.url.path}") from None
+        kind = {"html": "text/html; charset=utf-8", "js": "text/javascript", "css": "text/css"}[name.rsplit(".", 1)[1]]
+        return Response(body, media_type=kind, headers={"Cache-Control": "no-cache"})
+
+    async def to_ui(request: Request) -> Response:
+        return RedirectResponse("/ui/")
+
     routes = [
+        Route("/", to_ui, methods=["GET"]),
+        Route("/ui", to_ui, methods=["GET"]),
+        Route("/ui/", ui_asset, methods=["GET"]),
+        Route("/ui/{name}", ui_asset, methods=["GET"]),
         Route("/api/v1/lineage", endpoint(lambda r, b: collector.post_one(st(), r, b), MAX_BODY), methods=["POST"]),
         Route("/api/v1/lineage/batch", endpoint(lambda r, b: collector.post_batch(st(), r, b), MAX_BODY),
               methods=["POST"]),

@@ -120,6 +120,15 @@ def events(con: Any, request: Request) -> Any:
     return details.run_events(con, str(_param(request, "run", True)))
 
 
+def bundle_(con: Any, request: Request) -> Any:
+    """Runs, datasets and jobs for the browser (details and raw events are fetched per node)."""
+    from lineagelab.graph.bundle import build
+
+    text = _param(request, "node")
+    focus = _ref(con, text).node if text else None
+    return build(con, focus, _int(request, "depth", 0, 0, 1000), with_details=False, with_events=False)
+
+
 def stats(store: Store, request: Request) -> Response:
     return _json(store.stats())
 
@@ -132,5 +141,6 @@ ROUTES: dict[str, Callable[[Store, Request], Response]] = {
     "/api/v1/viewer/search": _with_cursor(search),
     "/api/v1/viewer/node": _with_cursor(node),
     "/api/v1/viewer/events": _with_cursor(events),
+    "/api/v1/viewer/bundle": _with_cursor(bundle_),
     "/api/v1/stats": stats,
 }

@@ -1,0 +1,246 @@
+"""The lineage viewer in Debian's Chromium (headless): the served UI and the offline HTML export.
+
+Clicks go to the canvas at a node's rendered position, as a user's would. Screenshots are kept under
+``test-artifacts/viewer/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lineagelab.server.static_ui import STATIC
+from lineagelab.store.store import Store
+from tests.server_fixture import Server, running_server
+
+pytestmark = pytest.mark.skipif(not (STATIC / "index.html").is_file(), reason="viewer not built (scripts/setup.sh)")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "viewer"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _evil_event(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """A run whose output dataset, column and facet value are markup."""
+    e = copy.deepcopy(next(x for x in events if x["eventType"] == "COMPLETE" and x.get("outputs")))
+    e["run"]["runId"] = "01900000-0000-7000-8000-00000000e71e"
+    e["job"]["name"] = f"evil_job {EVIL}"
+    out = e["outputs"][0]
+    out["name"] = EVIL
+    out["facets"] = {"schema": {**out["facets"]["schema"], "fields": [{"name": EVIL, "type": "<b>bold</b>"}]}}
+    e["inputs"] = e["inputs"][:1]
+    return e
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.conftest import _SAMPLE
+
+    path = tmp_path_factory.mktemp("viewer") / "lineage.duckdb"
+    events = copy.deepcopy(_SAMPLE)
+    with Store(path) as s:
+        s.ingest_docs([*events, _evil_event(events)], "test")
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported(store_path: Path) -> Path:
+    out = store_path.parent / "lineage.html"
+    subprocess.run([sys.executable, "-m", "lineagelab", "--store", str(store_path), "export", "html", str(out)],
+                   check=True, capture_output=True, text=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(store_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    import shutil
+
+    copy_path = tmp_path_factory.mktemp("served") / "lineage.duckdb"
+    shutil.copy(store_path, copy_path)
+    with running_server(copy_path, token="viewer-token") as s:
+        yield s
+
+
+class Page:
+    """A viewer page, with the few moves a user makes."""
+
+    def __init__(self, page: Any, name: str):
+        self.page, self.name = page, name
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def open(self, url: str) -> None:
+        self.page.goto(url)
+        self.wait_render(1)
+
+    def wait_render(self, n: int, timeout: float = 30.0) -> None:
+        # polled from here: wait_for_function evaluates strings, which the export's CSP (rightly) forbids
+        deadline = time.monotonic() + timeout
+        while self.renders < n:
+            assert time.monotonic() < deadline, f"{self.name}: render {n} did not happen; status: " \
+                                                f"{self.page.text_content('#status')}; errors {self.errors}"
+            self.page.wait_for_timeout(25)
+
+    @property
+    def renders(self) -> int:
+        return int(self.page.evaluate("Number(document.body.dataset.rendered || 0)"))
+
+    def node_id(self, label_part: str, kind: str | None = None) -> str:
+        ids = self.page.evaluate("""([part, kind]) => window.lineagelab.cy().nodes()
+            .filter(n => n.data('label').includes(part) && (!kind || n.data('kind') === kind)).map(n => n.id())""",
+                                 [label_part, kind])
+        assert ids, f"no node labelled {label_part!r}"
+        return str(ids[0])
+
+    def click_node(self, node_id: str, double: bool = False) -> None:
+        box = self.page.locator("#cy").bounding_box()
+        pos = self.page.evaluate("id => window.lineagelab.cy().getElementById(id).renderedPosition()", node_id)
+        x, y = box["x"] + pos["x"], box["y"] + pos["y"]
+        if double:
+            self.page.mouse.dblclick(x, y)
+        else:
+            self.page.mouse.click(x, y)
+
+    def shot(self, step: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{self.name}-{step}.png"))
+
+
+def _walkthrough(p: Page) -> None:
+    """Open, details, expand columns, highlight a path, search, time slider, diff — the same on both."""
+    page = p.page
+    assert "nodes" in page.text_content("#status")
+    p.shot("open")
+    # details of the Glue output: schema with types, the Glue ARN symlink, runs
+    target = p.node_id("attendanceparquet", "dataset")
+    p.click_node(target)
+    page.wait_for_selector("#details-title")
+    assert page.text_content("#details-title") == "s3://datazone-123456789012/attendanceparquet"
+    assert "arn:aws:glue:us-west-2:123456789012/table/gluedbname/attendance_with_emp1" in page.text_content("#symlinks")
+    assert "EmployeeID" in page.text_content("#schema")
+    assert "COMPLETE" in page.text_content("#runs")
+    page.locator("#runs a").first.click()
+    page.wait_for_selector("#raw-events")
+    assert '"eventType": "START"' in page.text_content("#raw-events")
+    # expand into columns, click one: its path upstream with transformation types
+    before = p.renders
+    page.click("#columns-btn")
+    p.wait_render(before + 1)
+    col = p.node_id("Name", "column")
+    before = p.renders
+    p.click_node(col)
+    p.wait_render(before + 1)  # the datasets on the path open
+    page.wait_for_selector("#path-table")
+    path = page.text_content("#path-table")
+    assert "employeedb.employee::Name" in path and "DIRECT/IDENTITY" in path
+    highlighted = page.evaluate("window.lineagelab.cy().elements('.hl').length")
+    assert highlighted >= 2
+    p.shot("column-path")
+    # search and focus
+    page.fill("#search", "employee_absence")
+    page.wait_for_selector("#search-results li")
+    before = p.renders
+    page.locator("#search-results li").first.click()
+    p.wait_render(before + 1)
+    assert "around" in page.text_content("#status")
+    assert "employee_absence_summary" in page.text_content("#details-title")
+    page.click("#all-btn")
+    # time slider to the first run: day 1 only (the notebook's and Redshift's runs came later that day)
+    before = p.renders
+    page.eval_on_selector("#time", "el => { el.value = '0'; el.dispatchEvent(new Event('input')); }")
+    p.wait_render(before + 1)
+    assert "as of 2024-06-01" in page.text_content("#status")
+    p.shot("time-slider")
+    # diff of the two days: the Glue job lost Salary
+    page.click("details.diff summary")
+    page.select_option("#diff-from", index=0)
+    last = page.eval_on_selector("#diff-to", "el => el.options.length - 1")
+    page.select_option("#diff-to", index=last)
+    before = p.renders
+    page.click("#diff-times")
+    p.wait_render(before + 1)
+    changes = page.text_content("#diff-list")
+    assert "− column: s3://datazone-123456789012/attendanceparquet::Salary" in changes
+    removed = page.evaluate("window.lineagelab.cy().nodes('.removed').map(n => n.data('label'))")
+    assert "Salary" in removed
+    p.shot("diff")
+    assert p.errors == []
+
+
+def test_exported_file_works_offline(browser: Any, exported: Path) -> None:
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    p = Page(page, "export")
+    p.open(exported.as_uri())
+    _walkthrough(p)
+    # nothing but the file itself was requested, and the page forbids any other request
+    assert [u for u in p.requests if not u.startswith("file:")] == []
+    csp = page.evaluate("document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]').content")
+    assert "default-src 'none'" in csp and "connect-src 'none'" in csp
+    # PNG and SVG of the view
+    with page.expect_download() as png:
+        page.click("#png")
+    assert png.value.suggested_filename == "lineage.png"
+    with page.expect_download() as svg:
+        page.click("#svg")
+    svg_path = svg.value.path()
+    assert svg_path is not None and Path(svg_path).read_text().lstrip().startswith(("<?xml", "<svg"))
+    page.close()
+
+
+def test_served_ui_with_token(browser: Any, server: Server) -> None:
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    p = Page(page, "served")
+    p.open(f"{server.url}/ui/?token=viewer-token")
+    _walkthrough(p)
+    api = [u for u in p.requests if "/api/v1/viewer/" in u]
+    assert any("/bundle" in u for u in api) and any("/node?" in u for u in api) and any("/events?" in u for u in api)
+    page.close()
+    denied = browser.new_page()
+    p2 = Page(denied, "denied")
+    denied.goto(f"{server.url}/ui/")
+    denied.wait_for_selector("#status:has-text('401')", timeout=15000)
+    assert p2.errors == []
+    denied.close()
+
+
+@pytest.mark.parametrize("where", ["export", "served"])
+def test_names_are_text_never_markup(browser: Any, exported: Path, server: Server, where: str) -> None:
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    p = Page(page, f"xss-{where}")
+    p.open(exported.as_uri() if where == "export" else f"{server.url}/ui/?token=viewer-token")
+    page.fill("#search", "onerror")
+    page.wait_for_selector("#search-results li")
+    results = page.text_content("#search-results")
+    assert EVIL in results
+    before = p.renders
+    page.locator("#search-results li", has_text="dataset").first.click()
+    p.wait_render(before + 1)
+    assert page.text_content("#details-title").endswith(EVIL)
+    assert EVIL in page.text_content("#schema") and "<b>bold</b>" in page.text_content("#schema")
+    label = page.evaluate("window.lineagelab.cy().nodes().map(n => n.data('label')).join('|')")
+    assert "<img" in label  # the canvas draws it as text
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    assert page.evaluate("[...document.querySelectorAll('b')].filter(b => b.textContent === 'bold').length") == 0
+    p.shot("names")
+    assert p.dialogs == [] and p.errors == []
+    page.close()

@@ -1,0 +1,533 @@
+// lineagelab's lineage viewer. Data comes from the bundle inlined in the page (offline export) or from the local
+// server (/api/v1/viewer/bundle). Every name and facet value is data: it reaches the page as text nodes or canvas
+// labels, never as markup.
+import cytoscape from 'cytoscape';
+import elk from 'cytoscape-elk';
+import svg from 'cytoscape-svg';
+import './style.css';
+import {
+  columnPath, defaultFocus, diffStates, fullName, label, neighbourhood, selectRuns, service, stateOf,
+} from './model.js';
+
+cytoscape.use(elk);
+cytoscape.use(svg);
+
+const FANOUT = 12; // neighbours shown on one side before the rest fold into "+N more"
+const params = new URLSearchParams(location.search);
+const ui = {
+  bundle: null,
+  mode: 'latest', // latest | cumulative | asof
+  asOf: null,
+  depth: Number(params.get('depth') || 6),
+  direction: 'both',
+  focus: params.get('focus') || null,
+  budget: Number(params.get('budget') || 400),
+  expanded: new Set(),
+  openFanout: new Set(),
+  diff: null, // {a: state, b: state, title}
+  selected: null,
+  highlighted: null,
+};
+let cy = null;
+let state = null;
+
+// -- tiny DOM helpers: text only ---------------------------------------------------------------------------------
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') el.className = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c != null) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+const $ = (sel) => document.querySelector(sel);
+
+// -- loading ----------------------------------------------------------------------------------------------------
+async function loadBundle() {
+  const inline = document.getElementById('lineagelab-data');
+  if (inline && inline.textContent.trim()) return JSON.parse(inline.textContent);
+  const q = new URLSearchParams();
+  if (params.get('node')) q.set('node', params.get('node'));
+  const res = await fetch(`/api/v1/viewer/bundle?${q}`, { headers: tokenHeaders() });
+  if (!res.ok) throw new Error(`the server answered ${res.status}: ${await res.text()}`);
+  return res.json();
+}
+
+function tokenHeaders() {
+  const t = params.get('token') || sessionStorage.getItem('lineagelab-token');
+  if (params.get('token')) sessionStorage.setItem('lineagelab-token', params.get('token'));
+  return t ? { Authorization: `Bearer ${t}` } : {};
+}
+
+// -- graph elements ---------------------------------------------------------------------------------------------
+function currentState() {
+  const runs = selectRuns(ui.bundle, ui.mode, ui.asOf);
+  return stateOf(ui.bundle, runs);
+}
+
+function stateAt(t) {
+  return stateOf(ui.bundle, selectRuns(ui.bundle, 'asof', t));
+}
+
+function visible(st) {
+  const total = st.nodes.size;
+  let focus = ui.focus && st.nodes.has(ui.focus) ? ui.focus : null;
+  if (!focus && total > ui.budget) focus = defaultFocus(st);
+  if (!focus) return { ids: new Set(st.nodes.keys()), hidden: new Map(), focus: null };
+  const nb = neighbourhood(st, focus, ui.depth, ui.direction, ui.budget);
+  return { ids: new Set(nb.ids.keys()), hidden: nb.hidden, focus };
+}
+
+function elements(st, vis, diff) {
+  const els = [];
+  const shown = new Set();
+  // fold wide fan-out: per node and side, keep the first FANOUT neighbours unless opened
+  const sides = new Map();
+  for (const e of st.edges.values()) {
+    if (!vis.ids.has(e.source) || !vis.ids.has(e.target)) continue;
+    for (const [n, other, side] of [[e.source, e.target, 'out'], [e.target, e.source, 'in']]) {
+      const k = `${n}|${side}`;
+      if (!sides.has(k)) sides.set(k, []);
+      sides.get(k).push(other);
+    }
+  }
+  const folded = new Set();
+  const more = [];
+  for (const [k, others] of sides) {
+    const [n, side] = k.split('|');
+    if (others.length <= FANOUT + 1 || ui.openFanout.has(k)) continue;
+    const sorted = [...others].sort();
+    for (const o of sorted.slice(FANOUT)) {
+      const oSides = (sides.get(`${o}|in`) || []).length + (sides.get(`${o}|out`) || []).length;
+      if (oSides <= 1 && o !== vis.focus) folded.add(o);
+    }
+    more.push({ k, n, side, count: others.length - FANOUT });
+  }
+  for (const id of vis.ids) {
+    if (folded.has(id)) continue;
+    const node = st.nodes.get(id) || diff?.extraNodes.get(id);
+    if (!node) continue;
+    shown.add(id);
+    const run = st.runOfJob.get(id);
+    const classes = [node.kind, service(node)];
+    if (node.kind === 'job' && run) classes.push(`state-${(run.state || '').toLowerCase()}`);
+    if (id === vis.focus) classes.push('focus');
+    if (diff?.addedNodes.has(id)) classes.push('added');
+    if (diff?.removedNodes.has(id)) classes.push('removed');
+    const hidden = vis.hidden.get(id);
+    const text = label(node) + (hidden ? `\n(+${hidden} beyond)` : '');
+    els.push({ group: 'nodes', data: { id, label: text, kind: node.kind }, classes: classes.join(' ') });
+    if (node.kind === 'dataset' && ui.expanded.has(id)) {
+      for (const f of [...(st.columns.get(id) || []), ...(diff?.extraColumns.get(id) || [])]) {
+        const cid = `${id}::${f}`;
+        if (shown.has(cid)) continue;
+        shown.add(cid);
+        const cc = ['column'];
+        if (diff?.addedColumns.has(cid)) cc.push('added');
+        if (diff?.removedColumns.has(cid)) cc.push('removed');
+        els.push({ group: 'nodes', data: { id: cid, label: f, parent: id, kind: 'column' }, classes: cc.join(' ') });
+      }
+    }
+  }
+  for (const m of more) {
+    if (!shown.has(m.n)) continue;
+    const id = `more:${m.k}`;
+    els.push({ group: 'nodes', data: { id, label: `+${m.count} more`, kind: 'more', fanout: m.k }, classes: 'more' });
+    els.push({ group: 'edges', data: m.side === 'out' ? { id: `${id}>`, source: m.n, target: id }
+      : { id: `${id}<`, source: id, target: m.n }, classes: 'more-edge' });
+  }
+  const allEdges = diff ? diff.edges : st.edges;
+  for (const e of allEdges.values()) {
+    if (!shown.has(e.source) || !shown.has(e.target)) continue;
+    const cls = ['flow'];
+    if (diff?.addedEdges.has(e.id)) cls.push('added');
+    if (diff?.removedEdges.has(e.id)) cls.push('removed');
+    els.push({ group: 'edges', data: { id: e.id, source: e.source, target: e.target }, classes: cls.join(' ') });
+  }
+  const allCols = diff ? diff.colEdges : st.colEdges;
+  for (const e of allCols.values()) {
+    if (!shown.has(e.source) || !shown.has(e.target)) continue;
+    const cls = ['coledge'];
+    if ([...e.types].some((t) => t.startsWith('INDIRECT'))) cls.push('indirect');
+    if (diff?.addedColEdges.has(e.id)) cls.push('added');
+    if (diff?.removedColEdges.has(e.id)) cls.push('removed');
+    els.push({ group: 'edges', data: { id: e.id, source: e.source, target: e.target,
+      label: [...e.types].map((t) => t.split('/')[1]).join(', '), types: [...e.types].join(', ') },
+    classes: cls.join(' ') });
+  }
+  return els;
+}
+
+function diffOverlay(a, b) {
+  const d = diffStates(a, b);
+  const union = (x, y) => new Map([...x, ...y]);
+  const extraColumns = new Map();
+  for (const key of d.columns.removed) {
+    const [ds, f] = key.split('::');
+    if (!extraColumns.has(ds)) extraColumns.set(ds, []);
+    extraColumns.get(ds).push(f);
+  }
+  return {
+    raw: d, extraNodes: a.nodes, edges: union(a.edges, b.edges), colEdges: union(a.colEdges, b.colEdges),
+    addedNodes: new Set(d.nodes.added), removedNodes: new Set(d.nodes.removed),
+    addedEdges: new Set(d.edges.added), removedEdges: new Set(d.edges.removed),
+    addedColEdges: new Set(d.colEdges.added), removedColEdges: new Set(d.colEdges.removed),
+    addedColumns: new Set(d.columns.added), removedColumns: new Set(d.columns.removed), extraColumns,
+  };
+}
+
+const STYLE = [
+  { selector: 'node', style: { label: 'data(label)', 'text-wrap': 'wrap', 'text-max-width': 170, 'font-size': 11,
+    'text-valign': 'center', 'text-halign': 'center', width: 190, height: 44, 'background-color': '#e8eef7',
+    'border-width': 1, 'border-color': '#7d8da6', color: '#1d2633' } },
+  { selector: 'node.dataset', style: { shape: 'round-rectangle' } },
+  { selector: 'node.job', style: { shape: 'cut-rectangle', 'background-color': '#fff4dc', 'border-color': '#c99a2e' } },
+  { selector: 'node.s3', style: { 'background-color': '#e4f4e4', 'border-color': '#4c9a4c' } },
+  { selector: 'node.redshift', style: { 'background-color': '#e6e8fb', 'border-color': '#5560c9' } },
+  { selector: 'node.mysql', style: { 'background-color': '#fde9e4', 'border-color': '#cc6a4e' } },
+  { selector: 'node.job.state-fail', style: { 'border-color': '#d22', 'border-width': 3 } },
+  { selector: 'node.job.state-complete', style: { 'border-width': 2 } },
+  { selector: 'node.job.state-running, node.job.state-start', style: { 'border-style': 'dashed' } },
+  { selector: ':parent', style: { 'text-valign': 'top', 'text-halign': 'center', 'padding': 8,
+    'background-opacity': 0.55 } },
+  { selector: 'node.column', style: { shape: 'rectangle', width: 150, height: 20, 'font-size': 10,
+    'background-color': '#ffffff', 'border-color': '#9aa7b8' } },
+  { selector: 'node.more', style: { shape: 'ellipse', width: 90, height: 28, 'background-color': '#f2f2f2',
+    'border-style': 'dashed', 'font-size': 10 } },
+  { selector: 'node.focus', style: { 'border-width': 4, 'border-color': '#1b63d1' } },
+  { selector: 'node:selected', style: { 'overlay-color': '#1b63d1', 'overlay-opacity': 0.12 } },
+  { selector: 'edge', style: { width: 1.6, 'curve-style': 'bezier', 'target-arrow-shape': 'triangle',
+    'line-color': '#8b98ab', 'target-arrow-color': '#8b98ab', 'arrow-scale': 0.9 } },
+  { selector: 'edge.coledge', style: { width: 1.2, 'line-color': '#5aa0d8', 'target-arrow-color': '#5aa0d8',
+    label: 'data(label)', 'font-size': 8, 'text-rotation': 'autorotate', 'text-background-color': '#fff',
+    'text-background-opacity': 0.8, 'text-background-padding': 1 } },
+  { selector: 'edge.coledge.indirect', style: { 'line-style': 'dashed', 'line-color': '#b58ad6',
+    'target-arrow-color': '#b58ad6' } },
+  { selector: '.added', style: { 'border-color': '#1a9e3a', 'line-color': '#1a9e3a', 'target-arrow-color': '#1a9e3a',
+    'border-width': 3, width: 3 } },
+  { selector: '.removed', style: { 'border-color': '#d6262f', 'line-color': '#d6262f', 'target-arrow-color': '#d6262f',
+    'border-style': 'dashed', 'line-style': 'dashed', 'border-width': 3, width: 3, opacity: 0.85 } },
+  { selector: '.faded', style: { opacity: 0.15 } },
+  { selector: '.hl', style: { 'border-color': '#ff7a00', 'line-color': '#ff7a00', 'target-arrow-color': '#ff7a00',
+    'border-width': 3, width: 3, opacity: 1 } },
+];
+
+function layoutOptions(n) {
+  return { name: 'elk', fit: true, padding: 30, animate: false, nodeDimensionsIncludeLabels: false,
+    elk: { algorithm: 'layered', 'elk.direction': 'RIGHT', 'elk.layered.spacing.nodeNodeBetweenLayers': 70,
+      'elk.spacing.nodeNode': 18, 'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
+      'elk.layered.nodePlacement.strategy': n > 600 ? 'SIMPLE' : 'NETWORK_SIMPLEX',
+      'elk.layered.crossingMinimization.strategy': 'LAYER_SWEEP',
+      'elk.layered.thoroughness': n > 600 ? 1 : 7 } };
+}
+
+function render() {
+  const t0 = performance.now();
+  state = currentState();
+  const diff = ui.diff ? diffOverlay(ui.diff.a, ui.diff.b) : null;
+  const base = diff ? ui.diff.b : state;
+  const vis = ui.diff ? { ids: new Set([...ui.diff.a.nodes.keys(), ...ui.diff.b.nodes.keys()]), hidden: new Map(),
+    focus: null } : visible(base);
+  const els = elements(base, vis, diff);
+  cy.batch(() => {
+    cy.elements().remove();
+    cy.add(els);
+  });
+  const layout = cy.layout(layoutOptions(els.length));
+  layout.one('layoutstop', () => {
+    const ms = performance.now() - t0;
+    document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);
+    document.body.dataset.renderMs = ms.toFixed(1);
+    const nodes = cy.nodes().filter((n) => !n.isChild()).length;
+    $('#status').textContent = `${nodes} nodes, ${cy.edges().length} edges` +
+      (vis.focus ? ` around ${label(state.nodes.get(vis.focus) || { kind: 'dataset', ref: { name: vis.focus } })
+        .replace('\n', ' ')} (depth ${ui.depth}, ${ui.direction})` : '') +
+      ` · ${ui.diff ? ui.diff.title : modeTitle()} · ${ms.toFixed(0)} ms`;
+    if (ui.highlighted) highlightColumn(ui.highlighted, ui.showPathOnce);
+    ui.showPathOnce = false;
+  });
+  layout.run();
+  renderDiffList(diff);
+}
+
+function modeTitle() {
+  if (ui.mode === 'asof') return `as of ${ui.asOf}`;
+  return ui.mode === 'cumulative' ? 'cumulative (every run)' : 'latest runs';
+}
+
+// -- interaction ------------------------------------------------------------------------------------------------
+function highlightColumn(cid, showPanel = true) {
+  ui.highlighted = cid;
+  const st = ui.diff ? ui.diff.b : state;
+  const path = columnPath(st, cid);
+  cy.elements().removeClass('hl').addClass('faded');
+  for (const n of path.nodes) {
+    const el = cy.getElementById(n);
+    el.removeClass('faded').addClass('hl');
+    el.parent().removeClass('faded');
+  }
+  for (const e of path.edges) cy.getElementById(e).removeClass('faded').addClass('hl');
+  const rows = [...path.edges].map((id) => st.colEdges.get(id)).filter(Boolean);
+  if (showPanel) showPath(cid, rows);
+}
+
+/** Click on a column: open every dataset on its path, then highlight the path. */
+function traceColumn(cid) {
+  const st = ui.diff ? ui.diff.b : state;
+  const path = columnPath(st, cid);
+  const closed = [...path.nodes].map((n) => n.split('::')[0]).filter((d) => !ui.expanded.has(d));
+  ui.highlighted = cid;
+  if (closed.length) {
+    for (const d of closed) ui.expanded.add(d);
+    ui.showPathOnce = true;
+    render(); // highlights when laid out
+  } else {
+    highlightColumn(cid);
+  }
+}
+
+function clearHighlight() {
+  ui.highlighted = null;
+  cy.elements().removeClass('hl faded');
+}
+
+function nodeById(id) {
+  return state.nodes.get(id) || (ui.diff && (ui.diff.a.nodes.get(id) || ui.diff.b.nodes.get(id)));
+}
+
+function colName(id) {
+  const [ds, f] = id.split('::');
+  const n = nodeById(ds);
+  return `${n ? fullName(n) : ds}::${f}`;
+}
+
+function showPath(cid, rows) {
+  const panel = $('#details');
+  panel.replaceChildren(
+    h('h2', {}, 'Column path'),
+    h('p', { class: 'mono', id: 'path-column' }, colName(cid)),
+    h('table', { id: 'path-table' },
+      h('tr', {}, h('th', {}, 'from'), h('th', {}, 'to'), h('th', {}, 'transformation')),
+      rows.map((e) => h('tr', {}, h('td', { class: 'mono' }, colName(e.source)), h('td', { class: 'mono' }, colName(e.target)),
+        h('td', {}, [...e.types].join(', '))))),
+    h('button', { onclick: () => { clearHighlight(); panel.replaceChildren(); } }, 'Clear'),
+  );
+}
+
+async function details(id) {
+  const node = nodeById(id);
+  if (!node) return;
+  ui.selected = id;
+  const key = `${node.kind}:${node.ref.id}`;
+  let d = ui.bundle.details ? ui.bundle.details[key] : null;
+  if (!d && !ui.bundle.details) {
+    const res = await fetch(`/api/v1/viewer/node?node=${encodeURIComponent(fullName(node))}`, { headers: tokenHeaders() });
+    d = res.ok ? await res.json() : null;
+  }
+  const panel = $('#details');
+  const parts = [h('h2', { id: 'details-title' }, fullName(node)),
+    h('div', { class: 'actions' },
+      h('button', { id: 'focus-btn', onclick: () => { ui.focus = id; render(); } }, 'Focus'),
+      node.kind === 'dataset' ? h('button', { id: 'columns-btn', onclick: () => toggleColumns(id) },
+        ui.expanded.has(id) ? 'Hide columns' : 'Show columns') : null)];
+  if (d) {
+    parts.push(h('p', {}, h('b', {}, 'DataZone sourceIdentifier: '), h('span', { class: 'mono', id: 'source-id' },
+      d.datazone_source_identifier || '—')));
+    if (d.symlinks?.length) {
+      parts.push(h('h3', {}, 'Symlinks'), h('ul', { id: 'symlinks' }, d.symlinks.map((s) =>
+        h('li', { class: 'mono' }, `${s.namespace || s[0]}/${s.name || s[1]}${s.type ? ` (${s.type})` : ''}`))));
+    }
+    if (d.schema?.length) {
+      parts.push(h('h3', {}, 'Schema'), h('table', { id: 'schema' }, d.schema.map((f) =>
+        h('tr', {}, h('td', { class: 'mono' }, f.name), h('td', {}, f.type || '')))));
+    }
+    if (d.versions?.length) {
+      parts.push(h('h3', {}, 'Versions'), h('table', { id: 'versions' }, d.versions.slice(0, 30).map((v) =>
+        h('tr', {}, h('td', {}, v.created_at || v.first_seen || ''), h('td', {}, v.reason || v.io_hash || ''),
+          h('td', {}, v.row_count != null ? `${v.row_count} rows` : (v.run_count != null ? `${v.run_count} runs` : ''))))));
+    }
+    if (d.runs?.length) {
+      parts.push(h('h3', {}, 'Runs'), h('table', { id: 'runs' },
+        h('tr', {}, h('th', {}, 'run'), h('th', {}, 'state'), h('th', {}, 'started'), h('th', {}, 'duration')),
+        d.runs.slice(0, 50).map((r) => h('tr', { class: `state-${(r.state || '').toLowerCase()}` },
+          h('td', { class: 'mono' }, h('a', { href: '#', onclick: (ev) => { ev.preventDefault(); showEvents(r.run_id); } },
+            (r.run_id || '').slice(0, 13))),
+          h('td', {}, r.state || ''), h('td', {}, r.started_at || ''),
+          h('td', {}, r.duration_ms != null ? `${(r.duration_ms / 1000).toFixed(1)} s` : '')))));
+    }
+    if (d.facets && Object.keys(d.facets).length) {
+      parts.push(h('h3', {}, 'Facets'), h('pre', { id: 'facets' }, JSON.stringify(d.facets, null, 2)));
+    }
+  } else if (node.kind === 'dataset') {
+    parts.push(h('h3', {}, 'Schema'), h('table', { id: 'schema' }, (node.ref.fields || []).map(([n, t]) =>
+      h('tr', {}, h('td', { class: 'mono' }, n), h('td', {}, t)))));
+  }
+  panel.replaceChildren(...parts);
+}
+
+async function showEvents(runId) {
+  let evs = ui.bundle.events ? ui.bundle.events[runId] : null;
+  if (!evs && !ui.bundle.events) {
+    const res = await fetch(`/api/v1/viewer/events?run=${encodeURIComponent(runId)}`, { headers: tokenHeaders() });
+    evs = res.ok ? await res.json() : null;
+  }
+  const panel = $('#details');
+  panel.append(h('h3', {}, `Raw events of ${runId}`),
+    h('pre', { id: 'raw-events' }, evs ? JSON.stringify(evs, null, 2) : 'not in this export'));
+}
+
+function toggleColumns(id) {
+  if (ui.expanded.has(id)) ui.expanded.delete(id);
+  else ui.expanded.add(id);
+  render();
+  details(id);
+}
+
+function renderDiffList(diff) {
+  const box = $('#diff-list');
+  if (!diff) {
+    box.replaceChildren();
+    box.hidden = true;
+    return;
+  }
+  const name = (id) => {
+    const n = nodeById(id);
+    return n ? fullName(n) : id;
+  };
+  const items = [];
+  for (const id of diff.raw.nodes.added) items.push(['added', 'node', name(id)]);
+  for (const id of diff.raw.nodes.removed) items.push(['removed', 'node', name(id)]);
+  for (const id of diff.raw.edges.added) items.push(['added', 'edge', id.split('>').map(name).join(' → ')]);
+  for (const id of diff.raw.edges.removed) items.push(['removed', 'edge', id.split('>').map(name).join(' → ')]);
+  for (const id of diff.raw.columns.added) items.push(['added', 'column', colName(id)]);
+  for (const id of diff.raw.columns.removed) items.push(['removed', 'column', colName(id)]);
+  for (const id of diff.raw.colEdges.added) items.push(['added', 'column edge', id.split('>').map(colName).join(' → ')]);
+  for (const id of diff.raw.colEdges.removed) items.push(['removed', 'column edge', id.split('>').map(colName).join(' → ')]);
+  box.hidden = false;
+  box.replaceChildren(h('h3', {}, `${ui.diff.title}: ${items.length} change(s)`,
+    h('button', { id: 'diff-close', onclick: () => { ui.diff = null; render(); } }, 'Close diff')),
+  h('ul', {}, items.map(([k, what, text]) => h('li', { class: k }, `${k === 'added' ? '+' : '−'} ${what}: `,
+    h('span', { class: 'mono' }, text)))));
+}
+
+function times() {
+  return [...new Set(ui.bundle.runs.map((r) => r.start).filter(Boolean))].sort();
+}
+
+function setupControls() {
+  const ts = times();
+  const slider = $('#time');
+  slider.max = String(Math.max(ts.length - 1, 0));
+  slider.value = slider.max;
+  $('#time-label').textContent = ts.length ? 'now' : '—';
+  slider.addEventListener('input', () => {
+    const t = ts[Number(slider.value)];
+    ui.mode = Number(slider.value) === ts.length - 1 ? 'latest' : 'asof';
+    ui.asOf = t;
+    $('#mode').value = ui.mode;
+    $('#time-label').textContent = ui.mode === 'latest' ? 'now' : t;
+    ui.diff = null;
+    render();
+  });
+  $('#mode').addEventListener('change', (ev) => {
+    ui.mode = ev.target.value;
+    if (ui.mode === 'asof' && !ui.asOf) ui.asOf = ts[Math.max(0, Number(slider.value))];
+    ui.diff = null;
+    render();
+  });
+  $('#depth').value = String(ui.depth);
+  $('#depth').addEventListener('change', (ev) => { ui.depth = Math.max(1, Number(ev.target.value) || 1); render(); });
+  $('#direction').addEventListener('change', (ev) => { ui.direction = ev.target.value; render(); });
+  $('#all-btn').addEventListener('click', () => { ui.focus = null; ui.budget = Infinity; render(); });
+  $('#expand-all').addEventListener('click', () => {
+    const all = [...state.nodes.values()].filter((n) => n.kind === 'dataset').map((n) => n.id);
+    const open = all.every((id) => ui.expanded.has(id));
+    ui.expanded = open ? new Set() : new Set(all);
+    render();
+  });
+  // search
+  const input = $('#search');
+  const results = $('#search-results');
+  input.addEventListener('input', () => {
+    const q = input.value.trim().toLowerCase();
+    if (!q) { results.replaceChildren(); return; }
+    const st = currentState();
+    const hits = [...st.nodes.values()].filter((n) => fullName(n).toLowerCase().includes(q)).slice(0, 20);
+    results.replaceChildren(...hits.map((n) => h('li', { onclick: () => {
+      ui.focus = n.id;
+      ui.highlighted = null;
+      results.replaceChildren();
+      input.value = '';
+      render();
+      details(n.id);
+    } }, h('span', { class: `badge ${n.kind}` }, n.kind), ' ', fullName(n))));
+  });
+  // diff
+  const fill = (sel, opts) => sel.replaceChildren(...opts.map(([v, t]) => h('option', { value: v }, t)));
+  fill($('#diff-from'), ts.map((t) => [t, t]));
+  fill($('#diff-to'), ts.map((t) => [t, t]));
+  if (ts.length) $('#diff-to').value = ts[ts.length - 1];
+  const runs = [...ui.bundle.runs].sort((a, b) => (a.start < b.start ? -1 : 1));
+  const jobName = (r) => {
+    const j = ui.bundle.jobs.find((x) => x.id === r.job);
+    return j ? j.name : r.job;
+  };
+  fill($('#diff-run1'), runs.map((r) => [r.key, `${r.start} ${jobName(r)}`]));
+  fill($('#diff-run2'), runs.map((r) => [r.key, `${r.start} ${jobName(r)}`]));
+  $('#diff-times').addEventListener('click', () => {
+    const a = $('#diff-from').value;
+    const b = $('#diff-to').value;
+    ui.diff = { a: stateAt(a), b: stateAt(b), title: `diff ${a} → ${b}` };
+    const d = diffStates(ui.diff.a, ui.diff.b);
+    for (const k of [...d.columns.added, ...d.columns.removed]) ui.expanded.add(k.split('::')[0]);
+    render();
+  });
+  $('#diff-runs').addEventListener('click', () => {
+    const r1 = ui.bundle.runs.find((r) => r.key === $('#diff-run1').value);
+    const r2 = ui.bundle.runs.find((r) => r.key === $('#diff-run2').value);
+    ui.diff = { a: stateOf(ui.bundle, [r1]), b: stateOf(ui.bundle, [r2]), title: `diff of runs ${r1.key.slice(0, 8)} → ${r2.key.slice(0, 8)}` };
+    for (const id of [...ui.diff.a.nodes.keys(), ...ui.diff.b.nodes.keys()]) if (id.startsWith('d')) ui.expanded.add(id);
+    render();
+  });
+  // export the view
+  $('#png').addEventListener('click', () => download(cy.png({ full: true, scale: 2, bg: '#ffffff' }), 'lineage.png'));
+  $('#svg').addEventListener('click', () => {
+    const blob = new Blob([cy.svg({ full: true, bg: '#ffffff' })], { type: 'image/svg+xml' });
+    download(URL.createObjectURL(blob), 'lineage.svg');
+  });
+}
+
+function download(href, name) {
+  const a = h('a', { href, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+async function main() {
+  try {
+    ui.bundle = await loadBundle();
+  } catch (err) {
+    $('#status').textContent = `could not load lineage: ${err.message}`;
+    return;
+  }
+  if (ui.bundle.focus && !ui.focus) ui.focus = (ui.bundle.focus.kind === 'dataset' ? 'd' : 'j') + ui.bundle.focus.id;
+  cy = cytoscape({ container: $('#cy'), style: STYLE, minZoom: 0.05, maxZoom: 3,
+    textureOnViewport: true, hideEdgesOnViewport: true });
+  cy.on('tap', 'node', (ev) => {
+    const n = ev.target;
+    const kind = n.data('kind');
+    if (kind === 'column') traceColumn(n.id());
+    else if (kind === 'more') { ui.openFanout.add(n.data('fanout')); render(); }
+    else { clearHighlight(); details(n.id()); }
+  });
+  cy.on('dbltap', 'node.dataset', (ev) => toggleColumns(ev.target.id()));
+  cy.on('tap', (ev) => { if (ev.target === cy) clearHighlight(); });
+  setupControls();
+  window.lineagelab = { cy: () => cy, ui, render, details, traceColumn };
+  render();
+}
+
+main();
