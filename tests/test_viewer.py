@@ -244,3 +244,64 @@ def test_names_are_text_never_markup(browser: Any, exported: Path, server: Serve
     p.shot("names")
     assert p.dialogs == [] and p.errors == []
     page.close()
+
+
+def _fan_in_events(n_inputs: int) -> list[dict[str, Any]]:
+    """One job reading many tables (a wide fan-in), and a chain of 60 jobs behind it (a deep graph)."""
+    from lineagelab.events import build
+
+    out: list[dict[str, Any]] = []
+
+    def run(i: int, job: str, ins: list[str], outs: list[str]) -> None:
+        from openlineage.client import event_v2 as ev
+
+        rid = f"01900000-0000-7000-8000-{i:012d}"
+        for kind, t in (("START", 0), ("COMPLETE", 1)):
+            out.append(build.to_dict(build.run_event(
+                kind, f"2024-07-01T00:{i // 60:02d}:{(i % 60):02d}.{t}00Z", rid, "default", job,
+                inputs=[ev.InputDataset(namespace="s3://wide", name=x) for x in ins],
+                outputs=[ev.OutputDataset(namespace="s3://wide", name=x) for x in outs])))
+
+    run(0, "fan_in", [f"src/t{k:02d}" for k in range(n_inputs)], ["hub"])
+    prev = "hub"
+    for i in range(1, 61):
+        run(i, f"step_{i:02d}", [prev], [f"chain/d{i:02d}"])
+        prev = f"chain/d{i:02d}"
+    return out
+
+
+def test_wide_and_deep_graphs_fold_and_unfold(browser: Any, tmp_path: Path) -> None:
+    store = tmp_path / "wide.duckdb"
+    with Store(store) as s:
+        s.ingest_docs(_fan_in_events(30), "test")
+    html = tmp_path / "wide.html"
+    subprocess.run([sys.executable, "-m", "lineagelab", "--store", str(store), "export", "html", str(html), "hub"],
+                   check=True, capture_output=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    p = Page(page, "wide")
+    p.open(html.as_uri() + "?budget=60")
+    count = "window.lineagelab.cy().nodes().filter(n => !n.isChild()).length"
+    # opened around the export's focus (hub), nearest first, within the budget; the fan-in folded
+    assert "around hub" in page.text_content("#status")
+    assert page.evaluate("window.lineagelab.cy().nodes('.more').map(n => n.data('label'))") == ["+18 more"]
+    shown = page.evaluate(count)
+    assert shown <= 60
+    before = p.renders
+    p.click_node(p.node_id("+18 more"))
+    p.wait_render(before + 1)
+    assert page.evaluate("window.lineagelab.cy().nodes('.dataset').filter(n => n.data('label').includes('t2')).length") \
+        == 10  # src/t20 … src/t29 are back
+    # depth and direction: upstream of the hub by 2 hops is the fan-in job and its 30 sources
+    page.select_option("#direction", "upstream")
+    before = p.renders
+    page.fill("#depth", "2")
+    page.dispatch_event("#depth", "change")
+    p.wait_render(before + 1)
+    assert page.evaluate(count) == 1 + 1 + 30
+    p.shot("upstream")
+    before = p.renders
+    page.click("#all-btn")
+    p.wait_render(before + 1)
+    assert page.evaluate(count) == 30 + 1 + 1 + 60 + 60  # every source, the fan-in, the hub, the chain
+    assert p.errors == []
+    page.close()
