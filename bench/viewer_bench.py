@@ -72,7 +72,8 @@ def main() -> None:
             browser.close()
     med = statistics.median
     print(f"headless Chromium, offline export, median of {args.rounds} page loads (navigation start -> drawn):")
-    print(f"  baseline, {n_small} nodes         : {med(f_small):7.0f} ms  (render() {med(r_small):.0f} ms)  [{s_small}]")
+    print(f"  baseline, {n_small} nodes         : {med(f_small):7.0f} ms  (render() {med(r_small):.0f} ms)  "
+          f"[{s_small}]")
     print(f"  {n_big} nodes, whole graph      : {med(f_full):7.0f} ms  (render() {med(r_full):.0f} ms)  "
           f"= {med(f_full) / med(f_small):.1f}x baseline  [{s_full.split(' · ')[0]}]")
     print(f"  {n_big} nodes, default view      : {med(f_def):7.0f} ms  (render() {med(r_def):.0f} ms)  "

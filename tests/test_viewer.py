@@ -289,8 +289,8 @@ def test_wide_and_deep_graphs_fold_and_unfold(browser: Any, tmp_path: Path) -> N
     before = p.renders
     p.click_node(p.node_id("+18 more"))
     p.wait_render(before + 1)
-    assert page.evaluate("window.lineagelab.cy().nodes('.dataset').filter(n => n.data('label').includes('t2')).length") \
-        == 10  # src/t20 … src/t29 are back
+    back = "window.lineagelab.cy().nodes('.dataset').filter(n => n.data('label').includes('t2')).length"
+    assert page.evaluate(back) == 10  # src/t20 … src/t29 are back
     # depth and direction: upstream of the hub by 2 hops is the fan-in job and its 30 sources
     page.select_option("#direction", "upstream")
     before = p.renders
