@@ -342,3 +342,15 @@ def test_spark_sql_ctas_carries_its_query(lineage_spark: Any, lineage: Any) -> N
     assert out["facets"]["lifecycleStateChange"]["lifecycleStateChange"] == "CREATE"
     assert out["facets"]["symlinks"]["identifiers"][0]["name"] == "table/unitdb/totals"
     assert [f["name"] for f in out["facets"]["schema"]["fields"]] == ["k", "total"]
+
+
+def test_cli_script_error_is_one_line_with_its_line(lineagelab_profile: Any, tmp_path: Path) -> None:
+    script = tmp_path / "broken.py"
+    script.write_text("df = spark.range(3)\n\nx = df.count() / 0\n")
+    proc = subprocess.run([sys.executable, "-m", "lineagelab", "--store", str(tmp_path / "s.duckdb"), "glue",
+                           "run-job", str(script), "--job-name", "broken"], cwd=Path(lineagelab_profile.path).parent,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert f"error: the script failed: ZeroDivisionError: division by zero ({script}:3)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "0 write(s) captured, 2 events -> store" in proc.stdout  # the application's START and FAIL

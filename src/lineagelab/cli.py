@@ -948,7 +948,7 @@ def _run_spark(script_path: Path, *, app_name: str, preset: str, argv: list[str]
     if result.error is not None:
         if settings.debug:
             raise result.error
-        err.print(f"error: the script failed: {runner.format_error(result.error)}", markup=False)
+        err.print(f"error: the script failed: {runner.format_error(result.error, script.path)}", markup=False)
         raise typer.Exit(1)
     if isinstance(result.error, EndpointError):  # pragma: no cover - reported above
         raise typer.Exit(1)

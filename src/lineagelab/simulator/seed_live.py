@@ -67,12 +67,13 @@ def steps(home: Path, profile: Profile | None = None) -> Iterator[tuple[str, Cal
             from lineagelab.spark_local import runner
 
             os.environ["JOB_NAME"] = app
-            res = runner.run(runner.read_script(_seed_file(script), prof.account), app_name=app, profile=prof,
+            code = runner.read_script(_seed_file(script), prof.account)
+            res = runner.run(code, app_name=app, profile=prof,
                              preset=preset, argv=["--JOB_NAME", app] if glue else [], conf=conf, home=home,
                              glue_globals=glue)
             msg = f"{res.writes} write(s), {len(res.events)} events"
             if res.error is not None:
-                return Step(name, res.events, False, f"{msg}; failed: {runner.format_error(res.error)}",
+                return Step(name, res.events, False, f"{msg}; failed: {runner.format_error(res.error, code.path)}",
                             res.seconds)
             return Step(name, res.events, True, msg, res.seconds)
 

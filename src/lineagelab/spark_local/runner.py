@@ -166,9 +166,9 @@ def _one_line(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
-def format_error(exc: BaseException) -> str:
-    """The user's error in one line, with where in their script it happened."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if (f.filename and not f.filename.endswith(".py"))
-              or ("site-packages" not in (f.filename or "") and "lineagelab" not in (f.filename or ""))]
+def format_error(exc: BaseException, script: Path | None = None) -> str:
+    """The user's error in one line, with the line of their script it came from."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if script is not None and f.filename == str(script)]
     where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return _one_line(exc) + where
