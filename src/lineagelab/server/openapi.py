@@ -62,6 +62,11 @@ def openapi_document() -> dict[str, Any]:
                                                                        "maximum": 500})], _LIST),
             "/api/v1/viewer/node": _get("Details: schema, versions, runs, symlinks, facets", [node]),
             "/api/v1/viewer/events": _get("Raw events of a run", [_q("run", "run id", True)], _LIST),
+            "/api/v1/viewer/bundle": _get("The viewer's data: datasets, jobs and every run with its inputs, outputs "
+                                          "and column edges (near a node if given)", [
+                _q("node", "focus: dataset or job (identity or unique part of a name)"),
+                _q("depth", "with node: jobs within this many hops (0: all)",
+                   schema={"type": "integer", "minimum": 0, "maximum": 1000})]),
             "/api/v1/stats": _get("Store statistics", []),
         },
         "components": {"schemas": {"Error": {"type": "object", "properties": {
