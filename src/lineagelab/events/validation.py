@@ -4,7 +4,9 @@ The core schema's top-level ``oneOf`` only says "valid by exactly one definition
 user nothing. So the event kind is decided here (with the same rules the ``oneOf`` branches encode) and the event is
 validated against that one definition, which yields the JSON path of the first problem. Standard facets are then checked
 against the facet schema their ``_schemaURL`` names (resolved to the file of the same name), as the spec prescribes.
-Validators are compiled once with fastjsonschema: an order of magnitude faster than interpreting the schemas.
+Valid events (nearly all of them) are accepted by jsonschema-rs, compiled once (Rust; ~3.5x faster than
+fastjsonschema on whole events); an event it rejects is validated again with fastjsonschema, whose errors carry the
+JSON path and a plain message.
 """
 
 from __future__ import annotations
@@ -70,6 +72,53 @@ def _resolve(uri: str) -> dict[str, Any]:
 @cache
 def _compiled(ref: str) -> Callable[[Any], Any]:
     return fastjsonschema.compile({"$ref": ref}, handlers={"https": _resolve, "http": _resolve})  # type: ignore[no-any-return]
+
+
+@cache
+def _registry() -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.Registry(list(_schemas().by_id.items()))
+
+
+@cache
+def _fast(ref: str) -> Callable[[Any], bool] | None:
+    """jsonschema-rs's ``is_valid`` for ``ref`` (None without the package: fastjsonschema does it all)."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - a dependency; kept optional for odd platforms
+        return None
+    validator = jsonschema_rs.Draft202012Validator({"$ref": ref}, registry=_registry(), validate_formats=True)
+
+    def is_valid(doc: Any) -> bool:
+        try:
+            return bool(validator.is_valid(doc))
+        except (ValueError, TypeError, OverflowError):  # values it cannot take (huge ints): the slow path decides
+            return False
+
+    return is_valid
+
+
+def _rs_rejects(ref: str, doc: Any) -> bool:
+    """A real rejection by jsonschema-rs (not a value it could not take)."""
+    import jsonschema_rs
+
+    validator = jsonschema_rs.Draft202012Validator({"$ref": ref}, registry=_registry(), validate_formats=True)
+    try:
+        return not validator.is_valid(doc)
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
+def _rs_error(ref: str, doc: Any, prefix: str) -> InvalidEvent:
+    """jsonschema-rs rejected what fastjsonschema accepted: report jsonschema-rs's first error."""
+    import jsonschema_rs
+
+    validator = jsonschema_rs.Draft202012Validator({"$ref": ref}, registry=_registry(), validate_formats=True)
+    for err in validator.iter_errors(doc):
+        path = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.instance_path)
+        return InvalidEvent(path, str(err.message))
+    return InvalidEvent(prefix, "invalid")  # pragma: no cover - is_valid and iter_errors agree
 
 
 def event_kind(doc: Any) -> EventKind:
@@ -185,10 +234,14 @@ def validate_facet(path: str, facet: Any) -> None:
         key = None
     if key is not None and key in _VALID_FACETS:
         return
-    try:
-        _compiled(ref)(facet)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        raise InvalidEvent(_path(path, exc), _message(exc)) from None
+    fast = _fast(ref)
+    if fast is None or not fast(facet):
+        try:
+            _compiled(ref)(facet)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            raise InvalidEvent(_path(path, exc), _message(exc)) from None
+        if fast is not None and _rs_rejects(ref, facet):
+            raise _rs_error(ref, facet, path)
     if key is not None:
         if len(_VALID_FACETS) >= _VALID_FACETS_MAX:
             _VALID_FACETS.clear()
@@ -222,15 +275,20 @@ def _explain_container(doc: Any, path: str) -> InvalidEvent | None:
 def validate_event(doc: Any) -> EventKind:
     """Raise InvalidEvent naming the first problem; return the event kind when the event is valid."""
     kind = event_kind(doc)
-    try:
-        _compiled(f"{CORE_ID}#/$defs/{kind.value}")(doc)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        path = _path("$", exc)
-        if exc.rule == "anyOf" and path.endswith(("facets", "Facets")):
-            better = _explain_container(doc, path)
-            if better is not None:
-                raise better from None
-        raise InvalidEvent(path, _message(exc)) from None
+    ref = f"{CORE_ID}#/$defs/{kind.value}"
+    fast = _fast(ref)
+    if fast is None or not fast(doc):
+        try:
+            _compiled(ref)(doc)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            path = _path("$", exc)
+            if exc.rule == "anyOf" and path.endswith(("facets", "Facets")):
+                better = _explain_container(doc, path)
+                if better is not None:
+                    raise better from None
+            raise InvalidEvent(path, _message(exc)) from None
+        if fast is not None and _rs_rejects(ref, doc):
+            raise _rs_error(ref, doc, "$")
     for path, facets in _facet_locations(doc, kind):
         for key, facet in facets.items():
             validate_facet(f"{path}.{key}", facet)
