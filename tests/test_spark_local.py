@@ -354,3 +354,50 @@ def test_cli_script_error_is_one_line_with_its_line(lineagelab_profile: Any, tmp
     assert f"error: the script failed: ZeroDivisionError: division by zero ({script}:3)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "0 write(s) captured, 2 events -> store" in proc.stdout  # the application's START and FAIL
+
+
+def test_glue_arguments_connections_file_and_job_bookkeeping(lineage_spark: Any, lineagelab_profile: Any,
+                                                             tmp_path: Path) -> None:
+    conns = tmp_path / "connections.json"
+    conns.write_text(json.dumps({"warehouse": {"url": "jdbc:mysql://dbhost:3306/employeedb", "user": "lineagelab",
+                                               "password": "lineagelab-local"}}))
+    from lineagelab.spark_local.glue_connections import load_file
+
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys\n"
+        "from awsglue.utils import getResolvedOptions\n"
+        "from awsglue.job import Job\n"
+        "args = getResolvedOptions(sys.argv, ['JOB_NAME', 'target'])\n"
+        "job = Job(glueContext)\n"
+        "job.init(args['JOB_NAME'], args)\n"
+        "c = glueContext.extract_jdbc_conf('warehouse')\n"
+        "assert c['url'] == 'jdbc:mysql://dbhost:3306' and c['vendor'] == 'mysql'\n"
+        "df = spark.read.format('jdbc').option('url', c['fullUrl']).option('dbtable', 'employee')"
+        ".option('user', c['user']).option('password', c['password']).load()\n"
+        "df.select('EmployeeID').write.mode('overwrite').parquet(args['target'])\n"
+        "job.commit()\n")
+    result = runner.run(runner.read_script(script, "123456789012"), app_name="argjob", profile=lineagelab_profile,
+                        argv=["--JOB_NAME", "argjob", "--target", "s3://datazone-123456789012/args/"],
+                        connections=load_file(conns))
+    assert result.error is None, result.error
+    [run] = writes(result.events)
+    assert run.outputs == {f"{BUCKET}/args"} and run.inputs == {f"{MYSQL}/employeedb.employee"}
+    missing = runner.run(runner.read_script(script, "123456789012"), app_name="argjob", profile=lineagelab_profile,
+                         argv=["--JOB_NAME", "argjob"])
+    assert "the following arguments are required: --target" in str(missing.error)
+
+
+def test_services_check_names_the_missing_service(tmp_path: Path) -> None:
+    from lineagelab.profile import init_text
+
+    text = (init_text("123456789012", "us-west-2", "dzd_x")
+            .replace('local = "127.0.0.1:5432"', 'local = "127.0.0.1:1"')
+            .replace('url = "jdbc:mysql://dbhost:3306/employeedb"', 'url = "jdbc:mysql://elsewhere:3306/x"'))
+    (tmp_path / "lineagelab.toml").write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "lineagelab", "services", "check"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["ok", "ok", "missing"]
+    assert "redshift-serverless.amazonaws.com:5439 -> 127.0.0.1:1: no PostgreSQL answers" in lines[2]

@@ -515,8 +515,16 @@ def export_html(
 
 # -- lake, SQL, Redshift ---------------------------------------------------------------------------------------
 def _lake_root() -> Path:
+    """The profile's lake when there is a profile file, else ``lake/`` beside the store."""
+    from lineagelab.profile import ProfileError, load
     from lineagelab.store.store import default_path
 
+    try:
+        prof = load()
+    except ProfileError:
+        prof = None
+    if prof is not None and prof.path is not None:
+        return Path(prof.lake)
     return Path(settings.store or default_path()).parent / "lake"
 
 
@@ -916,6 +924,8 @@ def _run_spark(script_path: Path, *, app_name: str, preset: str, argv: list[str]
     from lineagelab.spark_local.redirect import EndpointError
 
     prof = _profile(profile)
+    if prof.path is None:  # no profile file: the lake beside the store, as `lake put` uses it
+        prof.lake = _lake_root()
     conns = glue_connections.load_file(connections) if connections else {}
     try:
         script = runner.read_script(script_path, prof.account)

@@ -16,6 +16,7 @@ from lineagelab.store.store import Pending, Store
 MAX_GROUP = 5000
 QUIET = 0.25  # derive once appends have paused this long…
 DERIVE_EVERY = 2.0  # …and at least this often under steady load
+DERIVE_CHUNK = 500  # events derived per hold of the store's lock
 
 _SYNC: list[Pending] = []
 
@@ -45,8 +46,8 @@ class CommitQueue:
         """Derive what was stored before this pass began; events arriving meanwhile wait for the next pass
         (chasing them would derive one event at a time and hold appends up each time)."""
         watermark = self.store.last_seq()
-        while self.store.derive_pending(up_to=watermark):
-            pass
+        while self.store.derive_pending(limit=DERIVE_CHUNK, up_to=watermark):
+            pass  # the store's lock is free between chunks, so a waiting append goes in
 
     def _run(self) -> None:
         last_derive = time.monotonic()

@@ -95,6 +95,14 @@ class DataZone:
         self.store = store
         self._graphs: dict[str, tuple[Any, dz_graph.DzGraph]] = {}
         self._graph_lock = threading.Lock()
+        self._tokens: set[tuple[str, str]] | None = None
+
+    def _seen_tokens(self) -> set[tuple[str, str]]:
+        """(domain, Client-Token) pairs ever stored: most posts carry a new token and need no lookup at all."""
+        if self._tokens is None:
+            self._tokens = {(d, t) for d, t in self.store.reader().execute(
+                "SELECT domain_id, client_token FROM dz_events WHERE client_token IS NOT NULL").fetchall()}
+        return self._tokens
 
     # -- helpers ---------------------------------------------------------------------------------------------
     @staticmethod
@@ -144,7 +152,8 @@ class DataZone:
         if kind is not EventKind.RUN:
             raise validation(f"only OpenLineage RunEvents are accepted, got a {kind.value}")
         sha = hashlib.sha256(body).hexdigest()
-        if token is not None:
+        seen = self._seen_tokens()
+        if token is not None and (domain, token) in seen:
             existing = dzstore.by_token(self.store.reader(), domain, token)
             if existing is not None:
                 return self._replay_token(existing, sha, domain)
@@ -165,12 +174,15 @@ class DataZone:
         winner: list[dzstore.DzEvent] = []
 
         def write(con: Any) -> None:
-            if token is not None:  # a concurrent request with the same token may have won the race
+            # a concurrent request with the same token may have won the race (writes are serialised here)
+            if token is not None and (domain, token) in seen:
                 existing = dzstore.by_token(con, domain, token)
                 if existing is not None:
                     winner.append(existing)
                     return
             dzstore.insert(con, record)
+            if token is not None:
+                seen.add((domain, token))  # a rollback leaves it here: then the lookup finds nothing, harmlessly
 
         # the event and its DataZone record commit together; the model is derived by the commit thread
         self.store.append_raw(items, also=write)
