@@ -16,7 +16,7 @@ from lineagelab.store.store import Pending, Store
 MAX_GROUP = 5000
 QUIET = 0.25  # derive once appends have paused this long…
 DERIVE_EVERY = 2.0  # …and at least this often under steady load
-DERIVE_CHUNK = 500  # events derived per hold of the store's lock
+DERIVE_CHUNK = 2000  # events derived per hold of the store's lock
 
 _SYNC: list[Pending] = []
 

@@ -35,7 +35,7 @@ from lineagelab.store.sqlutil import row, scalar
 
 DEFAULT_PATH = Path(".lineagelab") / "lineage.duckdb"
 BATCH_SIZE = 5000
-_SMALL_BATCH = 1
+_SMALL_BATCH = 8
 _RAW_COLUMNS = ("event_id, seq, ingested_at, event_time, event_type, kind, run_id, job_namespace, job_name, producer, "
                 "raw, schema_url, size")
 
@@ -492,12 +492,12 @@ class Store:
         job = [d.get("job") or {} for d in docs]
         run = [d.get("run") or {} for d in docs]
         if len(fresh) <= _SMALL_BATCH:  # a server's single events: plain VALUES beat building an Arrow table
-            self.con.executemany(
-                f"INSERT INTO raw_events ({_RAW_COLUMNS}) VALUES ({', '.join('?' * 13)})",
-                [[p.event_id, seq0 + 1 + i, now, p.event_time,
-                  d.get("eventType") if p.kind is EventKind.RUN else None, p.kind.value, r.get("runId"),
-                  j.get("namespace"), j.get("name"), d.get("producer"), p.text.decode("utf-8"), d.get("schemaURL"),
-                  len(p.text)] for i, (p, d, j, r) in enumerate(zip(fresh, docs, job, run, strict=True))])
+            for i, (p, d, j, r) in enumerate(zip(fresh, docs, job, run, strict=True)):
+                self.con.execute(f"INSERT INTO raw_events ({_RAW_COLUMNS}) VALUES ({', '.join('?' * 13)})", [
+                    p.event_id, seq0 + 1 + i, now, p.event_time,
+                    d.get("eventType") if p.kind is EventKind.RUN else None, p.kind.value, r.get("runId"),
+                    j.get("namespace"), j.get("name"), d.get("producer"), p.text.decode("utf-8"), d.get("schemaURL"),
+                    len(p.text)])
             self._seq = seq0 + len(fresh)
             return
         table = pa.table(
