@@ -305,3 +305,33 @@ def test_wide_and_deep_graphs_fold_and_unfold(browser: Any, tmp_path: Path) -> N
     assert page.evaluate(count) == 30 + 1 + 1 + 60 + 60  # every source, the fan-in, the hub, the chain
     assert p.errors == []
     page.close()
+
+
+def test_ui_command_serves_the_viewer(store_path: Path, tmp_path: Path) -> None:
+    import shutil
+    import urllib.request
+
+    from tests.server_fixture import free_port
+
+    store = tmp_path / "ui.duckdb"
+    shutil.copy(store_path, store)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "lineagelab", "--store", str(store), "ui", "--no-open", "--port",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        assert f"lineagelab viewer on http://127.0.0.1:{port}/ui/" in proc.stderr.readline()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        assert "<title>lineagelab</title>" in page  # / redirects to /ui/
+        js = urllib.request.urlopen(f"http://127.0.0.1:{port}/ui/viewer.js", timeout=5)
+        assert js.headers["Content-Type"].startswith("text/javascript")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

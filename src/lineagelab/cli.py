@@ -1097,6 +1097,15 @@ def demo(
         marks[result.name] = result.finished_at.isoformat()
         if not result.ok:
             raise typer.Exit(1)
+    _demo_report("employee_absence_summary::overtime_hours")
+    out.print("\nHistory: the Glue job's lineage before and after the source lost Salary —")
+    diff(from_=marks["day 2"], to=None, runs=None, fmt="table", fail_on=None)
+    out.print("\nNext: `lineagelab ui` (the graph in the browser), `lineagelab export html lineage.html` (one offline "
+              "file), `lineagelab replay --domain …` (these events to a real DataZone domain).")
+
+
+def _demo_report(column: str) -> None:
+    """What the demo shows after loading: store figures, the graph, the Glue output's lineage, one column's path."""
     with _open(read_only=True) as store:
         stats = store.stats()
     out.print(f"\nstore {stats['path']}: {stats['datasets']} datasets, {stats['jobs']} jobs, {stats['runs']} runs, "
@@ -1104,13 +1113,9 @@ def demo(
     graph(fmt="tree", mode="latest", as_of=None)
     lineage("attendance_with_emp1", upstream=False, downstream=False, both=False, depth=20, columns=True,
             fmt="table", mode="latest", as_of=None)
-    out.print("\nOne column across Glue's sources, Redshift and EMR:")
-    lineage("employee_absence_summary::overtime_hours", upstream=True, downstream=False, both=False, depth=20,
-            columns=False, fmt="table", mode="latest", as_of=None)
-    out.print("\nHistory: the Glue job's lineage before and after the source lost Salary —")
-    diff(from_=marks["day 2"], to=None, runs=None, fmt="table", fail_on=None)
-    out.print("\nNext: `lineagelab serve` (collector + DataZone API), `lineagelab replay --domain …` to send these "
-              "events to a real domain.")
+    out.print("\nOne column across services:")
+    lineage(column, upstream=True, downstream=False, both=False, depth=20, columns=False, fmt="table",
+            mode="latest", as_of=None)
 
 
 def _demo_samples() -> None:
@@ -1129,15 +1134,7 @@ def _demo_samples() -> None:
                   f"them, from {sample}: accepted {report.accepted}, duplicates {report.duplicates}, "
                   f"rejected {len(report.rejected)}")
     _demo_redshift()
-    with _open(read_only=True) as store:
-        stats = store.stats()
-    out.print(f"store {stats['path']}: {stats['datasets']} datasets, {stats['jobs']} jobs, {stats['runs']} runs, "
-              f"{stats['column_edges']} column edges")
-    graph(fmt="tree", mode="latest", as_of=None)
-    lineage("attendance_with_emp1", upstream=False, downstream=False, both=False, depth=20, columns=True,
-            fmt="table", mode="latest", as_of=None)
-    lineage("employee_absence_summary::days_absent", upstream=True, downstream=False, both=False, depth=20,
-            columns=False, fmt="table", mode="latest", as_of=None)
+    _demo_report("employee_absence_summary::days_absent")
     out.print("\nHistory: the Glue job dropped a column on day 2 —")
     diff(from_="2024-06-01T12:00:00Z", to="2024-06-02T12:00:00Z", runs=None, fmt="table", fail_on=None)
 
