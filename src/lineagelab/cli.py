@@ -498,12 +498,19 @@ def export_html(
     depth: Annotated[int, typer.Option(help="With NODE: keep jobs within this many hops (0: all).")] = 0,
 ) -> None:
     """Write the viewer and the lineage into one HTML file that opens from disk, offline (no request leaves it)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from lineagelab.graph.bundle import build
     from lineagelab.server import static_ui
 
-    with _open(read_only=True) as store:
+    with _open(read_only=True) as store, Progress(
+        TextColumn("node details"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+        transient=True, disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("details", total=None)
         focus = _resolve(store.con, node).node if node else None
-        doc = build(store.con, focus, depth)
+        doc = build(store.con, focus, depth, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                       total=total))
     try:
         page = static_ui.standalone_html(doc)
     except static_ui.ViewerNotBuilt as exc:

@@ -8,6 +8,7 @@ are folded into their canonical node as everywhere else. ``focus`` + ``depth`` k
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,8 @@ def _iso(t: Any) -> str | None:
 
 
 def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int = 0, with_details: bool = True,
-          with_events: bool = True) -> dict[str, Any]:
+          with_events: bool = True, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """``progress(done, total)`` is called as node details are gathered (the slow part of an export)."""
     canon = dict(con.execute("SELECT member_id, canonical_id FROM aliases").fetchall())
 
     def c(ds: int) -> str:  # ids are 63-bit: strings, or JavaScript rounds them
@@ -71,12 +73,14 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
         "datasets": datasets, "jobs": jobs, "runs": kept,
     }
     if with_details:
-        doc["details"] = {
-            **{f"dataset:{d['id']}": _plain(details.dataset_details(
-                con, Node("dataset", int(d["id"]), d["ns"], d["name"]))) for d in datasets},
-            **{f"job:{j['id']}": _plain(details.job_details(con, Node("job", int(j["id"]), j["ns"], j["name"])))
-               for j in jobs},
-        }
+        nodes = [Node("dataset", int(d["id"]), d["ns"], d["name"]) for d in datasets] + \
+            [Node("job", int(j["id"]), j["ns"], j["name"]) for j in jobs]
+        doc["details"] = {}
+        for i, n in enumerate(nodes):
+            info = details.dataset_details(con, n) if n.kind == "dataset" else details.job_details(con, n)
+            doc["details"][f"{n.kind}:{n.id}"] = _plain(info)
+            if progress is not None and (i % 50 == 49 or i == len(nodes) - 1):
+                progress(i + 1, len(nodes))
     if with_events:
         doc["events"] = _events(con, [r["runId"] for r in kept if r["runId"]])
     return doc
