@@ -94,9 +94,14 @@ def seed(profile: Profile, mysql_admin: tuple[str, str] = ("root", ""),
                         + ", ".join(f"{c_} longtext" for c_ in EMPLOYEE_COLUMNS) + ")")
             cur.executemany(f"INSERT INTO `{local_db}`.employee VALUES ({', '.join(['%s'] * 9)})", EMPLOYEE_ROWS)
             if c.user:
+                # MySQL 8 defaults to caching_sha2_password, which the MariaDB JDBC driver cannot use without TLS
+                cur.execute("SELECT VERSION()")
+                row = cur.fetchone()
+                how = "IDENTIFIED BY" if row and "mariadb" in str(row[0]).lower() else \
+                    "IDENTIFIED WITH mysql_native_password BY"
                 for where in ("%", "localhost"):
-                    cur.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (c.user, where, c.password or ""))
-                    cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (c.user, where, c.password or ""))
+                    cur.execute(f"CREATE USER IF NOT EXISTS %s@%s {how} %s", (c.user, where, c.password or ""))
+                    cur.execute(f"ALTER USER %s@%s {how} %s", (c.user, where, c.password or ""))
                     cur.execute(f"GRANT ALL ON `{local_db}`.* TO %s@%s", (c.user, where))
         con.close()
         done.append(f"MySQL {e.local}: {local_db}.employee with {len(EMPLOYEE_ROWS)} rows, login {c.user!r}")
