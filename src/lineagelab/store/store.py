@@ -35,7 +35,7 @@ from lineagelab.store.sqlutil import row, scalar
 
 DEFAULT_PATH = Path(".lineagelab") / "lineage.duckdb"
 BATCH_SIZE = 5000
-_SMALL_BATCH = 8
+_SMALL_BATCH = 1  # a row at a time costs ~1.3 ms; an Arrow batch ~2 ms whatever its size
 _RAW_COLUMNS = ("event_id, seq, ingested_at, event_time, event_type, kind, run_id, job_namespace, job_name, producer, "
                 "raw, schema_url, size")
 
