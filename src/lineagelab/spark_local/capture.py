@@ -154,7 +154,7 @@ def _jdbc_refs(url: str, table_or_query: str, cfg: CaptureConfig) -> list[Datase
     return [DatasetRef(*datasets.jdbc_dataset(url, text, cfg.jdbc_aliases))]
 
 
-def _output(root: Any, node: str, cfg: CaptureConfig) -> tuple[DatasetRef | None, str | None]:
+def _output(qe: Any, root: Any, node: str, cfg: CaptureConfig) -> tuple[DatasetRef | None, str | None]:
     """The written dataset and the save mode of a write command."""
     mode = None
     with contextlib.suppress(Exception):
@@ -173,7 +173,7 @@ def _output(root: Any, node: str, cfg: CaptureConfig) -> tuple[DatasetRef | None
             # the location is decided while writing: ask the catalog
             ident = table.identifier()
             try:
-                meta = _session_catalog(root).getTableMetadata(ident)
+                meta = qe.sparkSession().sessionState().catalog().getTableMetadata(ident)
                 ref = _catalog_table(meta, cfg)
             except Exception:
                 pass
@@ -187,13 +187,6 @@ def _output(root: Any, node: str, cfg: CaptureConfig) -> tuple[DatasetRef | None
             return None, mode
         return DatasetRef(*datasets.jdbc_dataset(str(url), str(table), cfg.jdbc_aliases)), mode
     return None, mode
-
-
-_SESSION: list[Any] = []
-
-
-def _session_catalog(_root: Any) -> Any:
-    return _SESSION[0].sessionState().catalog()
 
 
 def _metrics(qe: Any) -> tuple[int | None, int | None, int | None]:
@@ -232,7 +225,7 @@ def read_write(qe: Any, node: str, cfg: CaptureConfig, started: datetime, ended:
     ``light``: only the output and the mode (an outer execution whose inner one already gave the lineage).
     """
     root = qe.analyzed()
-    output, mode = _output(root, node, cfg)
+    output, mode = _output(qe, root, node, cfg)
     if output is None:
         return None
     if light:
@@ -440,7 +433,6 @@ class SparkCapture:
         self._sql_text: str | None = None
         self.errors: list[str] = []
         self.writes = 0
-        _SESSION[:] = [spark._jsparkSession]
 
     def start(self) -> SparkCapture:
         from pyspark.java_gateway import ensure_callback_server_started
