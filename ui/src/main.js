@@ -48,7 +48,18 @@ const $ = (sel) => document.querySelector(sel);
 // -- loading ----------------------------------------------------------------------------------------------------
 async function loadBundle() {
   const inline = document.getElementById('lineagelab-data');
-  if (inline && inline.textContent.trim()) return JSON.parse(inline.textContent);
+  if (inline && inline.textContent.trim()) {
+    const doc = JSON.parse(inline.textContent);
+    // node details and raw events ride in a second element, parsed when first asked for (a faster first render)
+    const extra = document.getElementById('lineagelab-extra');
+    if (extra && extra.textContent.trim()) {
+      let parsed = null;
+      const get = () => (parsed ??= JSON.parse(extra.textContent));
+      Object.defineProperty(doc, 'details', { get: () => get().details, enumerable: true });
+      Object.defineProperty(doc, 'events', { get: () => get().events, enumerable: true });
+    }
+    return doc;
+  }
   const q = new URLSearchParams();
   if (params.get('node')) q.set('node', params.get('node'));
   const res = await fetch(`/api/v1/viewer/bundle?${q}`, { headers: tokenHeaders() });
@@ -181,6 +192,7 @@ function diffOverlay(a, b) {
 
 const STYLE = [
   { selector: 'node', style: { label: 'data(label)', 'text-wrap': 'wrap', 'text-max-width': 170, 'font-size': 11,
+    'min-zoomed-font-size': 6,
     'text-valign': 'center', 'text-halign': 'center', width: 190, height: 44, 'background-color': '#e8eef7',
     'border-width': 1, 'border-color': '#7d8da6', color: '#1d2633' } },
   { selector: 'node.dataset', style: { shape: 'round-rectangle' } },
@@ -201,6 +213,9 @@ const STYLE = [
   { selector: 'node:selected', style: { 'overlay-color': '#1b63d1', 'overlay-opacity': 0.12 } },
   { selector: 'edge', style: { width: 1.6, 'curve-style': 'bezier', 'target-arrow-shape': 'triangle',
     'line-color': '#8b98ab', 'target-arrow-color': '#8b98ab', 'arrow-scale': 0.9 } },
+  { selector: 'edge.large', style: { 'curve-style': 'haystack', 'haystack-radius': 0 } },
+  { selector: '.nolabel', style: { label: '' } },
+  { selector: 'node.large', style: { shape: 'rectangle', 'border-width': 0 } },
   { selector: 'edge.coledge', style: { width: 1.2, 'line-color': '#5aa0d8', 'target-arrow-color': '#5aa0d8',
     label: 'data(label)', 'font-size': 8, 'text-rotation': 'autorotate', 'text-background-color': '#fff',
     'text-background-opacity': 0.8, 'text-background-padding': 1 } },
@@ -217,35 +232,53 @@ const STYLE = [
 
 const ELK_LIMIT = 300; // elements; beyond, our layered layout (ELK takes ~5 s and dagre ~3.5 s on 2,000 nodes)
 
-function layoutOptions(n) {
-  if (n > ELK_LIMIT) {
-    const top = cy.nodes().filter((x) => !x.isChild());
-    const ids = top.map((x) => x.id());
-    const edges = cy.edges().map((e) => [topOf(e.source()), topOf(e.target())]);
-    const heightOf = (id) => {
-      const kids = cy.getElementById(id).children().length;
-      return kids ? kids * 22 + 30 : 44;
-    };
-    const at = layered(ids, edges, heightOf);
-    const positions = (node) => {
-      if (!node.isChild()) return at.get(node.id());
-      const parent = node.parent();
-      const base = at.get(parent.id());
-      const i = parent.children().indexOf(node);
-      return { x: base.x, y: base.y - heightOf(parent.id()) / 2 + 26 + i * 22 };
-    };
-    return { name: 'preset', positions, fit: true, padding: 30, animate: false };
+/** Positions for a large graph, computed from the element list before it is added (one draw, no layout pass). */
+function placeLarge(els) {
+  const parentOf = new Map();
+  const kids = new Map();
+  const top = [];
+  for (const e of els) {
+    if (e.group !== 'nodes') continue;
+    if (e.data.parent) {
+      parentOf.set(e.data.id, e.data.parent);
+      if (!kids.has(e.data.parent)) kids.set(e.data.parent, []);
+      kids.get(e.data.parent).push(e);
+    } else {
+      top.push(e.data.id);
+    }
   }
+  const topOf = (id) => parentOf.get(id) || id;
+  const edges = els.filter((e) => e.group === 'edges').map((e) => [topOf(e.data.source), topOf(e.data.target)]);
+  const heightOf = (id) => (kids.has(id) ? kids.get(id).length * 22 + 30 : 44);
+  const at = layered(top, edges, heightOf);
+  for (const e of els) {
+    if (e.group !== 'nodes') continue;
+    if (!e.data.parent) {
+      e.position = at.get(e.data.id);
+    } else {
+      const base = at.get(e.data.parent);
+      const i = kids.get(e.data.parent).indexOf(e);
+      e.position = { x: base.x, y: base.y - heightOf(e.data.parent) / 2 + 26 + i * 22 };
+    }
+  }
+  // fit from our own positions: cytoscape's fit would measure every label for the bounding box first
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const [id, q] of at) {
+    const hh = heightOf(id) / 2;
+    x0 = Math.min(x0, q.x - 95); x1 = Math.max(x1, q.x + 95); y0 = Math.min(y0, q.y - hh); y1 = Math.max(y1, q.y + hh);
+  }
+  const pad = 30;
+  const zoom = Math.min((cy.width() - 2 * pad) / Math.max(1, x1 - x0), (cy.height() - 2 * pad) / Math.max(1, y1 - y0), 1.5);
+  return { zoom, pan: { x: (cy.width() - zoom * (x0 + x1)) / 2, y: (cy.height() - zoom * (y0 + y1)) / 2 } };
+}
+
+function layoutOptions(n) {
   return { name: 'elk', fit: true, padding: 30, animate: false, nodeDimensionsIncludeLabels: false,
     elk: { algorithm: 'layered', 'elk.direction': 'RIGHT', 'elk.layered.spacing.nodeNodeBetweenLayers': 70,
       'elk.spacing.nodeNode': 18, 'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
       'elk.layered.nodePlacement.strategy': n > 600 ? 'SIMPLE' : 'NETWORK_SIMPLEX',
       'elk.layered.crossingMinimization.strategy': 'LAYER_SWEEP',
       'elk.layered.thoroughness': n > 600 ? 1 : 7 } };
-}
-
-function topOf(node) {
-  return node.isChild() ? node.parent().id() : node.id();
 }
 
 function render() {
@@ -256,13 +289,21 @@ function render() {
   const vis = ui.diff ? { ids: new Set([...ui.diff.a.nodes.keys(), ...ui.diff.b.nodes.keys()]), hidden: new Map(),
     focus: null } : visible(base);
   const els = elements(base, vis, diff);
+  const large = els.length > ELK_LIMIT;
+  // level of detail: a large graph opens zoomed out, where labels are unreadable and measuring them costs a second
+  if (large) for (const e of els) e.classes = `${e.classes || ''} large nolabel`;
+  const view = large ? placeLarge(els) : null;
   cy.batch(() => {
     cy.elements().remove();
     cy.add(els);
+    if (view) cy.viewport(view);
   });
-  const layout = cy.layout(layoutOptions(els.length));
-  layout.one('layoutstop', () => {
+  const finish = () => {
+    if (large) labelsForZoom();
     const ms = performance.now() - t0;
+    requestAnimationFrame(() => requestAnimationFrame(() => { // the frame after the first draw
+      if (!document.body.dataset.firstPaintAt) document.body.dataset.firstPaintAt = performance.now().toFixed(1);
+    }));
     document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);
     document.body.dataset.renderMs = ms.toFixed(1);
     if (!document.body.dataset.firstRenderAt) document.body.dataset.firstRenderAt = performance.now().toFixed(1);
@@ -273,9 +314,24 @@ function render() {
       ` · ${ui.diff ? ui.diff.title : modeTitle()} · ${ms.toFixed(0)} ms`;
     if (ui.highlighted) highlightColumn(ui.highlighted, ui.showPathOnce);
     ui.showPathOnce = false;
-  });
-  layout.run();
+  };
+  if (large) {
+    finish();
+  } else {
+    const layout = cy.layout(layoutOptions(els.length));
+    layout.one('layoutstop', finish);
+    layout.run();
+  }
   renderDiffList(diff);
+}
+
+const LABEL_ZOOM = 0.45; // below this zoom a 11 px label is under 5 px: not drawn in large graphs
+
+function labelsForZoom() {
+  const hide = cy.zoom() < LABEL_ZOOM;
+  const shown = cy.elements('.nolabel').length === 0;
+  if (hide && shown) cy.elements().addClass('nolabel');
+  else if (!hide && !shown) cy.batch(() => cy.elements().removeClass('nolabel'));
 }
 
 function modeTitle() {
@@ -550,6 +606,12 @@ async function main() {
     else { clearHighlight(); details(n.id()); }
   });
   cy.on('dbltap', 'node.dataset', (ev) => toggleColumns(ev.target.id()));
+  let zoomTimer = null;
+  cy.on('zoom', () => {
+    if (cy.elements().length <= ELK_LIMIT) return;
+    clearTimeout(zoomTimer);
+    zoomTimer = setTimeout(labelsForZoom, 120);
+  });
   cy.on('tap', (ev) => { if (ev.target === cy) clearHighlight(); });
   setupControls();
   window.lineagelab = { cy: () => cy, ui, render, details, traceColumn };

@@ -16,6 +16,7 @@ STATIC = Path(__file__).with_name("static")
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; "
        "connect-src 'none'; font-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
 _DATA_TAG = '<script type="application/json" id="lineagelab-data"></script>'
+_EXTRA_TAG = '<script type="application/json" id="lineagelab-extra"></script>'
 
 
 class ViewerNotBuilt(RuntimeError):
@@ -47,8 +48,12 @@ def standalone_html(bundle: dict[str, Any]) -> str:
                          lambda _m: f'<script type="module">{js}</script>', page)
     page, n_css = re.subn(r'<link rel="stylesheet" crossorigin href="\./viewer\.css">',
                           lambda _m: f"<style>{css}</style>", page)
-    if n_js != 1 or n_css != 1 or _DATA_TAG not in page:
+    if n_js != 1 or n_css != 1 or _DATA_TAG not in page or _EXTRA_TAG not in page:
         raise RuntimeError("the built viewer's index.html does not have the expected asset tags; rebuild ui/")
+    extra = {k: bundle[k] for k in ("details", "events") if k in bundle}
+    graph = {k: v for k, v in bundle.items() if k not in extra}
     page = page.replace(_DATA_TAG, f'<script type="application/json" id="lineagelab-data">'
-                                   f"{json_for_script(bundle)}</script>", 1)
+                                   f"{json_for_script(graph)}</script>", 1)
+    page = page.replace(_EXTRA_TAG, f'<script type="application/json" id="lineagelab-extra">'
+                                    f"{json_for_script(extra)}</script>", 1)
     return page.replace("<head>", f'<head>\n<meta http-equiv="Content-Security-Policy" content="{CSP}">', 1)
