@@ -3,9 +3,10 @@
     .venv/bin/python bench/viewer_bench.py [--jobs 850] [--rounds 5]
 
 Builds a synthetic store (layered pipeline, ~2,000 dataset and job nodes), exports it with ``lineagelab export
-html``, opens the file in Debian's Chromium and reads, per round: navigation start -> the frame after the graph's first
-draw (the figure users feel), and the viewer's own render() time (data to laid out, before drawing). Baseline in the same run: the same page with the graph
-reduced to 20 nodes (the fixed cost of parsing ~2 MB of script and starting up). Target: < 1.5 s for 2,000 nodes.
+html``, opens the file in Debian's Chromium and reads, per round: navigation start -> the frame after the graph's
+first draw (the figure users feel), and the viewer's own render() time (data to laid out, before drawing).
+Baseline in the same run: the same page with the graph reduced to 20 nodes (the fixed cost of parsing ~2 MB of
+script and starting up). Target: < 1.5 s for 2,000 nodes.
 """
 
 from __future__ import annotations
