@@ -303,6 +303,12 @@ def test_wide_and_deep_graphs_fold_and_unfold(browser: Any, tmp_path: Path) -> N
     page.click("#all-btn")
     p.wait_render(before + 1)
     assert page.evaluate(count) == 30 + 1 + 1 + 60 + 60  # every source, the fan-in, the hub, the chain
+    # a graph this size draws labels only when zoomed in enough to read them
+    labelled = "window.lineagelab.cy().nodes().filter(n => n.data('label') !== '').length"
+    for level, expect_labels in ((0.1, False), (1.0, True)):
+        page.evaluate(f"() => {{ window.lineagelab.cy().zoom({level}); }}")  # (returning cy would serialise it)
+        page.wait_for_timeout(400)
+        assert (page.evaluate(labelled) > 0) is expect_labels, level
     assert p.errors == []
     page.close()
 

@@ -56,17 +56,25 @@ export function layered(ids, edges, height, { width = 190, gapX = 80, gapY = 14,
       ls.forEach((id, i) => pos.set(id, i));
     }
   }
-  // coordinates: columns per layer, rows packed and centred
+  // coordinates: a layer is a column of rows, wrapped into several columns when it is much taller than wide
+  // graphs would be on screen (a fan-out of hundreds would otherwise be a thin needle), each centred
   const out = new Map();
-  const totals = layers.map((ls) => ls.reduce((s, id) => s + height(id) + gapY, 0));
-  const tallest = Math.max(0, ...totals);
-  layers.forEach((ls, l) => {
-    let y = (tallest - totals[l]) / 2;
-    for (const id of ls) {
-      const hgt = height(id);
-      out.set(id, { x: l * (width + gapX), y: y + hgt / 2 });
-      y += hgt + gapY;
+  const maxRows = Math.max(12, Math.ceil(Math.sqrt(ids.length) * 1.5));
+  let x = 0;
+  for (const ls of layers) {
+    const cols = [];
+    for (let i = 0; i < ls.length; i += maxRows) cols.push(ls.slice(i, i + maxRows));
+    for (const col of cols) {
+      const total = col.reduce((s, id) => s + height(id) + gapY, 0);
+      let y = -total / 2;
+      for (const id of col) {
+        const hgt = height(id);
+        out.set(id, { x, y: y + hgt / 2 });
+        y += hgt + gapY;
+      }
+      x += width + gapX / 3;
     }
-  });
+    x += gapX - gapX / 3;
+  }
   return out;
 }

@@ -213,8 +213,7 @@ const STYLE = [
   { selector: 'node:selected', style: { 'overlay-color': '#1b63d1', 'overlay-opacity': 0.12 } },
   { selector: 'edge', style: { width: 1.6, 'curve-style': 'bezier', 'target-arrow-shape': 'triangle',
     'line-color': '#8b98ab', 'target-arrow-color': '#8b98ab', 'arrow-scale': 0.9 } },
-  { selector: 'edge.large', style: { 'curve-style': 'haystack', 'haystack-radius': 0 } },
-  { selector: '.nolabel', style: { label: '' } },
+  { selector: 'edge.large', style: { 'curve-style': 'haystack', 'haystack-radius': 0, width: 1 } },
   { selector: 'node.large', style: { shape: 'rectangle', 'border-width': 0 } },
   { selector: 'edge.coledge', style: { width: 1.2, 'line-color': '#5aa0d8', 'target-arrow-color': '#5aa0d8',
     label: 'data(label)', 'font-size': 8, 'text-rotation': 'autorotate', 'text-background-color': '#fff',
@@ -291,7 +290,12 @@ function render() {
   const els = elements(base, vis, diff);
   const large = els.length > ELK_LIMIT;
   // level of detail: a large graph opens zoomed out, where labels are unreadable and measuring them costs a second
-  if (large) for (const e of els) e.classes = `${e.classes || ''} large nolabel`;
+  if (large) {
+    for (const e of els) {
+      e.classes = `${e.classes || ''} large`;
+      if (e.data.label) [e.data.text, e.data.label] = [e.data.label, ''];
+    }
+  }
   const view = large ? placeLarge(els) : null;
   cy.batch(() => {
     cy.elements().remove();
@@ -328,10 +332,11 @@ function render() {
 const LABEL_ZOOM = 0.45; // below this zoom a 11 px label is under 5 px: not drawn in large graphs
 
 function labelsForZoom() {
-  const hide = cy.zoom() < LABEL_ZOOM;
-  const shown = cy.elements('.nolabel').length === 0;
-  if (hide && shown) cy.elements().addClass('nolabel');
-  else if (!hide && !shown) cy.batch(() => cy.elements().removeClass('nolabel'));
+  // large graphs keep labels in data(text) and show them in data(label) only when zoomed in enough to read
+  const show = cy.zoom() >= LABEL_ZOOM;
+  const eles = cy.elements().filter((e) => e.data('text') !== undefined);
+  if (!eles.length || (eles[0].data('label') !== '') === show) return;
+  cy.batch(() => eles.forEach((e) => e.data('label', show ? e.data('text') : '')));
 }
 
 function modeTitle() {
