@@ -34,10 +34,6 @@ class RunResult:
     seconds: float = 0.0
     capture_errors: list[str] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
 
 @dataclass
 class Script:

@@ -114,10 +114,6 @@ def official_events_file(home: Path, app_name: str) -> Path:
     return home / "spark-events" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', app_name)}.ndjson"
 
 
-def lineage_wanted(conf: Mapping[str, str]) -> bool:
-    return LISTENER in conf.get("spark.extraListeners", "") or "spark.openlineage.transport.type" in conf
-
-
 def capture_config(conf: Mapping[str, str], profile: Profile, app_name: str, spark_version: str,
                    master: str) -> CaptureConfig:
     """openlineage-spark's reading of the conf: app name, namespace, account/region, env-var facet."""
