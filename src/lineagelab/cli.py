@@ -543,13 +543,13 @@ def lake_put(
     """Copy a file or folder into the local lake under an S3 URI."""
     import shutil
 
-    from lineagelab.sql.redshift import Target, lake_path
+    from lineagelab.profile import lake_path
 
     if not uri.startswith(("s3://", "s3a://")):
         raise UserError(f"{uri!r} is not an s3:// URI")
     if not local.exists():
         raise UserError(f"{local} does not exist")
-    dest = lake_path(Target(lake=_lake_root()), uri)
+    dest = lake_path(_lake_root(), uri)
     if local.is_dir():
         shutil.copytree(local, dest, dirs_exist_ok=True)
     else:
@@ -928,7 +928,6 @@ def _run_spark(script_path: Path, *, app_name: str, preset: str, argv: list[str]
                connections: Path | None, profile: Path | None, glue_globals: bool) -> None:
     """Run a script on local Spark, deliver its events (store by default) and report in a few lines."""
     from lineagelab.spark_local import glue_connections, runner, transport
-    from lineagelab.spark_local.redirect import EndpointError
 
     prof = _profile(profile)
     if prof.path is None:  # no profile file: the lake beside the store, as `lake put` uses it
@@ -966,8 +965,6 @@ def _run_spark(script_path: Path, *, app_name: str, preset: str, argv: list[str]
         if settings.debug:
             raise result.error
         err.print(f"error: the script failed: {runner.format_error(result.error, script.path)}", markup=False)
-        raise typer.Exit(1)
-    if isinstance(result.error, EndpointError):  # pragma: no cover - reported above
         raise typer.Exit(1)
 
 

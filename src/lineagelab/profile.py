@@ -160,6 +160,14 @@ def load(path: Path | str | None = None) -> Profile:
     return parse(doc, chosen, chosen.resolve().parent)
 
 
+def lake_path(lake: Path, uri: str) -> Path:
+    """Where ``s3://bucket/key`` lives in the local lake: ``{lake}/bucket/key`` (the bucket root is the folder)."""
+    from lineagelab.events import naming
+
+    ns, key = naming.s3(uri)
+    return Path(lake) / ns.removeprefix("s3://") / ("" if key == "/" else key)
+
+
 def jdbc_parts(url: str) -> tuple[str, str, int | None, str]:
     """``jdbc:mysql://h:3306/db?x=1`` -> (scheme, host, port, database); credentials and parameters dropped."""
     rest = url.removeprefix("jdbc:")

@@ -359,7 +359,7 @@ class EventBuilder:
             job_facets={"jobType": build.job_type("NONE", "SPARK", "APPLICATION")}))
 
     def job_name(self, w: Write) -> str:
-        suffix = datasets.job_suffix(w.node, w.output.namespace, w.output.name, w.output.table)
+        suffix = datasets.job_suffix(w.output.namespace, w.output.name, w.output.table)
         return f"{self.app_job}.execute_{datasets.snake(w.node)}.{suffix}"
 
     def write(self, w: Write) -> list[dict[str, Any]]:

@@ -72,7 +72,7 @@ def jdbc_dataset(url: str, table: str, aliases: Mapping[str, str]) -> tuple[str,
     return f"{scheme}://{host}:{port}", f"{database}.{table}" if database else table
 
 
-def job_suffix(node: str, namespace: str, name: str, table: tuple[str, str] | None) -> str:
+def job_suffix(namespace: str, name: str, table: tuple[str, str] | None) -> str:
     """openlineage-spark's job-name suffix: ``db_table`` for tables, the last two path parts for files."""
     if table is not None:
         return f"{table[0]}_{table[1]}".lower()

@@ -16,7 +16,9 @@ from lineagelab.profile import Connection, ProfileError, jdbc_parts
 _STATE: dict[str, Any] = {"connections": {}, "capture": None}
 
 
-class ConnectionError_(KeyError):
+class UnknownConnection(KeyError):
+    """A Glue connection name the profile and the connections file do not define."""
+
     def __str__(self) -> str:
         return str(self.args[0])
 
@@ -47,7 +49,7 @@ def extract(name: str) -> dict[str, str]:
     conns: dict[str, Connection] = _STATE["connections"]
     if name not in conns:
         known = ", ".join(sorted(conns)) or "none"
-        raise ConnectionError_(f"Glue connection {name!r} is not defined (known: {known}); add "
+        raise UnknownConnection(f"Glue connection {name!r} is not defined (known: {known}); add "
                                f"[connections.{name}] to lineagelab.toml or pass --connections FILE")
     c = conns[name]
     scheme, host, port, _db = jdbc_parts(c.url)

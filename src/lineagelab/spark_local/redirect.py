@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lineagelab.profile import DEFAULT_PORTS, Profile, jdbc_parts
+from lineagelab.profile import DEFAULT_PORTS, Profile, jdbc_parts, lake_path
 from lineagelab.spark_local.datasets import strip_credentials
 
 DRIVERS = {"mysql": "org.mariadb.jdbc.Driver", "mariadb": "org.mariadb.jdbc.Driver",
@@ -32,11 +32,8 @@ class Redirect:
 
     def path(self, value: Any) -> Any:
         if isinstance(value, str) and value.startswith(("s3://", "s3a://", "s3n://")):
-            bucket_key = value.split("://", 1)[1]
-            local = Path(self.profile.lake).resolve() / bucket_key
-            if value.endswith("/"):
-                return local.as_uri() + "/"
-            return local.as_uri()
+            local = lake_path(Path(self.profile.lake).resolve(), value).as_uri()
+            return local + "/" if value.endswith("/") else local
         if isinstance(value, list | tuple):
             return type(value)(self.path(v) for v in value)
         return value

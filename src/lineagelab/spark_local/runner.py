@@ -134,7 +134,6 @@ def run(
             result.error = exc
     except BaseException as exc:
         result.error = exc
-        result.error.__traceback__ = exc.__traceback__
     finally:
         sys.argv = old_argv
         if cap is not None:

@@ -8,7 +8,6 @@ openlineage-python's own transports. No transport configured means the store.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,9 +71,11 @@ def send(events: Iterable[dict[str, Any]], r: Route) -> int:
     elif r.kind == "datazone":
         import boto3
 
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "lineagelab-local")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "lineagelab-local")
-        client = boto3.client("datazone", endpoint_url=r.endpoint, region_name=r.region)
+        session = boto3.Session(region_name=r.region)
+        # a local endpoint needs some signature; real credentials, where configured, are used as they are
+        creds = {} if session.get_credentials() is not None else {
+            "aws_access_key_id": "lineagelab-local", "aws_secret_access_key": "lineagelab-local"}
+        client = session.client("datazone", endpoint_url=r.endpoint, **creds)
         for e in events:
             client.post_lineage_event(domainIdentifier=r.domain, event=json.dumps(e).encode())
     else:

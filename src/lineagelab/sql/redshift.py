@@ -27,6 +27,7 @@ from openlineage.client import event_v2 as ev
 from psycopg import sql as pgsql
 from sqlglot import exp
 
+from lineagelab import profile
 from lineagelab.events import build, naming
 from lineagelab.sql.lineage import Statement, analyze
 
@@ -114,8 +115,7 @@ def dataset_of(name: str, target: Target) -> tuple[str, str]:
 
 
 def lake_path(target: Target, uri: str) -> Path:
-    ns, key = naming.s3(uri)
-    return target.lake / ns.removeprefix("s3://") / ("" if key == "/" else key)
+    return profile.lake_path(target.lake, uri)
 
 
 # -- COPY and UNLOAD --------------------------------------------------------------------------------------------
