@@ -1,68 +1,81 @@
-"""Group commit, then derive: requests hand validated events to one writer thread, which appends whatever has
-queued up to the raw events in one transaction and releases the waiting requests (an event is acknowledged once it
-is durably stored). When appends pause for ``QUIET`` seconds, and at least every ``DERIVE_EVERY`` seconds under
-steady load, the same thread derives the model for what was appended (``Store.derive_pending``), in one batch.
-``sync()`` waits until the model has caught up, so a query right after a POST sees the event."""
+"""Group commit through the journal, and the model derived beside it.
+
+Requests hand validated events to one commit thread, which appends whatever has queued up to the store's journal
+(one write and one fsync for the whole group, see ``store/journal.py``) and releases the waiting requests: an event
+is acknowledged once it is durable. A second thread, the mover, takes the journal over in large pieces: it rotates
+it, appends the closed segment to ``raw_events`` in one DuckDB transaction, deletes the segment, and derives the
+model for what was appended (``Store.derive_pending``, on a connection of its own). Under load it does so at most
+every ``MOVE_EVERY`` seconds, so both DuckDB's fixed cost per transaction and the model queries are paid for
+thousands of events at a time. ``sync()`` hurries it: a query right after a POST sees the event.
+"""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
 from concurrent.futures import Future
 
+from lineagelab.store.journal import Journal, Segment
 from lineagelab.store.store import Pending, Store
 
 MAX_GROUP = 5000
-QUIET = 0.25  # derive once appends have paused this long…
-DERIVE_EVERY = 2.0  # …and at least this often under steady load
-DERIVE_CHUNK = 2000  # events derived per hold of the store's lock
+DERIVE_CHUNK = 5000  # events derived per transaction at most
+#: Under load, move and derive at most this often (a sync() does not wait for it).
+MOVE_EVERY = 1.0
 
-_SYNC: list[Pending] = []
+log = logging.getLogger(__name__)
 
 
 class CommitQueue:
     def __init__(self, store: Store):
         self.store = store
+        self.journal = Journal(store.path)
         self.queue: queue.Queue[tuple[list[Pending], Future[set[str]]] | None] = queue.Queue()
+        self._journaled: set[str] = set()  # ids acknowledged and not yet in raw_events
+        self._ids_lock = threading.Lock()
+        self._unmoved: list[Segment] = []
+        self._appended = threading.Event()  # set when there may be something to move or derive
+        self._urgent = threading.Event()  # set when a sync() waits
+        self._progress = threading.Condition()
+        self._done_generation = 0  # journal groups moved and derived
+        self._derived = store.derived_seq()
+        self._error: BaseException | None = None
+        self._closing = False
         self.thread = threading.Thread(target=self._run, name="lineagelab-commits", daemon=True)
+        self.mover = threading.Thread(target=self._move_loop, name="lineagelab-mover", daemon=True)
         self.thread.start()
+        self.mover.start()
 
     def submit(self, items: list[Pending]) -> set[str]:
-        """Block until ``items`` are durably stored; return the ids that were new."""
+        """Block until ``items`` are durable; return the ids that were new."""
         if not items:
             return set()
         fut: Future[set[str]] = Future()
         self.queue.put((items, fut))
         return fut.result()
 
-    def sync(self) -> None:
-        """Block until the model reflects every acknowledged event."""
-        fut: Future[set[str]] = Future()
-        self.queue.put((_SYNC, fut))
-        fut.result()
+    def appended(self) -> None:
+        """Something appended raw events without ``submit`` (the DataZone API): derive them."""
+        self._appended.set()
 
-    def _derive_all(self) -> None:
-        """Derive what was stored before this pass began; events arriving meanwhile wait for the next pass
-        (chasing them would derive one event at a time and hold appends up each time)."""
-        watermark = self.store.last_seq()
-        while self.store.derive_pending(limit=DERIVE_CHUNK, up_to=watermark):
-            pass  # the store's lock is free between chunks, so a waiting append goes in
+    def sync(self) -> None:
+        """Block until the model reflects every event acknowledged so far."""
+        generation = self.journal.generation
+        seq = self.store.last_seq()
+        with self._progress:
+            if self._done_generation < generation or self._derived < seq:
+                self._urgent.set()
+                self._appended.set()
+            while self._done_generation < generation or self._derived < seq:
+                if self._error is not None:
+                    error, self._error = self._error, None
+                    raise error
+                self._progress.wait(timeout=1.0)
 
     def _run(self) -> None:
-        last_derive = time.monotonic()
-        while True:
-            try:
-                job = self.queue.get(timeout=QUIET)
-            except queue.Empty:
-                now = time.monotonic()
-                if now - self.store.last_append >= QUIET or now - last_derive >= DERIVE_EVERY:
-                    self._derive_all()
-                    last_derive = time.monotonic()
-                continue
-            if job is None:
-                self._derive_all()
-                return
+        while (job := self.queue.get()) is not None:
             jobs = [job]
             size = len(job[0])
             while size < MAX_GROUP:
@@ -75,27 +88,75 @@ class CommitQueue:
                     break
                 jobs.append(nxt)
                 size += len(nxt[0])
-            syncs = [fut for items, fut in jobs if items is _SYNC]
-            writes = [(items, fut) for items, fut in jobs if items is not _SYNC]
             try:
-                new = self.store.append_raw([p for items, _ in writes for p in items]) if writes else set()
+                new = self._journal([p for items, _ in jobs for p in items])
             except BaseException as exc:
-                for _, fut in writes:
+                for _, fut in jobs:
                     fut.set_exception(exc)
-                new = set()
-                writes = []
-            for items, fut in writes:
+                continue
+            for items, fut in jobs:
                 fut.set_result({p.event_id for p in items} & new)
-            if syncs or time.monotonic() - last_derive > DERIVE_EVERY:
-                try:
-                    self._derive_all()
-                    for fut in syncs:
-                        fut.set_result(set())
-                except BaseException as exc:
-                    for fut in syncs:
-                        fut.set_exception(exc)
-                last_derive = time.monotonic()
+
+    def _journal(self, items: list[Pending]) -> set[str]:
+        unique = list({p.event_id: p for p in items}.values())
+        with self._ids_lock:
+            unique = [p for p in unique if p.event_id not in self._journaled]
+        stored = self.store.stored_ids([p.event_id for p in unique])
+        fresh = [p for p in unique if p.event_id not in stored]
+        if not fresh:
+            return set()
+        self.journal.append(fresh)
+        ids = {p.event_id for p in fresh}
+        with self._ids_lock:
+            self._journaled |= ids
+        self._appended.set()
+        return ids
+
+    def _move(self) -> int:
+        """Append the journal to raw_events; return the generation now stored (a failure raises, and the segments
+        not stored stay, on disk and here, for the next pass)."""
+        segment, generation = self.journal.rotate()
+        if segment is not None:
+            self._unmoved.append(segment)
+        while self._unmoved:
+            segment = self._unmoved[0]
+            self.store.append_raw(segment.items)
+            Journal.drop(segment)
+            with self._ids_lock:
+                self._journaled.difference_update(p.event_id for p in segment.items)
+            self._unmoved.pop(0)
+        return generation
+
+    def _move_loop(self) -> None:
+        last = 0.0
+        while True:
+            self._appended.wait()
+            self._urgent.wait(timeout=max(0.0, last + MOVE_EVERY - time.monotonic()))
+            self._appended.clear()
+            self._urgent.clear()
+            closing = self._closing
+            try:
+                generation = self._move()
+                while self.store.derive_pending(limit=DERIVE_CHUNK):
+                    pass
+                with self._progress:
+                    self._done_generation = max(self._done_generation, generation)
+                    self._derived = self.store.derived_seq()
+                    self._progress.notify_all()
+            except BaseException as exc:  # reported to the next sync(); the journal keeps the events
+                log.exception("moving or deriving failed")
+                with self._progress:
+                    self._error = exc
+                    self._progress.notify_all()
+            last = time.monotonic()
+            if closing:
+                self.journal.close()
+                return
 
     def close(self) -> None:
         self.queue.put(None)
         self.thread.join(timeout=60)
+        self._closing = True
+        self._urgent.set()
+        self._appended.set()
+        self.mover.join(timeout=120)

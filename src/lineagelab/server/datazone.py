@@ -15,6 +15,7 @@ import hashlib
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -91,8 +92,9 @@ def _choice(request: Request, name: str, allowed: tuple[str, ...], default: str 
 class DataZone:
     """Handlers for one lineage store (they run on worker threads)."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, on_append: Callable[[], None] = lambda: None):
         self.store = store
+        self.on_append = on_append  # wakes the deriver
         self._graphs: dict[str, tuple[Any, dz_graph.DzGraph]] = {}
         self._graph_lock = threading.Lock()
         self._tokens: set[tuple[str, str]] | None = None
@@ -184,8 +186,9 @@ class DataZone:
             if token is not None:
                 seen.add((domain, token))  # a rollback leaves it here: then the lookup finds nothing, harmlessly
 
-        # the event and its DataZone record commit together; the model is derived by the commit thread
+        # the event and its DataZone record commit together; the model is derived by the server's deriver
         self.store.append_raw(items, also=write)
+        self.on_append()
         if winner:
             return self._replay_token(winner[0], sha, domain)
         return JSONResponse({"domainId": domain, "id": record.id})
