@@ -37,8 +37,11 @@ def _client(url: str, bodies: list[bytes], seconds: float, path: str, out: mp.Qu
     end = time.perf_counter() + seconds
     i = 0
     while time.perf_counter() < end:
+        body = bodies[i % len(bodies)]
+        if i >= len(bodies):  # another round over the corpus: other run ids, so no event is a duplicate
+            body = body.replace(b'"runId":"00000000-', f'"runId":"{i // len(bodies):08x}-'.encode())
         t = time.perf_counter()
-        conn.request("POST", path, body=bodies[i % len(bodies)], headers={"Content-Type": "application/json"})
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
         r = conn.getresponse()
         r.read()
         if r.status >= 300:
@@ -101,7 +104,9 @@ def main() -> None:
         rps, lat = load(srv.url, singles, args.seconds, args.clients, "/api/v1/lineage")
         catch_single, stored_single = caught_up(srv.url)
         q = statistics.quantiles(lat, n=100)
-        batches = [b"\n".join(singles[i : i + 200]) for i in range(0, len(singles) // 2, 200)]
+        # other run ids than the single-event load's (whose events would come back as duplicates)
+        batches = [b"\n".join(singles[i : i + 200]).replace(b'"runId":"00000000-0000-', b'"runId":"00000000-b000-')
+                   for i in range(0, len(singles) // 2, 200)]
         bps, blat = load(srv.url, batches, args.seconds, 2, "/api/v1/lineage/batch")
         catch_batch, stored_batch = caught_up(srv.url)
     print(f"events of {size / 1024:.1f} KB with column lineage, {args.clients} client processes, "
@@ -111,8 +116,11 @@ def main() -> None:
           f"(target >= 1,000); p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms")
     print(f"  batches of 200, /api/v1/lineage/batch {bps * 200:>7,.0f} events/s (target >= 5,000); "
           f"p99 {statistics.quantiles(blat, n=100)[98] * 1000:.0f} ms per batch")
+    acked = len(lat) + len(blat) * 200
     print(f"  model caught up (a synced GET answered) {catch_single:.2f} s after the single-event load "
-          f"({stored_single:,} events stored), {catch_batch:.2f} s after the batch load ({stored_batch:,})")
+          f"({stored_single:,} events stored), {catch_batch:.2f} s after the batch load ({stored_batch:,}); "
+          f"every acknowledged event stored: {stored_single == len(lat) and stored_batch == acked} "
+          f"({len(lat):,} + {len(blat) * 200:,} acknowledged)")
     if not os.environ.get("NO_REPLAY"):
         replay_bench()
 

@@ -76,3 +76,15 @@ def test_a_journal_whose_events_no_longer_validate_is_kept_aside(tmp_path: Path,
         assert s.stats()["events"] == 2
     kept = list(tmp_path.glob("b.duckdb.journal.*.rejected"))
     assert len(kept) == 1 and journal_files(path) == []
+
+
+def test_ingest_derives_what_a_server_stored_but_had_not_derived(tmp_path: Path,
+                                                                 events: list[dict[str, Any]]) -> None:
+    with Store(tmp_path / "u.duckdb") as s:
+        s.append_raw(pending(events[:4]))  # the server's way: stored and acknowledged, derived later
+        s.ingest(RawEvent("t", "", orjson.dumps(e), e) for e in events[4:])
+        derived = s.con.execute("SELECT count(DISTINCT event_id) FROM f_events").fetchone()
+        assert derived == (len(events),)
+        before = snapshot(s)
+        s.rebuild()
+        assert snapshot(s) == before

@@ -186,9 +186,9 @@ class Store:
         try:
             self._check_versions()
             if not read_only:
-                self._replay_journals()
                 while self.derive_pending():
                     pass  # a server stopped before its model caught up
+                self._replay_journals()
             elif journal_files(self.path):
                 self._replay_read_only()
         except BaseException:
@@ -371,7 +371,17 @@ class Store:
         # allocations (measured: JSON parsing 6x slower). Nothing here makes cycles, so pause it.
         gc_was_enabled = gc.isenabled()
         gc.disable()
-        with self._lock, self._derive_lock, _Writer(self, report, strict, progress) as writer:
+        with self._lock, self._derive_lock:
+            while self._derive_pending(BATCH_SIZE, None):
+                pass  # what a server stored but had not derived: each batch below marks the model derived up to it
+            self._ingest_locked(events, report, strict, progress, batch_size)
+        if gc_was_enabled:
+            gc.enable()
+        return report
+
+    def _ingest_locked(self, events: Iterable[RawEvent], report: IngestReport, strict: bool,
+                       progress: Callable[[int], None] | None, batch_size: int) -> None:
+        with _Writer(self, report, strict, progress) as writer:
             batch: list[Pending] = []
             seen: set[str] = set()
             for raw in events:
@@ -391,9 +401,6 @@ class Store:
                     batch, seen = [], set()
             if batch:
                 writer.put(batch)
-        if gc_was_enabled:
-            gc.enable()
-        return report
 
     def ingest_docs(self, docs: Iterable[Any], source: str) -> IngestReport:
         """Ingest event documents built in this process (a Redshift run, a statement log), validated like any."""
@@ -454,29 +461,32 @@ class Store:
         """Derive the model for raw events stored but not yet derived (oldest first, at most ``limit``, none past
         sequence number ``up_to``); return how many. Safe beside ``append_raw`` on another thread."""
         with self._derive_lock:
-            con = self._deriver()
-            done = self._derived_seq(con)
-            end = up_to if up_to is not None else 2**62
-            rows = con.execute("SELECT event_id, raw, kind, seq FROM raw_events WHERE seq > ? AND seq <= ? "
-                               "ORDER BY seq LIMIT ?", [done, end, limit]).fetchall()
-            if not rows:
-                return 0
-            facts = Facts()
-            for event_id, raw, kind, _ in rows:
-                known = self._parsed.pop(event_id, None)
-                doc = known.doc if known is not None else orjson.loads(raw)
-                derive(facts, event_id, EventKind(kind), doc, known.event_time if known else event_time_of(doc))
-                if event_id in facts.lineage_events:
-                    facts.raw[event_id] = raw
-            con.execute("BEGIN")
-            try:
-                self._derive_facts(con, facts)
-                self._set_derived(con, rows[-1][3])
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            return len(rows)
+            return self._derive_pending(limit, up_to)
+
+    def _derive_pending(self, limit: int, up_to: int | None) -> int:
+        con = self._deriver()
+        done = self._derived_seq(con)
+        end = up_to if up_to is not None else 2**62
+        rows = con.execute("SELECT event_id, raw, kind, seq FROM raw_events WHERE seq > ? AND seq <= ? "
+                           "ORDER BY seq LIMIT ?", [done, end, limit]).fetchall()
+        if not rows:
+            return 0
+        facts = Facts()
+        for event_id, raw, kind, _ in rows:
+            known = self._parsed.pop(event_id, None)
+            doc = known.doc if known is not None else orjson.loads(raw)
+            derive(facts, event_id, EventKind(kind), doc, known.event_time if known else event_time_of(doc))
+            if event_id in facts.lineage_events:
+                facts.raw[event_id] = raw
+        con.execute("BEGIN")
+        try:
+            self._derive_facts(con, facts)
+            self._set_derived(con, rows[-1][3])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return len(rows)
 
     @staticmethod
     def _set_derived(con: duckdb.DuckDBPyConnection, seq: int) -> None:
