@@ -191,3 +191,32 @@ def test_dataset_and_job_events(spec_dir: Path) -> None:
 def test_custom_facets_only_need_base_fields() -> None:
     assert facet_schema_ref("https://example.com/MyFacet.json") is None
     assert facet_schema_ref("https://openlineage.io/spec/facets/1-1-0/SchemaDatasetFacet.json#/$defs/x") is not None
+
+
+def test_facets_are_checked_by_their_url_whatever_their_key(spec_dir: Path, events: list[dict[str, Any]]) -> None:
+    """Valid events are accepted by one composed schema that tries a facet's conventional key first: a standard
+    facet under another key, or a URL naming another facet's file, must be judged exactly as the spec says."""
+    examples = [(p, k, f) for p in _facet_examples(spec_dir) for k, f in json.loads(p.read_text()).items()
+                if p.parent.name.endswith("DatasetFacet") and not p.parent.name.endswith(("InputDatasetFacet",
+                                                                                          "OutputDatasetFacet"))]
+    urls = sorted({f["_schemaURL"] for _, _, f in examples if isinstance(f.get("_schemaURL"), str)})
+    assert len(urls) >= 10
+    rejected = checked = 0
+    for i, (path, key, facet) in enumerate(examples):
+        for variant in ("custom key", "other url", "other url, own key", "fragment names no definition"):
+            moved = copy.deepcopy(facet)
+            name = key
+            if variant == "custom key":
+                name = f"my_{key}"
+            elif variant.startswith("other url"):
+                moved["_schemaURL"] = urls[(i + 3) % len(urls)]
+                name = key if variant.endswith("own key") else "x"
+            else:
+                moved["_schemaURL"] = moved["_schemaURL"].split("#")[0] + "#/$defs/NoSuchDefinition"
+            event = copy.deepcopy(events[2])
+            event["outputs"] = [{"namespace": "n", "name": "x", "facets": {name: moved}}]
+            official = official_errors(spec_dir, event) == []
+            assert product_ok(event) == official, (path, variant)
+            rejected += not official
+            checked += 1
+    assert checked >= 40 and rejected >= 5  # the variants do produce invalid events, and they are caught

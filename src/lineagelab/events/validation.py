@@ -4,9 +4,10 @@ The core schema's top-level ``oneOf`` only says "valid by exactly one definition
 user nothing. So the event kind is decided here (with the same rules the ``oneOf`` branches encode) and the event is
 validated against that one definition, which yields the JSON path of the first problem. Standard facets are then checked
 against the facet schema their ``_schemaURL`` names (resolved to the file of the same name), as the spec prescribes.
-Valid events (nearly all of them) are accepted by jsonschema-rs, compiled once (Rust; ~3.5x faster than
-fastjsonschema on whole events); an event it rejects is validated again with fastjsonschema, whose errors carry the
-JSON path and a plain message.
+Valid events (nearly all of them) are accepted by one jsonschema-rs call (Rust, compiled once) against a composed
+schema: the core schema whose facet containers also apply that per-facet rule (``_composed_schema``), ~18 us for a
+4.9 KB event against ~35 us for the core check plus a call per facet. An event it rejects is validated again step by
+step with fastjsonschema, whose errors carry the JSON path and a plain message.
 """
 
 from __future__ import annotations
@@ -94,6 +95,90 @@ def _fast(ref: str) -> Callable[[Any], bool] | None:
         try:
             return bool(validator.is_valid(doc))
         except (ValueError, TypeError, OverflowError):  # values it cannot take (huge ints): the slow path decides
+            return False
+
+    return is_valid
+
+
+COMPOSED_ID = "urn:lineagelab:openlineage-with-facets"
+
+
+def _file_rule(file: str, sid: str, otherwise: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """(pattern of URLs naming ``file``, rule validating a facet as ``facet_schema_ref`` would for such a URL)."""
+    import re
+
+    defs = _schemas().by_id[sid].get("$defs", {})
+    base = "^(?:[^#]*/)?" + re.escape(file)
+    chain = [(base + r"#/\$defs/(?:[\s\S]*/)?" + re.escape(name) + "$", name) for name in sorted(defs)]
+    if file[:-5] in defs:
+        chain.append((base + r"(?:#[\s\S]*)?$", file[:-5]))
+    rule = otherwise
+    for pattern, name in reversed(chain):
+        step: dict[str, Any] = {"if": _url_matches(pattern), "then": {"$ref": f"{sid}#/$defs/{name}"}}
+        if rule is not None:
+            step["else"] = rule
+        rule = step
+    return base + r"(?:#[\s\S]*)?$", rule or {}
+
+
+def _url_matches(pattern: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["_schemaURL"],
+            "properties": {"_schemaURL": {"type": "string", "pattern": pattern}}}
+
+
+@cache
+def _composed_schema() -> dict[str, Any]:
+    """The core schema whose facet containers also check standard facets against their own schemas (the rule of
+    ``validate_facet``), so that a valid event is accepted by one jsonschema-rs call; per-facet calls from Python
+    cost ~3x the core check. A facet under its conventional key (``schema``, ``columnLineage``: each facet file names
+    its key) is tried against that file first; any other facet walks the rule for every file."""
+    core = json.loads(json.dumps(_schemas().by_id[CORE_ID]))
+    core["$id"] = COMPOSED_ID
+    files = sorted(_schemas().facet_files.items())
+    everything: dict[str, Any] | None = None
+    for file, sid in reversed(files):
+        pattern, rule = _file_rule(file, sid, None)
+        step: dict[str, Any] = {"if": _url_matches(pattern), "then": rule}
+        if everything is not None:
+            step["else"] = everything
+        everything = step
+    core["$defs"]["LLAnyFacet"] = everything or {}
+    by_key: dict[str, list[tuple[str, str]]] = {}
+    for file, sid in files:
+        for key, spec in _schemas().by_id[sid].get("properties", {}).items():
+            if isinstance(spec, dict) and "$ref" in spec:
+                by_key.setdefault(key, []).append((file, sid))
+    keyed: dict[str, Any] = {}
+    for key, owners in by_key.items():
+        rule: dict[str, Any] = {"$ref": "#/$defs/LLAnyFacet"}
+        for file, sid in reversed(owners):
+            pattern, inner = _file_rule(file, sid, rule)
+            rule = {"if": _url_matches(pattern), "then": inner, "else": rule}
+        keyed[key] = rule
+    core["$defs"]["LLFacets"] = {"properties": keyed, "additionalProperties": {"$ref": "#/$defs/LLAnyFacet"}}
+    d = core["$defs"]
+    for container in (d["Run"]["properties"]["facets"], d["Job"]["properties"]["facets"],
+                      d["Dataset"]["properties"]["facets"], d["InputDataset"]["allOf"][1]["properties"]["inputFacets"],
+                      d["OutputDataset"]["allOf"][1]["properties"]["outputFacets"]):
+        container["allOf"] = [{"$ref": "#/$defs/LLFacets"}]
+    return core  # type: ignore[no-any-return]
+
+
+@cache
+def _whole(kind: str) -> Callable[[Any], bool] | None:
+    """Accepts an event of ``kind`` valid in every respect ``validate_event`` checks (None without jsonschema-rs)."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover
+        return None
+    registry = jsonschema_rs.Registry([*_schemas().by_id.items(), (COMPOSED_ID, _composed_schema())])
+    validator = jsonschema_rs.Draft202012Validator({"$ref": f"{COMPOSED_ID}#/$defs/{kind}"}, registry=registry,
+                                                   validate_formats=True)
+
+    def is_valid(doc: Any) -> bool:
+        try:
+            return bool(validator.is_valid(doc))
+        except (ValueError, TypeError, OverflowError):
             return False
 
     return is_valid
@@ -275,6 +360,10 @@ def _explain_container(doc: Any, path: str) -> InvalidEvent | None:
 def validate_event(doc: Any) -> EventKind:
     """Raise InvalidEvent naming the first problem; return the event kind when the event is valid."""
     kind = event_kind(doc)
+    whole = _whole(kind.value)
+    if whole is not None and whole(doc):
+        return kind
+    # Rejected (or jsonschema-rs missing): the checks one by one, which name the problem.
     ref = f"{CORE_ID}#/$defs/{kind.value}"
     fast = _fast(ref)
     if fast is None or not fast(doc):
