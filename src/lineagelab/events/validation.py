@@ -137,8 +137,8 @@ def _composed_schema() -> dict[str, Any]:
     files = sorted(_schemas().facet_files.items())
     everything: dict[str, Any] | None = None
     for file, sid in reversed(files):
-        pattern, rule = _file_rule(file, sid, None)
-        step: dict[str, Any] = {"if": _url_matches(pattern), "then": rule}
+        pattern, file_rule = _file_rule(file, sid, None)
+        step: dict[str, Any] = {"if": _url_matches(pattern), "then": file_rule}
         if everything is not None:
             step["else"] = everything
         everything = step
