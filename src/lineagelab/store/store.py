@@ -119,7 +119,7 @@ class _Writer:
 
     def __init__(self, store: Store, report: IngestReport, strict: bool, progress: Callable[[int], None] | None):
         self.store, self.report, self.strict, self.progress = store, report, strict, progress
-        self.queue: queue.Queue[list[Pending] | None] = queue.Queue(maxsize=1)
+        self.queue: queue.Queue[tuple[list[Pending], Facts] | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.aborted = False
         self.thread = threading.Thread(target=self._run, name="lineagelab-writer", daemon=True)
@@ -131,20 +131,21 @@ class _Writer:
         return self
 
     def _run(self) -> None:
-        while (batch := self.queue.get()) is not None:
+        while (job := self.queue.get()) is not None:
             if self.error is not None or self.aborted:
                 continue  # drain
+            batch, facts = job
             try:
-                self.store._flush(batch, self.report, own_transaction=not self.strict)
+                self.store._flush(batch, self.report, own_transaction=not self.strict, facts=facts)
                 if self.progress:
                     self.progress(len(batch))
             except BaseException as exc:
                 self.error = exc
 
-    def put(self, batch: list[Pending]) -> None:
+    def put(self, batch: list[Pending], facts: Facts) -> None:
         if self.error is not None:
             raise self.error
-        self.queue.put(batch)
+        self.queue.put((batch, facts))
 
     def abort(self) -> None:
         self.aborted = True
@@ -381,8 +382,11 @@ class Store:
 
     def _ingest_locked(self, events: Iterable[RawEvent], report: IngestReport, strict: bool,
                        progress: Callable[[int], None] | None, batch_size: int) -> None:
+        # Facts are derived here, on the reading thread, while the writer thread spends its time in DuckDB (which
+        # releases the GIL): the Python work of both threads then overlaps with the database work.
         with _Writer(self, report, strict, progress) as writer:
             batch: list[Pending] = []
+            facts = Facts()
             seen: set[str] = set()
             for raw in events:
                 item = self._accept(raw, report)
@@ -396,11 +400,12 @@ class Store:
                     continue
                 seen.add(item.event_id)
                 batch.append(item)
+                derive(facts, item.event_id, item.kind, item.doc, item.event_time)
                 if len(batch) >= batch_size:
-                    writer.put(batch)
-                    batch, seen = [], set()
+                    writer.put(batch, facts)
+                    batch, facts, seen = [], Facts(), set()
             if batch:
-                writer.put(batch)
+                writer.put(batch, facts)
 
     def ingest_docs(self, docs: Iterable[Any], source: str) -> IngestReport:
         """Ingest event documents built in this process (a Redshift run, a statement log), validated like any."""
@@ -514,16 +519,22 @@ class Store:
             return None
         return Pending(event_id_of(raw.doc), kind, raw.doc, raw.text, event_time)
 
-    def _flush(self, batch: list[Pending], report: IngestReport, *, own_transaction: bool) -> None:
+    def _flush(self, batch: list[Pending], report: IngestReport, *, own_transaction: bool,
+               facts: Facts | None = None) -> None:
+        """Store a batch and its facts (derived here unless the caller did), in one transaction unless the caller
+        holds one."""
         con = self.con
         existing = self._stored([p.event_id for p in batch])
         fresh = [p for p in batch if p.event_id not in existing]
         report.duplicates += len(batch) - len(fresh)
         if not fresh:
             return
-        facts = Facts()
-        for p in fresh:
-            derive(facts, p.event_id, p.kind, p.doc, p.event_time)
+        if facts is None:
+            facts = Facts()
+            for p in fresh:
+                derive(facts, p.event_id, p.kind, p.doc, p.event_time)
+        elif existing:
+            facts = facts.only({p.event_id for p in fresh})
         facts.raw = {p.event_id: p.text.decode("utf-8") for p in fresh if p.event_id in facts.lineage_events}
         if own_transaction:
             con.execute("BEGIN")
