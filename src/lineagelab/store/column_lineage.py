@@ -1,5 +1,6 @@
-"""Expand the ``columnLineage`` facets of a batch of events (their raw JSON, held in memory) into
-``f_column_edges``, in SQL: DuckDB parses each event once into a typed struct and unnests it.
+"""Expand ``columnLineage`` facets into ``f_column_edges``, in SQL: DuckDB parses each distinct facet once into a
+typed struct and unnests it; the rows are then joined to every output of every event that carried that facet
+(START and COMPLETE of a run, and the runs of a job, repeat the same facet).
 
 One row per (output field, input field, transformation). Dataset-wide dependencies (the facet's ``dataset`` list)
 get a NULL output field. Producers older than the ``transformations`` array (OpenLineage < 1.16) put a
@@ -17,57 +18,51 @@ from lineagelab.events.identity import sql_stable_id
 _T = "STRUCT(type VARCHAR, subtype VARCHAR, description VARCHAR, masking VARCHAR)"
 _IN = f"STRUCT(namespace VARCHAR, name VARCHAR, field VARCHAR, transformations {_T}[])"
 _FIELD = f"STRUCT(inputFields {_IN}[], transformationType VARCHAR, transformationDescription VARCHAR)"
-#: The part of an event the expansion reads, as one DuckDB type: the raw JSON is parsed once, straight into it.
-_SHAPE = (
-    '{"outputs": [{"namespace": "VARCHAR", "name": "VARCHAR", "facets": {"columnLineage": '
-    f'{{"fields": "MAP(VARCHAR, {_FIELD})", "dataset": "{_IN}[]"}}}}}}]}}'
-)
+#: The facet, as one DuckDB type: its JSON is parsed once, straight into it.
+_SHAPE = f'{{"fields": "MAP(VARCHAR, {_FIELD})", "dataset": "{_IN}[]"}}'
 
 _EXPAND = f"""
-WITH ev AS (
-    SELECT event_id, run_key, job_id, event_time, event_type, json_transform(raw, '{_SHAPE}') AS j
-    FROM {{ids}}
-),
-outs AS (SELECT event_id, run_key, job_id, event_time, event_type, unnest(j.outputs) AS o FROM ev),
-facets AS (
-    SELECT event_id, run_key, job_id, event_time, event_type,
-           {sql_stable_id("o.namespace", "o.name")} AS out_ds, o.facets.columnLineage AS f
-    FROM outs WHERE o.facets.columnLineage IS NOT NULL
-),
+WITH f AS (SELECT fid, json_transform(facet, '{_SHAPE}') AS f FROM {{facets}}),
 per_field AS (
-    SELECT event_id, run_key, job_id, event_time, event_type, out_ds, e.key AS out_field,
-           e.value.transformationType AS legacy_type, e.value.transformationDescription AS legacy_desc,
-           unnest(e.value.inputFields) AS inp
-    FROM (SELECT *, unnest(map_entries(f.fields)) AS e FROM facets)
+    SELECT fid, e.key AS out_field, e.value.transformationType AS legacy_type,
+           e.value.transformationDescription AS legacy_desc, unnest(e.value.inputFields) AS inp
+    FROM (SELECT fid, unnest(map_entries(f.fields)) AS e FROM f)
 ),
 whole_row AS (
-    SELECT event_id, run_key, job_id, event_time, event_type, out_ds, NULL::VARCHAR AS out_field,
-           NULL::VARCHAR AS legacy_type, NULL::VARCHAR AS legacy_desc, unnest(f.dataset) AS inp
-    FROM facets
+    SELECT fid, NULL::VARCHAR AS out_field, NULL::VARCHAR AS legacy_type, NULL::VARCHAR AS legacy_desc,
+           unnest(f.dataset) AS inp
+    FROM f
 ),
 expanded AS (
     SELECT *, unnest(CASE WHEN len(inp.transformations) > 0 THEN inp.transformations
                           ELSE [NULL::{_T}] END) AS t
     FROM (SELECT * FROM per_field UNION ALL SELECT * FROM whole_row)
     WHERE inp.namespace IS NOT NULL AND inp.name IS NOT NULL
+),
+edges AS (
+    SELECT fid, out_field,
+           {sql_stable_id("inp.namespace", "inp.name")} AS in_ds,
+           inp.namespace AS in_namespace, inp.name AS in_name, inp.field AS in_field,
+           CASE WHEN t IS NULL AND coalesce(legacy_type, '') <> '' THEN 'DIRECT' ELSE t.type END AS type,
+           CASE WHEN t IS NULL AND coalesce(legacy_type, '') <> '' THEN upper(legacy_type) ELSE t.subtype END
+               AS subtype,
+           CASE WHEN t IS NULL THEN nullif(legacy_desc, '') ELSE nullif(t.description, '') END AS description,
+           coalesce(TRY_CAST(t.masking AS BOOLEAN), false) AS masking
+    FROM expanded
 )
-SELECT event_id, run_key, job_id, event_time, event_type, out_ds, out_field,
-       {sql_stable_id("inp.namespace", "inp.name")} AS in_ds,
-       inp.namespace AS in_namespace, inp.name AS in_name, inp.field AS in_field,
-       CASE WHEN t IS NULL AND coalesce(legacy_type, '') <> '' THEN 'DIRECT' ELSE t.type END AS type,
-       CASE WHEN t IS NULL AND coalesce(legacy_type, '') <> '' THEN upper(legacy_type) ELSE t.subtype END AS subtype,
-       CASE WHEN t IS NULL THEN nullif(legacy_desc, '') ELSE nullif(t.description, '') END AS description,
-       coalesce(TRY_CAST(t.masking AS BOOLEAN), false) AS masking
-FROM expanded
+SELECT u.event_id, u.run_key, u.job_id, u.event_time, u.event_type, u.out_ds, e.out_field, e.in_ds,
+       e.in_namespace, e.in_name, e.in_field, e.type, e.subtype, e.description, e.masking
+FROM {{uses}} u JOIN edges e USING (fid)
 """
 
 
-def expand(con: duckdb.DuckDBPyConnection, events: pa.Table) -> set[int]:
-    """Derive column edges of ``events`` (event_id, run_key, job_id, event_time, event_type, raw), held in memory;
-    return the ids of the datasets they name."""
-    ids_table = "_cl_events"
-    con.register(ids_table, events)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _cl AS {_EXPAND.replace('{ids}', ids_table)}")
+def expand(con: duckdb.DuckDBPyConnection, facets: pa.Table, uses: pa.Table) -> set[int]:
+    """Derive the column edges of distinct ``facets`` (fid, facet JSON) for their ``uses`` (event_id, run_key,
+    job_id, event_time, event_type, out_ds, fid); return the ids of the datasets they name."""
+    con.register("_cl_facets", facets)
+    con.register("_cl_uses", uses)
+    query = _EXPAND.replace("{facets}", "_cl_facets").replace("{uses}", "_cl_uses")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _cl AS {query}")
     con.execute(
         """INSERT INTO f_column_edges
            SELECT event_id, run_key, job_id, event_time, out_ds, out_field, in_ds, in_field,
@@ -83,5 +78,6 @@ def expand(con: duckdb.DuckDBPyConnection, events: pa.Table) -> set[int]:
         FROM _cl c WHERE NOT EXISTS (SELECT 1 FROM f_datasets d WHERE d.event_id = c.event_id AND d.ds_id = c.in_ds)
         """
     )
-    con.unregister(ids_table)
+    con.unregister("_cl_facets")
+    con.unregister("_cl_uses")
     return {r[0] for r in con.execute("SELECT DISTINCT in_ds FROM _cl").fetchall()}

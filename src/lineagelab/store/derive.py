@@ -7,6 +7,7 @@ Column lineage is the bulk of an event (tens of rows each); it is expanded by Du
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,8 +26,10 @@ class Facts:
     events: list[tuple[Any, ...]] = field(default_factory=list)
     datasets: list[tuple[Any, ...]] = field(default_factory=list)
     symlinks: list[tuple[Any, ...]] = field(default_factory=list)
-    lineage_events: set[str] = field(default_factory=set)  # events whose outputs carry columnLineage
-    raw: dict[str, str] = field(default_factory=dict)  # their raw text, filled in by the store
+    # columnLineage facets, each distinct one once (START and COMPLETE, and every run of a job, repeat them): its
+    # JSON -> its number in this batch; and which output of which event uses which (column_lineage.py expands them)
+    lineage_facets: dict[bytes, int] = field(default_factory=dict)
+    lineage_uses: list[tuple[Any, ...]] = field(default_factory=list)
     schemas: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
     run_keys: set[str] = field(default_factory=set)
     job_ids: set[int] = field(default_factory=set)
@@ -39,7 +42,8 @@ class Facts:
             events=[r for r in self.events if r[0] in event_ids],
             datasets=[r for r in self.datasets if r[0] in event_ids],
             symlinks=[r for r in self.symlinks if r[0] in event_ids],
-            lineage_events=self.lineage_events & event_ids,
+            lineage_facets=self.lineage_facets,  # unused facets expand to rows no use joins
+            lineage_uses=[r for r in self.lineage_uses if r[0] in event_ids],
             schemas=self.schemas,  # a superset is harmless: only unknown schemas are inserted
         )
         out.run_keys = {r[2] for r in out.events if r[2] is not None}
@@ -158,5 +162,11 @@ def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any],
             ans, aname = ident.get("namespace"), ident.get("name")
             if isinstance(ans, str) and isinstance(aname, str) and (ans, aname) != (namespace, name):
                 facts.symlinks.append((event_id, ds_id, stable_id(ans, aname), ans, aname, ident.get("type")))
-        if role == "output" and isinstance(facets.get("columnLineage"), Mapping):
-            facts.lineage_events.add(event_id)  # expanded by DuckDB from the raw event: see column_lineage.py
+        lineage = facets.get("columnLineage")
+        if role == "output" and isinstance(lineage, Mapping):
+            try:
+                key = orjson.dumps(lineage)
+            except TypeError:  # integers beyond 64 bits
+                key = json.dumps(lineage).encode()
+            number = facts.lineage_facets.setdefault(key, len(facts.lineage_facets))
+            facts.lineage_uses.append((event_id, run_key, job_id, event_time, event_type, ds_id, number))

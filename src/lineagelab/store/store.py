@@ -100,8 +100,6 @@ def _facts_of(rows: Iterable[tuple[str, str, str]]) -> Facts:
     for event_id, raw, kind in rows:
         doc = orjson.loads(raw)
         derive(facts, event_id, EventKind(kind), doc, event_time_of(doc))
-        if event_id in facts.lineage_events:
-            facts.raw[event_id] = raw
     return facts
 
 
@@ -481,8 +479,6 @@ class Store:
             known = self._parsed.pop(event_id, None)
             doc = known.doc if known is not None else orjson.loads(raw)
             derive(facts, event_id, EventKind(kind), doc, known.event_time if known else event_time_of(doc))
-            if event_id in facts.lineage_events:
-                facts.raw[event_id] = raw
         con.execute("BEGIN")
         try:
             self._derive_facts(con, facts)
@@ -535,7 +531,6 @@ class Store:
                 derive(facts, p.event_id, p.kind, p.doc, p.event_time)
         elif existing:
             facts = facts.only({p.event_id for p in fresh})
-        facts.raw = {p.event_id: p.text.decode("utf-8") for p in fresh if p.event_id in facts.lineage_events}
         if own_transaction:
             con.execute("BEGIN")
         try:
@@ -661,15 +656,20 @@ class Store:
                 cols = zip(*rows, strict=True)
                 arrays = [pa.array(list(col), typ) for col, (_, typ) in zip(cols, columns, strict=True)]
                 self._append(con, name, pa.Table.from_arrays(arrays, names=[c for c, _ in columns]))
-        if facts.lineage_events:
-            rows = [e for e in facts.events if e[0] in facts.lineage_events]
-            batch = pa.table({
-                "event_id": [e[0] for e in rows], "run_key": [e[2] for e in rows],
-                "job_id": pa.array([e[3] for e in rows], pa.int64()),
-                "event_time": pa.array([e[7] for e in rows], pa.timestamp("us", tz="UTC")),
-                "event_type": [e[6] for e in rows], "raw": [facts.raw[e[0]] for e in rows],
+        if facts.lineage_uses:
+            distinct = pa.table({
+                "fid": pa.array(list(facts.lineage_facets.values()), pa.int32()),
+                "facet": pa.array(list(facts.lineage_facets), pa.binary()).cast(pa.string()),
             })
-            facts.ds_ids |= column_lineage.expand(con, batch)
+            uses = facts.lineage_uses
+            used = pa.table({
+                "event_id": [u[0] for u in uses], "run_key": [u[1] for u in uses],
+                "job_id": pa.array([u[2] for u in uses], pa.int64()),
+                "event_time": pa.array([u[3] for u in uses], pa.timestamp("us", tz="UTC")),
+                "event_type": [u[4] for u in uses], "out_ds": pa.array([u[5] for u in uses], pa.int64()),
+                "fid": pa.array([u[6] for u in uses], pa.int32()),
+            })
+            facts.ds_ids |= column_lineage.expand(con, distinct, used)
         if facts.schemas:
             hashes = list(facts.schemas)
             known = {r[0] for r in con.execute(
