@@ -11,7 +11,6 @@ import gzip
 import hmac
 import json
 import os
-import sys
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -226,9 +225,6 @@ def serve(store_path: Path | None, host: str, port: int, token: str | None, log_
     info = Path(store_path or ".lineagelab/lineage.duckdb").parent / "server.json"
     info.parent.mkdir(parents=True, exist_ok=True)
     info.write_text(json.dumps({"pid": os.getpid(), "url": f"http://{host}:{port}", "token": bool(token)}))
-    # The commit thread makes short DuckDB calls that release the GIL; under load it then waits a whole switch
-    # interval (5 ms by default) to get it back from the request threads, once per call. 0.5 ms keeps it moving.
-    sys.setswitchinterval(0.0005)
     # Parsed events stay alive until the mover has stored and derived them: the cyclic GC would rescan them every few
     # hundred allocations (measured: parsing a request's JSON ~10x slower, batches 5,500 vs 7,100 events/s). The
     # request path makes no cycles worth chasing then, so automatic collection is off in the server; the mover

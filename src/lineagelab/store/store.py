@@ -169,7 +169,6 @@ class Store:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._readers = threading.local()
-        self.last_append = 0.0  # time.monotonic() of the last append_raw: the server derives when appends pause
         self._seq: int | None = None
         self._known: set[int] | None = None  # see _stored
         # The model is derived on a connection of its own, so that deriving (the slow part) never holds up appends:
@@ -371,7 +370,7 @@ class Store:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         with self._lock, self._derive_lock:
-            while self._derive_pending(BATCH_SIZE, None):
+            while self._derive_pending(BATCH_SIZE):
                 pass  # what a server stored but had not derived: each batch below marks the model derived up to it
             self._ingest_locked(events, report, strict, progress, batch_size)
         if gc_was_enabled:
@@ -437,7 +436,6 @@ class Store:
                     if also is not None:
                         also(con)  # the caller's own records, in the same transaction
                     con.execute("COMMIT")
-                    self.last_append = time.monotonic()
                     if len(self._parsed) < _PARSED_MAX:
                         self._parsed.update((p.event_id, p) for p in fresh)
                 except BaseException:
@@ -460,18 +458,17 @@ class Store:
             self._derive_con = self.con.cursor()
         return self._derive_con
 
-    def derive_pending(self, limit: int = BATCH_SIZE, up_to: int | None = None) -> int:
-        """Derive the model for raw events stored but not yet derived (oldest first, at most ``limit``, none past
-        sequence number ``up_to``); return how many. Safe beside ``append_raw`` on another thread."""
+    def derive_pending(self, limit: int = BATCH_SIZE) -> int:
+        """Derive the model for raw events stored but not yet derived (oldest first, at most ``limit``); return how
+        many. Safe beside ``append_raw`` on another thread: it has a connection of its own."""
         with self._derive_lock:
-            return self._derive_pending(limit, up_to)
+            return self._derive_pending(limit)
 
-    def _derive_pending(self, limit: int, up_to: int | None) -> int:
+    def _derive_pending(self, limit: int) -> int:
         con = self._deriver()
         done = self._derived_seq(con)
-        end = up_to if up_to is not None else 2**62
-        rows = con.execute("SELECT event_id, raw, kind, seq FROM raw_events WHERE seq > ? AND seq <= ? "
-                           "ORDER BY seq LIMIT ?", [done, end, limit]).fetchall()
+        rows = con.execute("SELECT event_id, raw, kind, seq FROM raw_events WHERE seq > ? ORDER BY seq LIMIT ?",
+                           [done, limit]).fetchall()
         if not rows:
             return 0
         facts = Facts()
