@@ -180,3 +180,22 @@ def test_cli_ingest_through_the_running_server(server: Server, events: list[dict
     assert f"rejected {path}:line 5: $: not an OpenLineage event" in proc.stderr
     found = request(server, "/api/v1/viewer/search?q=" + events[12]["job"]["name"].split(".")[0])[2]
     assert found  # queryable at once through the server
+
+
+def test_a_stopped_server_leaves_everything_stored_and_derived(tmp_path: Path) -> None:
+    """SIGTERM right after a burst: the journal is moved and the model derived before exit; no journal is left."""
+    from lineagelab.simulator.synthetic import Shape, events
+    from lineagelab.store.journal import journal_files
+
+    docs = list(events(Shape(jobs=100, runs_per_job=1, columns=3)))
+    store = tmp_path / "t.duckdb"
+    with running_server(store) as srv:
+        body = b"\n".join(orjson.dumps(d) for d in docs)
+        status, _, result = request(srv, "/api/v1/lineage/batch", body,
+                                    headers={"Content-Type": "application/x-ndjson"})
+        assert status == 200 and result["accepted"] == len(docs)
+        srv.stop()  # uvicorn shuts down gracefully, then re-raises the signal (exit status -15)
+    assert journal_files(store) == []
+    with Store(store, read_only=True) as s:
+        assert s.stats()["events"] == len(docs)
+        assert s.con.execute("SELECT count(DISTINCT event_id) FROM f_events").fetchone() == (len(docs),)
