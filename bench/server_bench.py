@@ -1,6 +1,6 @@
 """Server and replay benchmarks (issues 3 and 7), on loopback, load from other processes.
 
-    .venv/bin/python bench/server_bench.py [--seconds 10] [--clients 8]
+    .venv/bin/python bench/server_bench.py [--seconds 10] [--clients 8]      (NO_REPLAY=1: skip the replay part)
 
 Prints single-event requests/s, batched events/s and latency percentiles of ``POST /api/v1/lineage`` (targets:
 >= 1,000 req/s and >= 5,000 events/s on 2 cores), and the replay throughput to the local DataZone API with the

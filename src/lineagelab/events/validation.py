@@ -21,7 +21,6 @@ from importlib import resources
 from typing import Any
 
 import fastjsonschema
-import orjson
 
 CORE_ID = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 
@@ -302,22 +301,10 @@ def facet_schema_ref(schema_url: Any) -> str | None:
     return f"{sid}#/$defs/{name}"
 
 
-#: Facets already found valid, by their serialised bytes. Producers repeat facets verbatim (Spark sends the same
-#: schema and column lineage in START, RUNNING and COMPLETE; every reader of a table repeats its schema), so most
-#: facets of a stream are validated once. Bounded: cleared when full.
-_VALID_FACETS: set[bytes] = set()
-_VALID_FACETS_MAX = 200_000
-
-
 def validate_facet(path: str, facet: Any) -> None:
+    """Raise InvalidEvent naming the first problem of one standard facet (the step-by-step path: rejected events)."""
     ref = facet_schema_ref(facet.get("_schemaURL")) if isinstance(facet, Mapping) else None
     if ref is None:
-        return
-    try:
-        key = orjson.dumps(facet)
-    except TypeError:
-        key = None
-    if key is not None and key in _VALID_FACETS:
         return
     fast = _fast(ref)
     if fast is None or not fast(facet):
@@ -327,10 +314,6 @@ def validate_facet(path: str, facet: Any) -> None:
             raise InvalidEvent(_path(path, exc), _message(exc)) from None
         if fast is not None and _rs_rejects(ref, facet):
             raise _rs_error(ref, facet, path)
-    if key is not None:
-        if len(_VALID_FACETS) >= _VALID_FACETS_MAX:
-            _VALID_FACETS.clear()
-        _VALID_FACETS.add(key)
 
 
 _CONTAINER_DEFS = {"facets": "DatasetFacet", "inputFacets": "InputDatasetFacet", "outputFacets": "OutputDatasetFacet"}

@@ -92,7 +92,7 @@ def _choice(request: Request, name: str, allowed: tuple[str, ...], default: str 
 class DataZone:
     """Handlers for one lineage store (they run on worker threads)."""
 
-    def __init__(self, store: Store, on_append: Callable[[], None] = lambda: None):
+    def __init__(self, store: Store, on_append: Callable[[], None]):
         self.store = store
         self.on_append = on_append  # wakes the deriver
         self._graphs: dict[str, tuple[Any, dz_graph.DzGraph]] = {}

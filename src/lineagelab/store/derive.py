@@ -1,7 +1,7 @@
 """Facts one event states, as rows for the ``f_*`` tables. Pure: no store access, so order and rebuilds don't matter.
 
-Column lineage is the bulk of an event (tens of rows each); it is expanded by DuckDB from the stored raw JSON
-(``column_lineage.py``), which is an order of magnitude faster than building the rows in Python.
+Column lineage is the bulk of an event (tens of rows each): here each distinct facet is only recorded, with the
+outputs that carry it; DuckDB expands it into rows (``column_lineage.py``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ class Facts:
     run_keys: set[str] = field(default_factory=set)
     job_ids: set[int] = field(default_factory=set)
     ds_ids: set[int] = field(default_factory=set)
-
 
     def only(self, event_ids: set[str]) -> Facts:
         """The facts of these events alone (a batch some of whose events turned out to be stored already)."""

@@ -30,9 +30,12 @@ _MAGIC = b"LLJ1 "
 
 def journal_files(store_path: Path) -> list[Path]:
     """The journals a server left beside ``store_path``, oldest first."""
-    prefix = store_path.name + ".journal."
-    found = [p for p in store_path.parent.glob(prefix + "*") if p.name[len(prefix):].isdigit()]
-    return sorted(found, key=lambda p: int(p.name[len(prefix):]))
+    found = [p for p in store_path.parent.glob(store_path.name + ".journal.*") if p.suffix[1:].isdigit()]
+    return sorted(found, key=_number)
+
+
+def _number(path: Path) -> int:
+    return int(path.suffix[1:])
 
 
 def read_journal(path: Path) -> Iterator[RawEvent]:
@@ -70,8 +73,7 @@ class Journal:
         self.store_path = store_path
         self._lock = threading.Lock()
         existing = journal_files(store_path)
-        prefix = store_path.name + ".journal."
-        self._next = (int(existing[-1].name[len(prefix):]) + 1) if existing else 1
+        self._next = _number(existing[-1]) + 1 if existing else 1
         self._segment: Segment | None = None
         self._fd = -1
         self.generation = 0  # groups appended so far

@@ -60,8 +60,8 @@ RAW_MIGRATIONS: dict[int, list[str]] = {
     ],
     # PostLineageEvent looks its Client-Token up on every call.
     5: ["CREATE INDEX dz_events_token ON dz_events (domain_id, client_token)"],
-    # Raw events compressed with zstd: DuckDB's default (FSST on strings longer than a block's inline limit) made the
-    # commit of a 5,000-event batch cost more than everything else in it; zstd writes 2.3x faster and 6x smaller.
+    # Raw events compressed with zstd. Measured on 20,000 events of 4.9 KB in 5,000-event commits: inserts and
+    # commits 0.52 s instead of 1.20 s with DuckDB's default string compression, 7 MB on disk instead of 46 MB.
     6: [
         """CREATE TABLE raw_events_v6 (
                event_id VARCHAR PRIMARY KEY, seq BIGINT NOT NULL, ingested_at TIMESTAMPTZ NOT NULL,

@@ -37,7 +37,7 @@ from lineagelab.store.sqlutil import row, scalar
 
 DEFAULT_PATH = Path(".lineagelab") / "lineage.duckdb"
 BATCH_SIZE = 5000
-_SMALL_BATCH = 64  # up to this many rows, one VALUES statement (~0.2 ms a row) beats an Arrow batch (~2 ms)
+_SMALL_BATCH = 64  # up to here one VALUES statement beats an Arrow batch (64 rows: 4.4 vs 7.1 ms; 128: 16 vs 6 ms)
 _PARSED_MAX = 50_000  # parsed documents kept for the deriver (a backlog beyond this is parsed again from raw)
 _RAW_COLUMNS = ("event_id, seq, ingested_at, event_time, event_type, kind, run_id, job_namespace, job_name, producer, "
                 "raw, schema_url, size")
@@ -94,12 +94,17 @@ def event_id_of(doc: Any) -> str:
     return hashlib.sha256(canonical).hexdigest()[:32]
 
 
-def _facts_of(rows: Iterable[tuple[str, str, str]]) -> Facts:
-    """The facts of stored events (event_id, raw, kind): what both catching up and rebuilding derive from."""
+def _facts_of(rows: Iterable[tuple[str, str, str]], parsed: dict[str, Pending] | None = None) -> Facts:
+    """The facts of stored events (event_id, raw, kind): what both catching up and rebuilding derive from. Events
+    found in ``parsed`` (taken out of it) are not parsed again."""
     facts = Facts()
     for event_id, raw, kind in rows:
-        doc = orjson.loads(raw)
-        derive(facts, event_id, EventKind(kind), doc, event_time_of(doc))
+        known = parsed.pop(event_id, None) if parsed is not None else None
+        if known is not None:
+            derive(facts, event_id, known.kind, known.doc, known.event_time)
+        else:
+            doc = orjson.loads(raw)
+            derive(facts, event_id, EventKind(kind), doc, event_time_of(doc))
     return facts
 
 
@@ -471,11 +476,7 @@ class Store:
                            [done, limit]).fetchall()
         if not rows:
             return 0
-        facts = Facts()
-        for event_id, raw, kind, _ in rows:
-            known = self._parsed.pop(event_id, None)
-            doc = known.doc if known is not None else orjson.loads(raw)
-            derive(facts, event_id, EventKind(kind), doc, known.event_time if known else event_time_of(doc))
+        facts = _facts_of(((r[0], r[1], r[2]) for r in rows), self._parsed)
         con.execute("BEGIN")
         try:
             self._derive_facts(con, facts)
@@ -557,9 +558,9 @@ class Store:
             return self._stored(ids)
 
     def _stored(self, ids: list[str]) -> set[str]:
-        """Which of ``ids`` are stored already. This process is the only writer, so it keeps the hashes of every
-        stored id (~60 bytes an event) and asks DuckDB only about ids whose prefix it has seen: a new event,
-        nearly always, costs no query (an index probe is ~1 ms, the server's whole group commit ~2 ms)."""
+        """Which of ``ids`` are stored already. This process is the only writer, so it keeps the hash of every
+        stored id and asks DuckDB only about ids whose hash it has seen: a new event, nearly always, costs no query
+        (measured: the index probe for a group of 8 ids took ~1.1 ms, as much as a third of the group's commit)."""
         if self._known is None:
             cur = self.con.execute("SELECT event_id FROM raw_events")
             known: set[int] = set()
@@ -619,7 +620,7 @@ class Store:
             }
         )
         self._append(self.con, "raw_events", table)
-        self._seq = seq0 + len(fresh)  # a rolled-back transaction resets it (see _forget_seq)
+        self._seq = seq0 + len(fresh)  # a rolled-back transaction resets it (see _forget)
 
     @staticmethod
     def _append(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
