@@ -10,7 +10,8 @@ import orjson
 
 from lineagelab.events.reader import RawEvent
 from lineagelab.store.journal import Journal, journal_files, read_journal
-from lineagelab.store.store import Pending, Store
+from lineagelab.store.prepare import Pending
+from lineagelab.store.store import Store
 from tests.test_store import snapshot
 
 

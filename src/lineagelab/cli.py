@@ -93,6 +93,9 @@ def ingest(
     server: Annotated[str | None, typer.Option(
         help="Send to a running `lineagelab serve` (which holds the store) instead of opening the store.")] = None,
     token: Annotated[str | None, typer.Option(envvar="LINEAGELAB_TOKEN", help="Bearer token for --server.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Processes that parse and validate large inputs (default: one per core; 1: all in this one).")
+    ] = None,
 ) -> None:
     """Validate OpenLineage events (NDJSON, JSON arrays or documents, gzip) and add them to the store."""
     if server is not None:
@@ -102,7 +105,7 @@ def ingest(
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from lineagelab.events.reader import read_events
+    from lineagelab.store.parallel import WorkerError
     from lineagelab.store.store import StrictStop
 
     with _open(read_only=False) as store, Progress(
@@ -121,9 +124,11 @@ def ingest(
                 err.print(f"committed {done:,} events", highlight=False)
 
         try:
-            report = store.ingest(read_events(paths), strict=strict, progress=advance)
+            report = store.ingest_paths(paths, strict=strict, progress=advance, workers=workers)
         except StrictStop as exc:
             raise UserError(f"--strict: {exc} (nothing from this ingest was stored)") from None
+        except WorkerError as exc:
+            raise UserError(f"{exc} (try --workers 1)") from None
     for rej in report.rejected[:50]:
         err.print(f"[red]rejected[/red] {rej}", markup=True, highlight=False)
     if len(report.rejected) > 50:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -67,30 +68,50 @@ def _too_big(size: int) -> str:
             "(lineagelab.events.reader.MAX_EVENT_BYTES)")
 
 
+def _gunzip(data: bytes) -> tuple[bytes, str | None]:
+    if data[:2] != b"\x1f\x8b":
+        return data, None
+    try:
+        return gzip.decompress(data), None
+    except (OSError, EOFError) as exc:
+        return b"", f"corrupt gzip data: {exc}"
+
+
+_NON_BLANK = re.compile(rb"\S")
+
+
+def _is_ndjson(data: bytes) -> bool:
+    """More than one non-blank line and the first is a JSON document (else: an array or one multi-line document).
+    Looks only at the first line: the data may be hundreds of MB."""
+    first = _NON_BLANK.search(data)
+    if first is None or data[first.start():first.start() + 1] == b"[":
+        return False
+    end = data.find(b"\n", first.start())
+    if end < 0 or _NON_BLANK.search(data, end) is None:
+        return False
+    try:
+        orjson.loads(data[first.start():end])
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 def parse_bytes(data: bytes, source: str) -> Iterator[RawEvent]:
     """Split one input's bytes into events."""
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            yield RawEvent(source, "", b"", error=f"corrupt gzip data: {exc}")
-            return
+    data, error = _gunzip(data)
+    if error is not None:
+        yield RawEvent(source, "", b"", error=error)
+        return
     stripped = data.strip()
     if not stripped:
         yield RawEvent(source, "", b"", error="empty input: no events")
         return
     if stripped[:1] == b"[":
         yield from _parse_array(stripped, source)
-        return
-    first_line, _, rest = stripped.partition(b"\n")
-    if rest.strip():
-        try:
-            orjson.loads(first_line)
-            yield from _parse_lines(data, source)
-            return
-        except orjson.JSONDecodeError:
-            pass  # not NDJSON: a multi-line document
-    yield _one(stripped, source, "document")
+    elif _is_ndjson(stripped):
+        yield from _parse_lines(data, source)
+    else:
+        yield _one(stripped, source, "document")
 
 
 def _one(text: bytes, source: str, location: str) -> RawEvent:
@@ -102,8 +123,8 @@ def _one(text: bytes, source: str, location: str) -> RawEvent:
         return RawEvent(source, location, b"", error=_parse_error(text, exc))
 
 
-def _parse_lines(data: bytes, source: str) -> Iterator[RawEvent]:
-    for number, line in enumerate(data.split(b"\n"), start=1):
+def _parse_lines(data: bytes, source: str, first: int = 1) -> Iterator[RawEvent]:
+    for number, line in enumerate(data.split(b"\n"), start=first):
         line = line.strip()
         if line:
             yield _one(line, source, f"line {number}")
@@ -141,14 +162,51 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
 
 def read_events(paths: Iterable[str | os.PathLike[str]]) -> Iterator[RawEvent]:
     """Read every event from the given files, directories or ``-`` (standard input)."""
+    for block in read_blocks(paths, split_bytes=None):
+        yield from block.events()
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A piece of input that parses on its own: a whole file, or a run of complete NDJSON lines (numbered from
+    ``first_line``). Blocks are what parallel ingest hands to worker processes (plain bytes pickle cheaply)."""
+
+    source: str
+    data: bytes
+    first_line: int | None = None
+    error: str | None = None
+
+    def events(self) -> Iterator[RawEvent]:
+        if self.error is not None:
+            yield RawEvent(self.source, "", b"", error=self.error)
+        elif self.first_line is not None:
+            yield from _parse_lines(self.data, self.source, self.first_line)
+        else:
+            yield from parse_bytes(self.data, self.source)
+
+
+def read_blocks(paths: Iterable[str | os.PathLike[str]], split_bytes: int | None) -> Iterator[Block]:
+    """The inputs as blocks; NDJSON inputs larger than ``split_bytes`` are cut at line ends into blocks of about
+    that size (line numbers kept)."""
     for path in iter_files(paths):
-        if str(path) == "-":
-            yield from parse_bytes(sys.stdin.buffer.read(), "<stdin>")
-            continue
+        source = "<stdin>" if str(path) == "-" else str(path)
         try:
-            data = path.read_bytes()
+            data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
         except OSError as exc:
-            yield RawEvent(str(path), "", b"", error=f"cannot read: {exc.strerror or exc}")
+            yield Block(source, b"", error=f"cannot read: {exc.strerror or exc}")
             continue
-        yield from parse_bytes(data, str(path))
+        if split_bytes is None or len(data) <= split_bytes:
+            yield Block(source, data)
+            continue
+        data, error = _gunzip(data)
+        if error is not None or not _is_ndjson(data):
+            yield Block(source, data, error=error)
+            continue
+        start, line = 0, 1
+        while start < len(data):
+            end = data.find(b"\n", start + split_bytes)
+            end = len(data) if end < 0 else end + 1
+            yield Block(source, data[start:end], first_line=line)
+            line += data.count(b"\n", start, end)
+            start = end
 

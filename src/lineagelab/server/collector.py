@@ -9,7 +9,8 @@ from starlette.responses import JSONResponse, Response
 
 from lineagelab.events.reader import RawEvent, parse_bytes
 from lineagelab.server.errors import ApiError
-from lineagelab.store.store import Pending, Rejection, Store
+from lineagelab.store.prepare import Pending, Rejection
+from lineagelab.store.store import Store
 
 if TYPE_CHECKING:
     from lineagelab.server.app import State

@@ -19,7 +19,8 @@ import time
 from concurrent.futures import Future
 
 from lineagelab.store.journal import Journal, Segment
-from lineagelab.store.store import Pending, Store
+from lineagelab.store.prepare import Pending
+from lineagelab.store.store import Store
 
 MAX_GROUP = 5000
 DERIVE_CHUNK = 5000  # events derived per transaction at most

@@ -30,7 +30,8 @@ from lineagelab.events.validation import EventKind, InvalidEvent, event_kind
 from lineagelab.server import dz_graph
 from lineagelab.server.errors import ApiError, not_found, validation
 from lineagelab.store import datazone as dzstore
-from lineagelab.store.store import Pending, Rejection, Store
+from lineagelab.store.prepare import Pending, Rejection
+from lineagelab.store.store import Store
 
 MAX_EVENT_BYTES = 300_000
 DOMAIN = re.compile(r"^dzd[-_][a-zA-Z0-9_-]{1,36}$")

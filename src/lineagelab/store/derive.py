@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -51,14 +52,19 @@ class Facts:
         return out
 
 
+_NONE: Mapping[str, Any] = MappingProxyType({})
+
+
 def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    # JSON objects parse to dicts; the test is ``dict``, not the ``Mapping`` ABC (measured: the ABC check was a
+    # quarter of the time spent deriving facts)
+    return value if isinstance(value, dict) else _NONE
 
 
 def _flatten_fields(fields: Iterable[Any], prefix: str = "") -> list[tuple[str, str | None, str | None]]:
     out: list[tuple[str, str | None, str | None]] = []
     for f in fields:
-        if not isinstance(f, Mapping) or not isinstance(f.get("name"), str):
+        if not isinstance(f, dict) or not isinstance(f.get("name"), str):
             continue
         name = prefix + f["name"]
         out.append((name, f.get("type"), f.get("description")))
@@ -162,7 +168,7 @@ def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any],
             if isinstance(ans, str) and isinstance(aname, str) and (ans, aname) != (namespace, name):
                 facts.symlinks.append((event_id, ds_id, stable_id(ans, aname), ans, aname, ident.get("type")))
         lineage = facets.get("columnLineage")
-        if role == "output" and isinstance(lineage, Mapping):
+        if role == "output" and isinstance(lineage, dict):
             try:
                 key = orjson.dumps(lineage)
             except TypeError:  # integers beyond 64 bits

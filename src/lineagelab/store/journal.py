@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from lineagelab.events.reader import RawEvent, parse_bytes
 
 if TYPE_CHECKING:
-    from lineagelab.store.store import Pending
+    from lineagelab.store.prepare import Pending
 
 _MAGIC = b"LLJ1 "
 

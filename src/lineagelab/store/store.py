@@ -10,14 +10,14 @@ it is the writer: events reach it over HTTP (``lineagelab ingest --server``) and
 from __future__ import annotations
 
 import gc
-import hashlib
+import itertools
 import os
 import queue
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,15 +29,18 @@ import pyarrow as pa
 
 from lineagelab import __version__
 from lineagelab.events.reader import RawEvent
-from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
+from lineagelab.events.validation import EventKind
 from lineagelab.store import column_lineage, model, schema
 from lineagelab.store.derive import Facts, derive, event_time_of
 from lineagelab.store.journal import journal_files, read_journal
+from lineagelab.store.prepare import Batch, FactTables, Pending, Rejection, accept, prepare, raw_table
 from lineagelab.store.sqlutil import row, scalar
 
 DEFAULT_PATH = Path(".lineagelab") / "lineage.duckdb"
 BATCH_SIZE = 5000
 _SMALL_BATCH = 64  # up to here one VALUES statement beats an Arrow batch (64 rows: 4.4 vs 7.1 ms; 128: 16 vs 6 ms)
+_QUEUED, _MERGE_UP_TO = 32, 40_000  # prepared batches waiting for the writer, and at most merged into one commit
+_MODEL_EVERY = 100_000  # a bulk ingest refreshes the model once per this many events, and at its end
 _PARSED_MAX = 50_000  # parsed documents kept for the deriver (a backlog beyond this is parsed again from raw)
 _RAW_COLUMNS = ("event_id, seq, ingested_at, event_time, event_type, kind, run_id, job_namespace, job_name, producer, "
                 "raw, schema_url, size")
@@ -50,16 +53,6 @@ class StoreError(Exception):
 def default_path() -> Path:
     env = os.environ.get("LINEAGELAB_STORE")
     return Path(env) if env else DEFAULT_PATH
-
-
-@dataclass
-class Rejection:
-    where: str
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.path}: {self.message}" if self.path else f"{self.where}: {self.message}"
 
 
 @dataclass
@@ -83,17 +76,6 @@ def _in_list(values: list[str]) -> str:
     return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")" if values else "(NULL)"
 
 
-def event_id_of(doc: Any) -> str:
-    """Content hash: the same event (whatever its key order or whitespace) has the same id."""
-    try:
-        canonical = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # integers beyond 64 bits: orjson refuses, the stdlib does not
-        import json
-
-        canonical = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(canonical).hexdigest()[:32]
-
-
 def _facts_of(rows: Iterable[tuple[str, str, str]], parsed: dict[str, Pending] | None = None) -> Facts:
     """The facts of stored events (event_id, raw, kind): what both catching up and rebuilding derive from. Events
     found in ``parsed`` (taken out of it) are not parsed again."""
@@ -108,21 +90,15 @@ def _facts_of(rows: Iterable[tuple[str, str, str]], parsed: dict[str, Pending] |
     return facts
 
 
-@dataclass(slots=True)
-class Pending:
-    event_id: str
-    kind: EventKind
-    doc: Any
-    text: bytes
-    event_time: datetime | None
-
-
 class _Writer:
     """Commits batches on a thread of its own, one at a time, in order; errors surface on the caller's thread."""
 
-    def __init__(self, store: Store, report: IngestReport, strict: bool, progress: Callable[[int], None] | None):
+    def __init__(self, store: Store, report: IngestReport, strict: bool, progress: Callable[[int], None] | None,
+                 queued: int = 1, merge_up_to: int = 0, model_every: int = 0):
         self.store, self.report, self.strict, self.progress = store, report, strict, progress
-        self.queue: queue.Queue[tuple[list[Pending], Facts] | None] = queue.Queue(maxsize=1)
+        self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=queued)
+        self.merge_up_to = merge_up_to
+        self.model_every = model_every  # 0: refresh the model with each batch; else once per this many events
         self.error: BaseException | None = None
         self.aborted = False
         self.thread = threading.Thread(target=self._run, name="lineagelab-writer", daemon=True)
@@ -134,21 +110,66 @@ class _Writer:
         return self
 
     def _run(self) -> None:
-        while (job := self.queue.get()) is not None:
+        done = False
+        behind = 0
+        while not done:
+            batch = self.queue.get()
+            if batch is None:
+                break
+            # what queued up while the last commit ran goes into one transaction (the model refresh costs about
+            # the same for a few hundred events as for thousands)
+            batches = [batch]
+            while sum(len(b.ids) for b in batches) < self.merge_up_to:
+                try:
+                    more = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    done = True
+                    break
+                batches.append(more)
             if self.error is not None or self.aborted:
                 continue  # drain
-            batch, facts = job
+            batch = Batch.merge(batches)
             try:
-                self.store._flush(batch, self.report, own_transaction=not self.strict, facts=facts)
+                self.store._flush(batch, self.report, own_transaction=not self.strict,
+                                  model_too=not self.model_every)
+                if self.model_every:
+                    behind += len(batch.ids)
+                    if behind >= self.model_every:
+                        self._catch_up()
+                        behind = 0
                 if self.progress:
-                    self.progress(len(batch))
+                    self.progress(batch.read)
+            except BaseException as exc:
+                self.error = exc
+        if self.model_every and self.error is None and not self.aborted:
+            try:
+                self._catch_up()
             except BaseException as exc:
                 self.error = exc
 
-    def put(self, batch: list[Pending], facts: Facts) -> None:
+    def _catch_up(self) -> None:
+        con = self.store.con
+        if self.strict:  # inside the ingest's one transaction
+            self.store._catch_up_model(con)
+            return
+        con.execute("BEGIN")
+        try:
+            self.store._catch_up_model(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def put(self, batch: Batch) -> None:
         if self.error is not None:
             raise self.error
-        self.queue.put((batch, facts))
+        if self.strict and batch.rejected:
+            self.abort()
+            self.report.rejected.extend(batch.rejected[:1])
+            raise StrictStop(str(batch.rejected[0]))
+        self.queue.put(batch)
 
     def abort(self) -> None:
         self.aborted = True
@@ -384,30 +405,36 @@ class Store:
 
     def _ingest_locked(self, events: Iterable[RawEvent], report: IngestReport, strict: bool,
                        progress: Callable[[int], None] | None, batch_size: int) -> None:
-        # Facts are derived here, on the reading thread, while the writer thread spends its time in DuckDB (which
-        # releases the GIL): the Python work of both threads then overlaps with the database work.
+        # Batches are prepared (validated, facts derived, Arrow tables built) here, on the reading thread, while the
+        # writer thread spends its time in DuckDB (which releases the GIL): Python and database work overlap.
+        it = iter(events)
         with _Writer(self, report, strict, progress) as writer:
-            batch: list[Pending] = []
-            facts = Facts()
-            seen: set[str] = set()
-            for raw in events:
-                item = self._accept(raw, report)
-                if item is None:
-                    if strict:
-                        writer.abort()
-                        raise StrictStop(str(report.rejected[-1]))
-                    continue
-                if item.event_id in seen:
-                    report.duplicates += 1
-                    continue
-                seen.add(item.event_id)
-                batch.append(item)
-                derive(facts, item.event_id, item.kind, item.doc, item.event_time)
-                if len(batch) >= batch_size:
-                    writer.put(batch, facts)
-                    batch, facts, seen = [], Facts(), set()
-            if batch:
-                writer.put(batch, facts)
+            while chunk := list(itertools.islice(it, batch_size)):
+                writer.put(prepare(chunk))
+
+    def ingest_paths(self, paths: Iterable[str | os.PathLike[str]], *, strict: bool = False,
+                     progress: Callable[[int], None] | None = None, workers: int | None = None) -> IngestReport:
+        """Ingest files, directories or ``-``, preparing large inputs in ``workers`` processes (default: one per
+        core; see ``parallel.py``)."""
+        from lineagelab.store.parallel import prepared_batches
+
+        return self.ingest_batches(prepared_batches(paths, workers), strict=strict, progress=progress)
+
+    def ingest_batches(self, batches: Iterable[Batch], *, strict: bool = False,
+                       progress: Callable[[int], None] | None = None) -> IngestReport:
+        """Store batches prepared elsewhere (worker processes: see ``parallel.py``), in order, each its own
+        transaction (with ``strict``, all one, rolled back at the first rejected event)."""
+        if self.read_only:
+            raise StoreError("store opened read-only")
+        report = IngestReport()
+        with self._lock, self._derive_lock:
+            while self._derive_pending(BATCH_SIZE):
+                pass
+            with _Writer(self, report, strict, progress, queued=_QUEUED, merge_up_to=_MERGE_UP_TO,
+                         model_every=_MODEL_EVERY) as writer:
+                for batch in batches:
+                    writer.put(batch)
+        return report
 
     def ingest_docs(self, docs: Iterable[Any], source: str) -> IngestReport:
         """Ingest event documents built in this process (a Redshift run, a statement log), validated like any."""
@@ -416,9 +443,7 @@ class Store:
     @staticmethod
     def prepare(raw: RawEvent) -> Pending | Rejection:
         """Validate one event (no store access: safe on any thread)."""
-        report = IngestReport()
-        item = Store._accept(raw, report)
-        return item if item is not None else report.rejected[0]
+        return accept(raw)
 
     def append_raw(self, items: list[Pending],
                    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> set[str]:
@@ -437,7 +462,7 @@ class Store:
                 con.execute("BEGIN")
                 try:
                     if fresh:
-                        self._insert_raw(fresh, self._last_seq(), datetime.now(UTC))
+                        self._append_pending(fresh)
                     if also is not None:
                         also(con)  # the caller's own records, in the same transaction
                     con.execute("COMMIT")
@@ -471,12 +496,21 @@ class Store:
 
     def _derive_pending(self, limit: int) -> int:
         con = self._deriver()
+        if self._facts_seq(con) > self._derived_seq(con):  # a bulk ingest stopped before its model caught up
+            con.execute("BEGIN")
+            try:
+                caught_up = self._catch_up_model(con)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return caught_up
         done = self._derived_seq(con)
         rows = con.execute("SELECT event_id, raw, kind, seq FROM raw_events WHERE seq > ? ORDER BY seq LIMIT ?",
                            [done, limit]).fetchall()
         if not rows:
             return 0
-        facts = _facts_of(((r[0], r[1], r[2]) for r in rows), self._parsed)
+        facts = FactTables.of(_facts_of(((r[0], r[1], r[2]) for r in rows), self._parsed))
         con.execute("BEGIN")
         try:
             self._derive_facts(con, facts)
@@ -489,54 +523,69 @@ class Store:
 
     @staticmethod
     def _set_derived(con: duckdb.DuckDBPyConnection, seq: int) -> None:
-        con.execute("INSERT OR REPLACE INTO meta VALUES ('derived_seq', ?)", [str(seq)])
-
-    def _derive_facts(self, con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
-        self._insert_facts(con, facts)
-        if facts.symlinks:
-            model.refresh_aliases(con, [(s[1], s[2]) for s in facts.symlinks])
-        model.refresh(con, facts.run_keys, facts.job_ids, facts.ds_ids)
+        """Facts and model reflect the raw events up to ``seq``."""
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('derived_seq', ?), ('facts_seq', ?)", [str(seq), str(seq)])
 
     @staticmethod
-    def _accept(raw: RawEvent, report: IngestReport) -> Pending | None:
-        if raw.error is not None:
-            report.rejected.append(Rejection(raw.where, "", raw.error))
-            return None
-        try:
-            kind = validate_event(raw.doc)
-            try:
-                event_time = event_time_of(raw.doc)
-            except ValueError as exc:
-                raise InvalidEvent("$.eventTime", f"not an ISO-8601 timestamp: {exc}") from None
-        except InvalidEvent as exc:
-            report.rejected.append(Rejection(raw.where, exc.path, exc.message))
-            return None
-        return Pending(event_id_of(raw.doc), kind, raw.doc, raw.text, event_time)
+    def _facts_seq(con: duckdb.DuckDBPyConnection) -> int:
+        """Up to where the facts reflect the raw events: beyond ``derived_seq`` while a bulk ingest defers the
+        model (``_catch_up_model``)."""
+        value = scalar(con, "SELECT value FROM meta WHERE key = 'facts_seq'")
+        return int(value) if value is not None else Store._derived_seq(con)
 
-    def _flush(self, batch: list[Pending], report: IngestReport, *, own_transaction: bool,
-               facts: Facts | None = None) -> None:
-        """Store a batch and its facts (derived here unless the caller did), in one transaction unless the caller
-        holds one."""
+    def _catch_up_model(self, con: duckdb.DuckDBPyConnection) -> int:
+        """Refresh the model for the events whose facts are stored but not yet reflected in it; return how many.
+
+        A bulk ingest (``ingest_batches``) commits raw events and facts batch by batch and refreshes the model once
+        for many batches: the refresh scans the fact tables, so it costs about as much for a few hundred events as
+        for tens of thousands. The keys to refresh are read back from the facts, so a store left by an interrupted
+        ingest catches up the same way when next opened."""
+        lo, hi = self._derived_seq(con), self._facts_seq(con)
+        if hi <= lo:
+            return 0
+        con.execute("CREATE OR REPLACE TEMP TABLE _fresh AS SELECT event_id FROM raw_events WHERE seq > ? AND seq <= ?",
+                    [lo, hi])
+        fresh = "(SELECT event_id FROM _fresh)"
+        events = con.execute(f"SELECT DISTINCT run_key, job_id FROM f_events WHERE event_id IN {fresh}").fetchall()
+        ds_ids = {r[0] for r in con.execute(f"SELECT DISTINCT ds_id FROM f_datasets WHERE event_id IN {fresh}"
+                                            ).fetchall()}
+        pairs = [(r[0], r[1]) for r in con.execute(
+            f"SELECT ds_id, alias_id FROM f_symlinks WHERE event_id IN {fresh}").fetchall()]
+        if pairs:
+            model.refresh_aliases(con, pairs)
+        model.refresh(con, {r[0] for r in events if r[0] is not None}, {r[1] for r in events if r[1] is not None},
+                      ds_ids)
+        self._set_derived(con, hi)
+        return hi - lo
+
+    def _derive_facts(self, con: duckdb.DuckDBPyConnection, facts: FactTables) -> None:
+        self._insert_facts(con, facts)
+        if facts.symlinks:
+            model.refresh_aliases(con, facts.symlinks)
+        model.refresh(con, facts.run_keys, facts.job_ids, facts.ds_ids)
+
+    def _flush(self, batch: Batch, report: IngestReport, *, own_transaction: bool, model_too: bool = True) -> None:
+        """Store a prepared batch and its facts, and refresh the model unless ``model_too`` is false (the caller
+        then runs ``_catch_up_model``), in one transaction unless the caller holds one."""
         con = self.con
-        existing = self._stored([p.event_id for p in batch])
-        fresh = [p for p in batch if p.event_id not in existing]
-        report.duplicates += len(batch) - len(fresh)
-        if not fresh:
+        report.rejected.extend(batch.rejected)
+        existing = self._stored(batch.ids)
+        report.duplicates += batch.duplicates + len(existing)
+        if existing:
+            batch = batch.without(existing)
+        if not batch.ids:
             return
-        if facts is None:
-            facts = Facts()
-            for p in fresh:
-                derive(facts, p.event_id, p.kind, p.doc, p.event_time)
-        elif existing:
-            facts = facts.only({p.event_id for p in fresh})
         if own_transaction:
             con.execute("BEGIN")
         try:
             seq0 = self._last_seq()
-            now = datetime.now(UTC)
-            self._insert_raw(fresh, seq0, now)
-            self._derive_facts(con, facts)
-            self._set_derived(con, seq0 + len(fresh))
+            self._insert_raw(batch.raw, batch.ids)
+            if model_too:
+                self._derive_facts(con, batch.facts)
+                self._set_derived(con, seq0 + len(batch.ids))
+            else:
+                self._insert_facts(con, batch.facts)
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('facts_seq', ?)", [str(seq0 + len(batch.ids))])
             if own_transaction:
                 con.execute("COMMIT")
         except BaseException:
@@ -544,8 +593,8 @@ class Store:
             if own_transaction:
                 con.execute("ROLLBACK")
             raise
-        report.accepted += len(fresh)
-        report.accepted_ids.extend(p.event_id for p in fresh)
+        report.accepted += len(batch.ids)
+        report.accepted_ids.extend(batch.ids)
 
     def _forget(self) -> None:
         """A rollback: what this process remembers of the raw table is read again when next needed."""
@@ -588,43 +637,36 @@ class Store:
             self._seq = int(scalar(self.con, "SELECT coalesce(max(seq), 0) FROM raw_events"))
         return self._seq
 
-    def _insert_raw(self, fresh: list[Pending], seq0: int, now: datetime) -> None:
+    def _append_pending(self, fresh: list[Pending]) -> None:
+        """Append validated events (the server's groups): small groups as one VALUES statement, which beats
+        building an Arrow table for them."""
+        if len(fresh) > _SMALL_BATCH:
+            self._insert_raw(raw_table(fresh), [p.event_id for p in fresh])
+            return
+        seq0, now = self._last_seq(), datetime.now(UTC)
         if self._known is not None:
             self._known.update(hash(p.event_id) for p in fresh)
-        docs = [p.doc for p in fresh]
-        job = [d.get("job") or {} for d in docs]
-        run = [d.get("run") or {} for d in docs]
-        if len(fresh) <= _SMALL_BATCH:  # a server's group commit: one VALUES statement beats an Arrow table
-            values = ", ".join([f"({', '.join('?' * 13)})"] * len(fresh))
-            params: list[Any] = []
-            for i, (p, d, j, r) in enumerate(zip(fresh, docs, job, run, strict=True)):
-                params += [p.event_id, seq0 + 1 + i, now, p.event_time,
-                           d.get("eventType") if p.kind is EventKind.RUN else None, p.kind.value, r.get("runId"),
-                           j.get("namespace"), j.get("name"), d.get("producer"), p.text.decode("utf-8"),
-                           d.get("schemaURL"), len(p.text)]
-            self.con.execute(f"INSERT INTO raw_events ({_RAW_COLUMNS}) VALUES {values}", params)
-            self._seq = seq0 + len(fresh)
-            return
-        table = pa.table(
-            {
-                "event_id": [p.event_id for p in fresh],
-                "seq": pa.array(range(seq0 + 1, seq0 + 1 + len(fresh)), pa.int64()),
-                "ingested_at": pa.array([now] * len(fresh), pa.timestamp("us", tz="UTC")),
-                "event_time": pa.array([p.event_time for p in fresh], pa.timestamp("us", tz="UTC")),
-                "event_type": [d.get("eventType") if p.kind is EventKind.RUN else None
-                               for p, d in zip(fresh, docs, strict=True)],
-                "kind": [p.kind.value for p in fresh],
-                "run_id": [r.get("runId") for r in run],
-                "job_namespace": [j.get("namespace") for j in job],
-                "job_name": [j.get("name") for j in job],
-                "producer": [d.get("producer") for d in docs],
-                "raw": [p.text.decode("utf-8") for p in fresh],
-                "schema_url": [d.get("schemaURL") for d in docs],
-                "size": pa.array([len(p.text) for p in fresh], pa.int32()),
-            }
-        )
+        values = ", ".join([f"({', '.join('?' * 13)})"] * len(fresh))
+        params: list[Any] = []
+        for i, p in enumerate(fresh):
+            d = p.doc
+            j, r = d.get("job") or {}, d.get("run") or {}
+            params += [p.event_id, seq0 + 1 + i, now, p.event_time,
+                       d.get("eventType") if p.kind is EventKind.RUN else None, p.kind.value, r.get("runId"),
+                       j.get("namespace"), j.get("name"), d.get("producer"), p.text.decode("utf-8"),
+                       d.get("schemaURL"), len(p.text)]
+        self.con.execute(f"INSERT INTO raw_events ({_RAW_COLUMNS}) VALUES {values}", params)
+        self._seq = seq0 + len(fresh)
+
+    def _insert_raw(self, table: pa.Table, ids: list[str]) -> None:
+        """Append ``raw_table`` rows, numbering them after the last stored event."""
+        seq0, n = self._last_seq(), table.num_rows
+        if self._known is not None:
+            self._known.update(hash(i) for i in ids)
+        table = table.append_column("seq", pa.array(range(seq0 + 1, seq0 + 1 + n), pa.int64()))
+        table = table.append_column("ingested_at", pa.array([datetime.now(UTC)] * n, pa.timestamp("us", tz="UTC")))
         self._append(self.con, "raw_events", table)
-        self._seq = seq0 + len(fresh)  # a rolled-back transaction resets it (see _forget)
+        self._seq = seq0 + n  # a rolled-back transaction resets it (see _forget)
 
     @staticmethod
     def _append(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
@@ -633,59 +675,30 @@ class Store:
             cols = ", ".join(table.column_names)
             con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM _batch")
         finally:
-            con.unregister("_batch")
+            with suppress(duckdb.Error):
+                con.unregister("_batch")
 
-    def _insert_facts(self, con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
-        ts = pa.timestamp("us", tz="UTC")
-        layouts: list[tuple[str, list[tuple[Any, ...]], list[tuple[str, pa.DataType]]]] = [
-            ("f_events", facts.events, [("event_id", pa.string()), ("kind", pa.string()), ("run_key", pa.string()),
-                                        ("job_id", pa.int64()), ("job_namespace", pa.string()),
-                                        ("job_name", pa.string()), ("event_type", pa.string()), ("event_time", ts),
-                                        ("parent_run_id", pa.string()), ("parent_job", pa.string()),
-                                        ("error_message", pa.string())]),
-            ("f_datasets", facts.datasets, [("event_id", pa.string()), ("run_key", pa.string()),
-                                            ("job_id", pa.int64()), ("ds_id", pa.int64()),
-                                            ("namespace", pa.string()), ("name", pa.string()),
-                                            ("role", pa.string()), ("event_time", ts), ("event_type", pa.string()),
-                                            ("schema_hash", pa.string()), ("written", pa.bool_()),
-                                            ("lifecycle", pa.string()), ("row_count", pa.int64())]),
-            ("f_symlinks", facts.symlinks, [("event_id", pa.string()), ("ds_id", pa.int64()),
-                                            ("alias_id", pa.int64()), ("alias_namespace", pa.string()),
-                                            ("alias_name", pa.string()), ("type", pa.string())]),
-        ]
-        for name, rows, columns in layouts:
-            if rows:
-                cols = zip(*rows, strict=True)
-                arrays = [pa.array(list(col), typ) for col, (_, typ) in zip(cols, columns, strict=True)]
-                self._append(con, name, pa.Table.from_arrays(arrays, names=[c for c, _ in columns]))
-        if facts.lineage_uses:
-            distinct = pa.table({
-                "fid": pa.array(list(facts.lineage_facets.values()), pa.int32()),
-                "facet": pa.array(list(facts.lineage_facets), pa.binary()).cast(pa.string()),
-            })
-            uses = facts.lineage_uses
-            used = pa.table({
-                "event_id": [u[0] for u in uses], "run_key": [u[1] for u in uses],
-                "job_id": pa.array([u[2] for u in uses], pa.int64()),
-                "event_time": pa.array([u[3] for u in uses], pa.timestamp("us", tz="UTC")),
-                "event_type": [u[4] for u in uses], "out_ds": pa.array([u[5] for u in uses], pa.int64()),
-                "fid": pa.array([u[6] for u in uses], pa.int32()),
-            })
-            facts.ds_ids |= column_lineage.expand(con, distinct, used)
-        if facts.schemas:
-            hashes = list(facts.schemas)
-            known = {r[0] for r in con.execute(
-                "SELECT schema_hash FROM schemas WHERE schema_hash IN (SELECT unnest($1::VARCHAR[]))", [hashes]
-            ).fetchall()}
-            new = [h for h in hashes if h not in known]
-            if new:
-                self._append(con, "schemas", pa.table({"schema_hash": new,
-                                                  "field_count": [len(facts.schemas[h]) for h in new]}))
-                rows = [(h, i, *f) for h in new for i, f in enumerate(facts.schemas[h])]
-                self._append(con, "schema_fields", pa.table({
-                    "schema_hash": [r[0] for r in rows], "ordinal": pa.array([r[1] for r in rows], pa.int32()),
-                    "name": [r[2] for r in rows], "type": [r[3] for r in rows], "description": [r[4] for r in rows],
-                }))
+    def _insert_facts(self, con: duckdb.DuckDBPyConnection, facts: FactTables) -> None:
+        tables = facts.tables
+        for name in ("f_events", "f_datasets", "f_symlinks"):
+            if name in tables:
+                self._append(con, name, tables[name])
+        if "uses" in tables:
+            facts.ds_ids |= column_lineage.expand(con, tables["facets"], tables["uses"])
+        if "schemas" in tables:  # only the schemas not stored yet
+            con.register("_schemas", tables["schemas"])
+            con.register("_fields", tables["schema_fields"])
+            try:
+                # DISTINCT: merged batches may each carry the same new schema
+                con.execute("CREATE OR REPLACE TEMP TABLE _new_schemas AS SELECT DISTINCT * FROM _schemas "
+                            "WHERE schema_hash NOT IN (SELECT schema_hash FROM schemas)")
+                con.execute("INSERT INTO schemas SELECT schema_hash, field_count FROM _new_schemas")
+                con.execute("INSERT INTO schema_fields SELECT DISTINCT schema_hash, ordinal, name, type, description "
+                            "FROM _fields WHERE schema_hash IN (SELECT schema_hash FROM _new_schemas)")
+            finally:
+                with suppress(duckdb.Error):  # an aborted transaction refuses even this; its error is the one to see
+                    con.unregister("_schemas")
+                    con.unregister("_fields")
 
     # -- rebuild --------------------------------------------------------------------------------------------
     def rebuild(self, progress: Callable[[int], None] | None = None) -> None:
@@ -715,7 +728,7 @@ class Store:
         all_facts = Facts()
         while rows := reader.fetchmany(BATCH_SIZE):
             facts = _facts_of(rows)
-            self._insert_facts(con, facts)
+            self._insert_facts(con, FactTables.of(facts))
             all_facts.run_keys |= facts.run_keys
             all_facts.job_ids |= facts.job_ids
             all_facts.ds_ids |= facts.ds_ids

@@ -1,0 +1,144 @@
+"""Parallel bulk ingest: worker processes read, validate and derive facts; the ingesting process only writes.
+
+Parsing, validating, hashing and deriving the facts of an event is as much Python as the DuckDB writer's share, and
+one process's threads take turns on the GIL. So inputs are cut into blocks (whole files, or runs of NDJSON lines)
+that worker processes turn into ``Batch`` es of Arrow tables; the batches come back in input order and the writer
+stores each in its own transaction, as the serial ingest does. Inputs too small to pay for starting the workers
+(about 0.3 s) are prepared in this process.
+
+The workers are plain ``python -m lineagelab.store.parallel`` processes fed over pipes, not ``multiprocessing``: its
+``spawn`` re-runs the caller's main script in each worker (a script without a ``__main__`` guard would open the
+store again), and ``fork`` would copy this process's DuckDB and Arrow threads half-way through whatever they do.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+from lineagelab.events.reader import Block, read_blocks
+from lineagelab.store.prepare import Batch, prepare_block
+
+#: NDJSON inputs are cut into blocks of about this size (~800 events of 5 KB): each is one batch and one commit.
+BLOCK_BYTES = 4 * 1024 * 1024
+#: Below this much input the workers are not started.
+PARALLEL_MIN_BYTES = 3 * BLOCK_BYTES
+_IN_FLIGHT = 2  # blocks queued per worker: enough to keep it busy, few enough to bound memory
+
+
+class WorkerError(Exception):
+    """A worker process failed (not an invalid event: those are rejections)."""
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+class _Worker:
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "lineagelab.store.parallel"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env)
+        self.tasks: queue.Queue[Block | None] = queue.Queue()
+        # Writing a block may block until the worker reads it, while it writes its previous result: a thread of
+        # its own feeds it, so this process can always read results.
+        self.feeder = threading.Thread(target=self._feed, name="lineagelab-feeder", daemon=True)
+        self.feeder.start()
+
+    def _feed(self) -> None:
+        assert self.proc.stdin is not None
+        try:
+            while (block := self.tasks.get()) is not None:
+                pickle.dump(block, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                self.proc.stdin.flush()
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # the worker died: its result read reports it
+
+    def result(self) -> Batch:
+        assert self.proc.stdout is not None
+        try:
+            status, value = pickle.load(self.proc.stdout)
+        except EOFError:
+            code = self.proc.wait()
+            raise WorkerError(f"an ingest worker process exited (code {code}) before answering") from None
+        if status != "ok":
+            raise WorkerError(f"an ingest worker process failed: {value}")
+        batch: Batch = value
+        return batch
+
+    def close(self) -> None:
+        self.tasks.put(None)
+        self.feeder.join(timeout=5)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def prepared_batches(paths: Iterable[str | os.PathLike[str]], workers: int | None = None) -> Iterator[Batch]:
+    """The inputs' events as prepared batches, in input order."""
+    workers = default_workers() if workers is None else workers
+    blocks = read_blocks(paths, split_bytes=BLOCK_BYTES)
+    head: list[Block] = []
+    size = 0
+    for block in blocks:
+        head.append(block)
+        size += len(block.data)
+        if size >= PARALLEL_MIN_BYTES:
+            break
+    if workers <= 1 or size < PARALLEL_MIN_BYTES:
+        for block in [*head, *blocks]:
+            yield prepare_block(block)
+        return
+    pool = [_Worker() for _ in range(workers)]
+    sent = received = 0
+    try:
+        for block in [*head, *blocks]:
+            pool[sent % workers].tasks.put(block)  # round robin: results come back in the order sent
+            sent += 1
+            if sent - received >= _IN_FLIGHT * workers:
+                yield pool[received % workers].result()
+                received += 1
+        while received < sent:
+            yield pool[received % workers].result()
+            received += 1
+    finally:
+        for worker in pool:
+            if received < sent:
+                worker.proc.kill()  # stopped early (strict ingest, an error): their work is not wanted
+            worker.close()
+
+
+def _serve(tasks: IO[bytes], results: IO[bytes]) -> None:
+    gc.disable()  # a block's thousands of parsed documents make no reference cycles; the cyclic GC only rescans
+    while True:
+        try:
+            block = pickle.load(tasks)
+        except Exception:  # end of input, or the ingesting process died mid-message
+            return
+        answer: tuple[str, Any]
+        try:
+            answer = ("ok", prepare_block(block))
+        except Exception as exc:  # reported to the ingesting process, which stops with it
+            answer = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            pickle.dump(answer, results, protocol=pickle.HIGHEST_PROTOCOL)
+            results.flush()
+        except OSError:
+            return  # the ingesting process is gone
+        gc.collect()
+
+
+if __name__ == "__main__":
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the results stream
+    _serve(sys.stdin.buffer, protocol)

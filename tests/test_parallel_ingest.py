@@ -1,0 +1,109 @@
+"""Parallel ingest (worker processes prepare blocks, this process writes) stores what the serial ingest stores."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from lineagelab.events.reader import read_events
+from lineagelab.simulator.synthetic import Shape
+from lineagelab.simulator.synthetic import events as synthetic_events
+from lineagelab.store import parallel
+from lineagelab.store.store import Store, StrictStop
+from tests.test_store import snapshot
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Blocks of ~15 events, workers started for anything over 3 blocks: a test file exercises the whole path.
+    Gives the process ids of the workers started."""
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 64 * 1024)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 3 * 64 * 1024)
+    started: list[int] = []
+    init = parallel._Worker.__init__
+
+    def spy(self: parallel._Worker) -> None:
+        init(self)
+        started.append(self.proc.pid)
+
+    monkeypatch.setattr(parallel._Worker, "__init__", spy)
+    return started
+
+
+def synthetic_file(path: Path, jobs: int = 120) -> list[dict[str, Any]]:
+    docs = list(synthetic_events(Shape(jobs=jobs, runs_per_job=2, columns=6, seed=4)))
+    path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+    return docs
+
+
+def test_parallel_ingest_gives_the_serial_model(tmp_path: Path, small_blocks: list[int]) -> None:
+    path = tmp_path / "events.ndjson"
+    docs = synthetic_file(path)
+    assert path.stat().st_size > 10 * parallel.BLOCK_BYTES  # many blocks, several per worker
+    committed: list[int] = []
+    with Store(tmp_path / "parallel.duckdb") as par:
+        report = par.ingest_paths([path], workers=2, progress=committed.append)
+        par_model, par_stats = snapshot(par), par.stats()
+        ids = par.con.execute("SELECT event_id FROM raw_events ORDER BY seq").fetchall()
+    with Store(tmp_path / "serial.duckdb") as ser:
+        ser.ingest(read_events([path]))
+        assert snapshot(ser) == par_model
+        assert ser.con.execute("SELECT event_id FROM raw_events ORDER BY seq").fetchall() == ids  # input order
+        ser_stats = ser.stats()
+    assert (report.accepted, report.duplicates, report.rejected) == (len(docs), 0, [])
+    assert len(small_blocks) == 2  # prepared in two worker processes
+    assert sum(committed) == len(docs)
+    for key in ("events", "runs", "jobs", "datasets", "dataset_versions", "column_edges"):
+        assert par_stats[key] == ser_stats[key], key
+    assert par_stats["column_edges"] > 1000
+
+
+def test_rejections_name_their_lines_across_blocks(tmp_path: Path, small_blocks: list[int]) -> None:
+    path = tmp_path / "events.ndjson"
+    docs = synthetic_file(path)
+    lines = path.read_bytes().splitlines()
+    bad = copy.deepcopy(docs[300])
+    bad["run"]["runId"] = "not-a-uuid"
+    lines[300] = orjson.dumps(bad)
+    lines[450] = b"{broken"
+    lines.insert(600, lines[10])  # a duplicate of an event many blocks earlier
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with Store(tmp_path / "s.duckdb") as s:
+        report = s.ingest_paths([path], workers=2)
+        stored = s.stats()["events"]
+    assert [(r.where, r.path) for r in report.rejected] == [(f"{path}:line 301", "$.run.runId"),
+                                                            (f"{path}:line 451", "")]
+    assert "malformed JSON" in report.rejected[1].message
+    assert (report.accepted, report.duplicates) == (len(docs) - 2, 1)
+    assert stored == len(docs) - 2
+
+
+def test_strict_parallel_ingest_stores_nothing(tmp_path: Path, small_blocks: list[int]) -> None:
+    path = tmp_path / "events.ndjson"
+    synthetic_file(path)
+    lines = path.read_bytes().splitlines()
+    lines[400] = b'{"eventType": "START"}'
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with Store(tmp_path / "s.duckdb") as s:
+        with pytest.raises(StrictStop, match="line 401"):
+            s.ingest_paths([path], workers=2, strict=True)
+        assert s.stats()["events"] == 0
+        # the store is usable afterwards, and a good ingest works
+        path.write_bytes(b"\n".join(lines[:400] + lines[401:]) + b"\n")
+        assert s.ingest_paths([path], workers=2, strict=True).accepted == len(lines) - 1
+
+
+def test_small_inputs_and_other_formats_take_the_same_path(tmp_path: Path, small_blocks: list[int]) -> None:
+    docs = synthetic_file(tmp_path / "big.ndjson")
+    (tmp_path / "array.json").write_bytes(orjson.dumps(docs[:5]))
+    (tmp_path / "one.json").write_bytes(orjson.dumps(docs[5], option=orjson.OPT_INDENT_2))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "more.ndjson").write_bytes(orjson.dumps(docs[6]) + b"\n" + orjson.dumps(docs[7]) + b"\n")
+    with Store(tmp_path / "s.duckdb") as s:
+        report = s.ingest_paths([tmp_path], workers=2)
+    # the big file holds all of them: every other file's events are duplicates
+    assert (report.accepted, report.duplicates, report.rejected) == (len(docs), 8, [])
