@@ -64,3 +64,24 @@ def test_oversized_event_refused_unparsed(tmp_path: Path, events: list[dict[str,
     raws = list(read_events([path]))
     assert _ok(raws) == [events[1], events[2]]
     assert "exceeds the 8,388,608-byte limit" in (raws[1].error or "")
+
+
+def test_blocks_read_the_same_events_as_whole_files(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    """Parallel ingest reads big NDJSON inputs a block at a time: the events, their text and their line numbers
+    must be what reading the whole file gives, wherever the cuts fall."""
+    lines = [orjson.dumps(e) for e in events] * 3
+    lines[0] = orjson.dumps({**events[0], "padding": "x" * 3000})  # a first line longer than a block
+    lines.insert(5, b"")  # blank lines and CRLF endings
+    lines[9] = lines[9] + b"\r"
+    lines[12] = b"{broken"
+    data = b"\n".join(lines) + b"\n"
+    (tmp_path / "big.ndjson").write_bytes(data)
+    (tmp_path / "big.ndjson.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "array.json").write_bytes(orjson.dumps(events * 3))
+    for name in ("big.ndjson", "big.ndjson.gz", "array.json"):
+        whole = [(r.location, r.text, r.error) for r in read_events([tmp_path / name])]
+        blocks = list(reader.read_blocks([tmp_path / name], split_bytes=1024))
+        cut = [(r.location, r.text, r.error) for b in blocks for r in b.events()]
+        assert cut == whole, name
+        assert len(blocks) == 1 if name == "array.json" else len(blocks) > 5  # an array is never cut
+    assert whole[0][0] == "index 0"

@@ -8,6 +8,7 @@ any of those. Every event comes out with where it came from, so that a rejection
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import re
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -187,26 +188,34 @@ class Block:
 
 def read_blocks(paths: Iterable[str | os.PathLike[str]], split_bytes: int | None) -> Iterator[Block]:
     """The inputs as blocks; NDJSON inputs larger than ``split_bytes`` are cut at line ends into blocks of about
-    that size (line numbers kept)."""
+    that size (line numbers kept), read one block at a time: a file of many GB never sits in memory whole."""
     for path in iter_files(paths):
         source = "<stdin>" if str(path) == "-" else str(path)
         try:
-            data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+            if str(path) == "-":
+                yield from _blocks(sys.stdin.buffer, source, split_bytes)
+            else:
+                with path.open("rb") as f:
+                    yield from _blocks(f, source, split_bytes)
         except OSError as exc:
             yield Block(source, b"", error=f"cannot read: {exc.strerror or exc}")
-            continue
-        if split_bytes is None or len(data) <= split_bytes:
-            yield Block(source, data)
-            continue
-        data, error = _gunzip(data)
+
+
+def _blocks(f: IO[bytes], source: str, split_bytes: int | None) -> Iterator[Block]:
+    head = f.read() if split_bytes is None else f.read(split_bytes)
+    if split_bytes is None or len(head) < split_bytes:
+        yield Block(source, head)
+        return
+    if head[:2] == b"\x1f\x8b" or not _is_ndjson(head):  # gzip, an array, one large document: whole
+        data, error = _gunzip(head + f.read())
         if error is not None or not _is_ndjson(data):
             yield Block(source, data, error=error)
-            continue
-        start, line = 0, 1
-        while start < len(data):
-            end = data.find(b"\n", start + split_bytes)
-            end = len(data) if end < 0 else end + 1
-            yield Block(source, data[start:end], first_line=line)
-            line += data.count(b"\n", start, end)
-            start = end
-
+            return
+        f = io.BytesIO(data)
+        head = f.read(split_bytes)
+    line = 1
+    while head:
+        head += f.readline()  # to the end of the line the block cut
+        yield Block(source, head, first_line=line)
+        line += head.count(b"\n")
+        head = f.read(split_bytes)

@@ -36,21 +36,6 @@ class Facts:
     job_ids: set[int] = field(default_factory=set)
     ds_ids: set[int] = field(default_factory=set)
 
-    def only(self, event_ids: set[str]) -> Facts:
-        """The facts of these events alone (a batch some of whose events turned out to be stored already)."""
-        out = Facts(
-            events=[r for r in self.events if r[0] in event_ids],
-            datasets=[r for r in self.datasets if r[0] in event_ids],
-            symlinks=[r for r in self.symlinks if r[0] in event_ids],
-            lineage_facets=self.lineage_facets,  # unused facets expand to rows no use joins
-            lineage_uses=[r for r in self.lineage_uses if r[0] in event_ids],
-            schemas=self.schemas,  # a superset is harmless: only unknown schemas are inserted
-        )
-        out.run_keys = {r[2] for r in out.events if r[2] is not None}
-        out.job_ids = {r[3] for r in out.events if r[3] is not None}
-        out.ds_ids = {r[3] for r in out.datasets}
-        return out
-
 
 _NONE: Mapping[str, Any] = MappingProxyType({})
 

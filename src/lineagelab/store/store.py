@@ -386,7 +386,8 @@ class Store:
         first invalid event rolls it back.
 
         Parsing and validation (Python) run on this thread while a writer thread commits the previous batch
-        (DuckDB releases the GIL), so the two overlap on a 2-core machine.
+        (DuckDB releases the GIL), so the two overlap on a 2-core machine. For files, ``ingest_paths`` spreads the
+        Python work over processes.
         """
         if self.read_only:
             raise StoreError("store opened read-only")
