@@ -61,6 +61,23 @@ def test_kill_9_mid_ingest_leaves_a_consistent_store(tmp_path: Path, big_file: P
     assert _consistent(store) == 16_000
 
 
+def test_ctrl_c_stops_an_ingest_promptly_and_says_what_is_stored(tmp_path: Path, big_file: Path) -> None:
+    store = tmp_path / "interrupted.duckdb"
+    env = {**os.environ, "LINEAGELAB_STORE": str(store)}
+    proc = subprocess.Popen([sys.executable, "-m", "lineagelab", "ingest", str(big_file)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    assert proc.stderr.readline().startswith("committed ")
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    last = rest.strip().splitlines()[-1]
+    assert last.startswith("interrupted: the ") and "committed stay stored" in last
+    committed = int(last.split()[2].replace(",", ""))
+    assert 0 < committed < 16_000
+    assert _consistent(store) == committed
+
+
 def test_readers_see_whole_batches_while_a_writer_ingests(tmp_path: Path, big_file: Path) -> None:
     from lineagelab.graph.modes import Mode
     from lineagelab.graph.resolve import resolve

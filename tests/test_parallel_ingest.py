@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +110,25 @@ def test_small_inputs_and_other_formats_take_the_same_path(tmp_path: Path, small
         report = s.ingest_paths([tmp_path], workers=2)
     # the big file holds all of them: every other file's events are duplicates
     assert (report.accepted, report.duplicates, report.rejected) == (len(docs), 8, [])
+
+
+def test_a_worker_dying_stops_the_ingest_with_a_clear_error(tmp_path: Path, small_blocks: list[int]) -> None:
+    path = tmp_path / "events.ndjson"
+    synthetic_file(path)
+
+    def kill_workers(_: int) -> None:  # after the first commit
+        for pid in small_blocks:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    with Store(tmp_path / "s.duckdb") as s:
+        with pytest.raises(parallel.WorkerError, match=r"an ingest worker process exited \(code -9\)"):
+            s.ingest_paths([path], workers=2, progress=kill_workers)
+        stored = s.stats()["events"]
+        assert 0 < stored < 480 and s.derived_seq() == stored  # whole batches, the model caught up with them
+        before = snapshot(s)
+        s.rebuild()
+        assert snapshot(s) == before
+        # running it again adds the rest
+        report = s.ingest_paths([path], workers=2)
+        assert (report.accepted, report.duplicates) == (480 - stored, stored)

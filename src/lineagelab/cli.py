@@ -129,6 +129,10 @@ def ingest(
             raise UserError(f"--strict: {exc} (nothing from this ingest was stored)") from None
         except WorkerError as exc:
             raise UserError(f"{exc} (try --workers 1)") from None
+        except KeyboardInterrupt:
+            err.print(f"interrupted: the {done:,} events committed stay stored (nothing, with --strict); run the same "
+                      "command to add the rest", highlight=False)
+            raise typer.Exit(130) from None
     for rej in report.rejected[:50]:
         err.print(f"[red]rejected[/red] {rej}", markup=True, highlight=False)
     if len(report.rejected) > 50:

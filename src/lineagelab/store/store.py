@@ -100,7 +100,8 @@ class _Writer:
         self.merge_up_to = merge_up_to
         self.model_every = model_every  # 0: refresh the model with each batch; else once per this many events
         self.error: BaseException | None = None
-        self.aborted = False
+        self.aborted = False  # a strict ingest met a bad event: everything rolls back
+        self.stopping = False  # the caller failed (Ctrl-C, a worker died): queued batches are dropped
         self.thread = threading.Thread(target=self._run, name="lineagelab-writer", daemon=True)
 
     def __enter__(self) -> _Writer:
@@ -128,7 +129,7 @@ class _Writer:
                     done = True
                     break
                 batches.append(more)
-            if self.error is not None or self.aborted:
+            if self.error is not None or self.aborted or self.stopping:
                 continue  # drain
             batch = Batch.merge(batches)
             try:
@@ -175,6 +176,7 @@ class _Writer:
         self.aborted = True
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
+        self.stopping = exc is not None
         self.queue.put(None)
         self.thread.join()
         failed = exc is not None or self.error is not None or self.aborted
