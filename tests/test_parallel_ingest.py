@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -112,23 +112,52 @@ def test_small_inputs_and_other_formats_take_the_same_path(tmp_path: Path, small
     assert (report.accepted, report.duplicates, report.rejected) == (len(docs), 8, [])
 
 
-def test_a_worker_dying_stops_the_ingest_with_a_clear_error(tmp_path: Path, small_blocks: list[int]) -> None:
+def test_a_worker_dying_stops_the_ingest_with_a_clear_error(tmp_path: Path, small_blocks: list[int],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "events.ndjson"
     synthetic_file(path)
+    committed = threading.Event()
+    answers = 0
+    result = parallel._Worker.result
 
-    def kill_workers(_: int) -> None:  # after the first commit
-        for pid in small_blocks:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    def dies_at_the_fourth_answer(self: parallel._Worker) -> Any:
+        nonlocal answers
+        answers += 1
+        if answers == 4:  # once a batch is committed, a worker is killed with answers still to give
+            assert committed.wait(30)
+            os.kill(self.proc.pid, signal.SIGKILL)
+        return result(self)
 
+    monkeypatch.setattr(parallel._Worker, "result", dies_at_the_fourth_answer)
     with Store(tmp_path / "s.duckdb") as s:
         with pytest.raises(parallel.WorkerError, match=r"an ingest worker process exited \(code -9\)"):
-            s.ingest_paths([path], workers=2, progress=kill_workers)
+            s.ingest_paths([path], workers=2, progress=lambda _: committed.set())
         stored = s.stats()["events"]
         assert 0 < stored < 480 and s.derived_seq() == stored  # whole batches, the model caught up with them
         before = snapshot(s)
         s.rebuild()
         assert snapshot(s) == before
         # running it again adds the rest
+        monkeypatch.setattr(parallel._Worker, "result", result)
         report = s.ingest_paths([path], workers=2)
         assert (report.accepted, report.duplicates) == (480 - stored, stored)
+
+
+def test_rebuild_with_worker_processes_gives_the_same_model(tmp_path: Path, small_blocks: list[int],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from lineagelab.store import store as store_module
+
+    path = tmp_path / "events.ndjson"
+    docs = synthetic_file(path)
+    with Store(tmp_path / "s.duckdb") as s:
+        s.ingest(read_events([path]))
+        before = snapshot(s)
+        started = len(small_blocks)
+        monkeypatch.setattr(store_module, "BATCH_SIZE", 40)  # rows per worker task
+        monkeypatch.setattr(store_module, "_PARALLEL_REBUILD", 100)
+        monkeypatch.setattr(store_module, "default_workers", lambda: 2)
+        done: list[int] = []
+        s.rebuild(progress=done.append)
+        assert len(small_blocks) == started + 2  # the rebuild ran in two worker processes
+        assert sum(done) == len(docs) and len(done) == -(-len(docs) // 40)
+        assert snapshot(s) == before

@@ -14,6 +14,7 @@ store again), and ``fork`` would copy this process's DuckDB and Arrow threads ha
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import pickle
 import queue
@@ -21,11 +22,11 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from lineagelab.events.reader import Block, read_blocks
-from lineagelab.store.prepare import Batch, prepare_block
+from lineagelab.store.prepare import Batch, facts_of_rows, prepare_block
 
 #: NDJSON inputs are cut into blocks of about this size (~800 events of 5 KB): each is one batch and one commit.
 BLOCK_BYTES = 4 * 1024 * 1024
@@ -42,13 +43,17 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+#: What a worker can be asked to do: prepare a block of input (ingest), or derive the facts of stored rows (rebuild).
+TASKS: dict[str, Callable[[Any], Any]] = {"prepare": prepare_block, "facts": facts_of_rows}
+
+
 class _Worker:
     def __init__(self) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.proc = subprocess.Popen([sys.executable, "-m", "lineagelab.store.parallel"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env)
-        self.tasks: queue.Queue[Block | None] = queue.Queue()
-        # Writing a block may block until the worker reads it, while it writes its previous result: a thread of
+        self.tasks: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+        # Writing a task may block until the worker reads it, while it writes its previous result: a thread of
         # its own feeds it, so this process can always read results.
         self.feeder = threading.Thread(target=self._feed, name="lineagelab-feeder", daemon=True)
         self.feeder.start()
@@ -56,26 +61,27 @@ class _Worker:
     def _feed(self) -> None:
         assert self.proc.stdin is not None
         try:
-            while (block := self.tasks.get()) is not None:
-                pickle.dump(block, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            while (task := self.tasks.get()) is not None:
+                pickle.dump(task, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self.proc.stdin.flush()
             self.proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass  # the worker died: its result read reports it
 
-    def result(self) -> Batch:
+    def result(self) -> Any:
         assert self.proc.stdout is not None
         try:
             status, value = pickle.load(self.proc.stdout)
-        except EOFError:
+        except (EOFError, pickle.UnpicklingError):  # died before or while answering
             code = self.proc.wait()
             raise WorkerError(f"an ingest worker process exited (code {code}) before answering") from None
         if status != "ok":
             raise WorkerError(f"an ingest worker process failed: {value}")
-        batch: Batch = value
-        return batch
+        return value
 
-    def close(self) -> None:
+    def close(self, kill: bool) -> None:
+        if kill:
+            self.proc.kill()
         self.tasks.put(None)
         self.feeder.join(timeout=5)
         try:
@@ -83,6 +89,38 @@ class _Worker:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+class Pool:
+    """Worker processes answering tasks in the order given (round robin; each worker answers its own in order)."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = [_Worker() for _ in range(workers)]
+        self._pending = 0
+
+    def map(self, task: str, items: Iterable[Any]) -> Iterator[Any]:
+        """``TASKS[task](item)`` for each item, in order, at most a few items ahead (memory stays bounded)."""
+        n = len(self._workers)
+        sent = received = 0
+        try:
+            for item in items:
+                self._workers[sent % n].tasks.put((task, item))
+                sent += 1
+                if sent - received >= _IN_FLIGHT * n:
+                    yield self._workers[received % n].result()
+                    received += 1
+            while received < sent:
+                yield self._workers[received % n].result()
+                received += 1
+        finally:
+            self._pending = sent - received
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for worker in self._workers:
+            worker.close(kill=self._pending > 0)  # stopped early (strict ingest, an error): their work is unwanted
 
 
 def prepared_batches(paths: Iterable[str | os.PathLike[str]], workers: int | None = None) -> Iterator[Batch]:
@@ -100,35 +138,20 @@ def prepared_batches(paths: Iterable[str | os.PathLike[str]], workers: int | Non
         for block in [*head, *blocks]:
             yield prepare_block(block)
         return
-    pool = [_Worker() for _ in range(workers)]
-    sent = received = 0
-    try:
-        for block in [*head, *blocks]:
-            pool[sent % workers].tasks.put(block)  # round robin: results come back in the order sent
-            sent += 1
-            if sent - received >= _IN_FLIGHT * workers:
-                yield pool[received % workers].result()
-                received += 1
-        while received < sent:
-            yield pool[received % workers].result()
-            received += 1
-    finally:
-        for worker in pool:
-            if received < sent:
-                worker.proc.kill()  # stopped early (strict ingest, an error): their work is not wanted
-            worker.close()
+    with Pool(workers) as pool:
+        yield from pool.map("prepare", itertools.chain(head, blocks))
 
 
 def _serve(tasks: IO[bytes], results: IO[bytes]) -> None:
-    gc.disable()  # a block's thousands of parsed documents make no reference cycles; the cyclic GC only rescans
+    gc.disable()  # a task's thousands of parsed documents make no reference cycles; the cyclic GC only rescans
     while True:
         try:
-            block = pickle.load(tasks)
+            task, item = pickle.load(tasks)
         except Exception:  # end of input, or the ingesting process died mid-message
             return
         answer: tuple[str, Any]
         try:
-            answer = ("ok", prepare_block(block))
+            answer = ("ok", TASKS[task](item))
         except Exception as exc:  # reported to the ingesting process, which stops with it
             answer = ("error", f"{type(exc).__name__}: {exc}")
         try:

@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lineagelab.events.reader import Block, RawEvent
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
@@ -156,6 +155,8 @@ class FactTables:
     def without(self, event_ids: set[str]) -> FactTables:
         """These facts less those of ``event_ids`` (events found stored already). The key sets stay: refreshing a
         key nothing new touched recomputes what is there."""
+        import pyarrow.compute as pc  # not at module level: the workers never need it, and it costs 40 ms to import
+
         drop = pa.array(list(event_ids), pa.string())
         tables = {name: (t.filter(pc.invert(pc.is_in(t["event_id"], value_set=drop))) if "event_id" in t.column_names
                          else t) for name, t in self.tables.items()}
@@ -194,6 +195,8 @@ class Batch:
         for b in parts:
             for name, t in b.facts.tables.items():
                 if name in ("uses", "facets") and offset:  # facet numbers are per batch
+                    import pyarrow.compute as pc
+
                     i = t.column_names.index("fid")
                     t = t.set_column(i, "fid", pc.add(t["fid"], pa.scalar(offset, pa.int32())))
                 tables.setdefault(name, []).append(t)
@@ -207,9 +210,30 @@ class Batch:
                    sum(b.read for b in parts))
 
     def without(self, event_ids: set[str]) -> Batch:
+        import pyarrow.compute as pc
+
         keep = pc.invert(pc.is_in(self.raw["event_id"], value_set=pa.array(list(event_ids), pa.string())))
         return Batch([i for i in self.ids if i not in event_ids], self.raw.filter(keep),
                      self.facts.without(event_ids), self.rejected, self.duplicates, self.read)
+
+
+def facts_of(rows: Iterable[tuple[str, str, str]], parsed: dict[str, Pending] | None = None) -> Facts:
+    """The facts of stored events (event_id, raw, kind): what catching up and rebuilding derive from. Events found
+    in ``parsed`` (taken out of it) are not parsed again."""
+    facts = Facts()
+    for event_id, raw, kind in rows:
+        known = parsed.pop(event_id, None) if parsed is not None else None
+        if known is not None:
+            derive(facts, event_id, known.kind, known.doc, known.event_time)
+        else:
+            doc = orjson.loads(raw)
+            derive(facts, event_id, EventKind(kind), doc, event_time_of(doc))
+    return facts
+
+
+def facts_of_rows(rows: list[tuple[str, str, str]]) -> FactTables:
+    """A worker process's task in a parallel rebuild (see ``parallel.py``)."""
+    return FactTables.of(facts_of(rows))
 
 
 def prepare(events: Iterable[RawEvent]) -> Batch:
