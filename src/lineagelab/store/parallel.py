@@ -4,7 +4,8 @@ Parsing, validating, hashing and deriving the facts of an event is as much Pytho
 one process's threads take turns on the GIL. So inputs are cut into blocks (whole files, or runs of NDJSON lines)
 that worker processes turn into ``Batch`` es of Arrow tables; the batches come back in input order and the writer
 stores each in its own transaction, as the serial ingest does. Inputs too small to pay for starting the workers
-(about 0.3 s) are prepared in this process.
+(~0.2 s of CPU each) are prepared in this process. A rebuild uses the same workers to derive the facts of stored
+rows (``Pool.map("facts", …)``).
 
 The workers are plain ``python -m lineagelab.store.parallel`` processes fed over pipes, not ``multiprocessing``: its
 ``spawn`` re-runs the caller's main script in each worker (a script without a ``__main__`` guard would open the
