@@ -210,8 +210,14 @@ def store_stats(
 @store_app.command("rebuild")
 def store_rebuild() -> None:
     """Drop the derived model and derive it again from the raw events (gives the same model as ingest did)."""
-    with _open(read_only=False) as store:
-        store.rebuild()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with _open(read_only=False) as store, Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} events"),
+        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("rebuilding", total=store.stats()["events"])
+        store.rebuild(progress=lambda n: progress.advance(task, n))
         stats = store.stats()
     out.print(f"rebuilt from {stats['events']:,} events: {stats['datasets']:,} datasets, {stats['jobs']:,} jobs, "
               f"{stats['runs']:,} runs, {stats['column_edges']:,} column edges")
