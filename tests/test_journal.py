@@ -10,7 +10,7 @@ import orjson
 
 from lineagelab.events.reader import RawEvent
 from lineagelab.store.journal import Journal, journal_files, read_journal
-from lineagelab.store.prepare import Pending
+from lineagelab.store.prepare import Pending, accept
 from lineagelab.store.store import Store
 from tests.test_store import snapshot
 
@@ -19,7 +19,7 @@ def pending(docs: list[dict[str, Any]], pretty: bool = False) -> list[Pending]:
     out = []
     for d in docs:
         text = json.dumps(d, indent=2).encode() if pretty else orjson.dumps(d)
-        item = Store.prepare(RawEvent("test", "", text, d))
+        item = accept(RawEvent("test", "", text, d))
         assert isinstance(item, Pending)
         out.append(item)
     return out

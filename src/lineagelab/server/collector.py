@@ -9,8 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from lineagelab.events.reader import RawEvent, parse_bytes
 from lineagelab.server.errors import ApiError
-from lineagelab.store.prepare import Pending, Rejection
-from lineagelab.store.store import Store
+from lineagelab.store.prepare import Pending, Rejection, accept
 
 if TYPE_CHECKING:
     from lineagelab.server.app import State
@@ -34,7 +33,7 @@ def post_one(state: State, request: Request, body: bytes) -> Response:
     raw = raws[0]
     if raw.location == "index 0":
         raise ApiError(400, "InvalidEvent", "expected one event object, got a JSON array: use /api/v1/lineage/batch")
-    prepared = Store.prepare(RawEvent("request", "", raw.text, raw.doc, raw.error))
+    prepared = accept(RawEvent("request", "", raw.text, raw.doc, raw.error))
     if isinstance(prepared, Rejection):
         return JSONResponse({"error": "InvalidEvent", "path": prepared.path or "$", "message": prepared.message},
                             status_code=400)
@@ -50,7 +49,7 @@ def post_batch(state: State, request: Request, body: bytes) -> Response:
     for index, raw in enumerate(parse_bytes(body, "request")):
         if raw.location == "" and raw.error:
             raise ApiError(400, "InvalidBatch", raw.error)
-        prepared = Store.prepare(raw)
+        prepared = accept(raw)
         if isinstance(prepared, Rejection):
             results.append({"index": index, "status": "rejected", "path": prepared.path or "$",
                             "message": prepared.message})

@@ -30,7 +30,7 @@ from lineagelab.events.validation import EventKind, InvalidEvent, event_kind
 from lineagelab.server import dz_graph
 from lineagelab.server.errors import ApiError, not_found, validation
 from lineagelab.store import datazone as dzstore
-from lineagelab.store.prepare import Pending, Rejection
+from lineagelab.store.prepare import Pending, Rejection, accept
 from lineagelab.store.store import Store
 
 MAX_EVENT_BYTES = 300_000
@@ -160,7 +160,7 @@ class DataZone:
             existing = dzstore.by_token(self.store.reader(), domain, token)
             if existing is not None:
                 return self._replay_token(existing, sha, domain)
-        prepared = Store.prepare(RawEvent("datazone", "", body, doc))
+        prepared = accept(RawEvent("datazone", "", body, doc))
         status, error, event_id, event_time = "FAILED", None, None, None
         items: list[Pending] = []
         if isinstance(prepared, Rejection):

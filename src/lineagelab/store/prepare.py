@@ -76,25 +76,29 @@ def _strings(texts: list[bytes]) -> pa.Array:
     return pa.LargeStringArray.from_buffers(len(texts), offsets.buffers()[1], pa.py_buffer(b"".join(texts)))
 
 
+#: ``raw_events`` columns taken from the event itself, in ``raw_fields`` order (the store adds seq and ingested_at).
+RAW_FIELDS = ("event_id", "event_time", "event_type", "kind", "run_id", "job_namespace", "job_name", "producer",
+              "schema_url", "size")
+
+
+def raw_fields(p: Pending) -> tuple[Any, ...]:
+    """One event's ``RAW_FIELDS`` (its text, the ``raw`` column, goes separately: it is large)."""
+    d = p.doc
+    job, run = d.get("job") or {}, d.get("run") or {}
+    return (p.event_id, p.event_time, d.get("eventType") if p.kind is EventKind.RUN else None, p.kind.value,
+            run.get("runId"), job.get("namespace"), job.get("name"), d.get("producer"), d.get("schemaURL"),
+            len(p.text))
+
+
+_RAW_TYPES = {"event_time": _TS, "size": pa.int32()}
+
+
 def raw_table(items: list[Pending]) -> pa.Table:
     """``raw_events`` rows, but for ``seq`` and ``ingested_at`` (the store numbers them when it appends)."""
-    docs = [p.doc for p in items]
-    job = [d.get("job") or {} for d in docs]
-    run = [d.get("run") or {} for d in docs]
-    return pa.table({
-        "event_id": [p.event_id for p in items],
-        "event_time": pa.array([p.event_time for p in items], _TS),
-        "event_type": [d.get("eventType") if p.kind is EventKind.RUN else None
-                       for p, d in zip(items, docs, strict=True)],
-        "kind": [p.kind.value for p in items],
-        "run_id": [r.get("runId") for r in run],
-        "job_namespace": [j.get("namespace") for j in job],
-        "job_name": [j.get("name") for j in job],
-        "producer": [d.get("producer") for d in docs],
-        "raw": _strings([p.text for p in items]),
-        "schema_url": [d.get("schemaURL") for d in docs],
-        "size": pa.array([len(p.text) for p in items], pa.int32()),
-    })
+    cols = zip(*map(raw_fields, items), strict=True) if items else ([] for _ in RAW_FIELDS)
+    table = {name: pa.array(list(c), _RAW_TYPES.get(name, pa.string())) for name, c in zip(RAW_FIELDS, cols,
+                                                                                           strict=True)}
+    return pa.table({**table, "raw": _strings([p.text for p in items])})
 
 
 _LAYOUTS: dict[str, list[tuple[str, pa.DataType]]] = {
@@ -118,6 +122,19 @@ def _columns(rows: list[tuple[Any, ...]], layout: list[tuple[str, pa.DataType]])
     cols = zip(*rows, strict=True) if rows else ([] for _ in layout)
     return pa.Table.from_arrays([pa.array(list(c), t) for c, (_, t) in zip(cols, layout, strict=True)],
                                 names=[n for n, _ in layout])
+
+
+def _compute() -> Any:
+    """pyarrow.compute, imported when first needed: workers never need it, and importing it costs ~40 ms."""
+    import pyarrow.compute as pc
+
+    return pc
+
+
+def _drop(table: pa.Table, event_ids: set[str]) -> pa.Table:
+    """``table`` less the rows of ``event_ids``."""
+    pc = _compute()
+    return table.filter(pc.invert(pc.is_in(table["event_id"], value_set=pa.array(list(event_ids), pa.string()))))
 
 
 @dataclass
@@ -155,11 +172,7 @@ class FactTables:
     def without(self, event_ids: set[str]) -> FactTables:
         """These facts less those of ``event_ids`` (events found stored already). The key sets stay: refreshing a
         key nothing new touched recomputes what is there."""
-        import pyarrow.compute as pc  # not at module level: the workers never need it, and it costs 40 ms to import
-
-        drop = pa.array(list(event_ids), pa.string())
-        tables = {name: (t.filter(pc.invert(pc.is_in(t["event_id"], value_set=drop))) if "event_id" in t.column_names
-                         else t) for name, t in self.tables.items()}
+        tables = {name: _drop(t, event_ids) if "event_id" in t.column_names else t for name, t in self.tables.items()}
         return FactTables(tables, self.run_keys, self.job_ids, self.ds_ids, self.symlinks)
 
 
@@ -195,10 +208,8 @@ class Batch:
         for b in parts:
             for name, t in b.facts.tables.items():
                 if name in ("uses", "facets") and offset:  # facet numbers are per batch
-                    import pyarrow.compute as pc
-
                     i = t.column_names.index("fid")
-                    t = t.set_column(i, "fid", pc.add(t["fid"], pa.scalar(offset, pa.int32())))
+                    t = t.set_column(i, "fid", _compute().add(t["fid"], pa.scalar(offset, pa.int32())))
                 tables.setdefault(name, []).append(t)
             offset += b.facts.tables["facets"].num_rows if "facets" in b.facts.tables else 0
         facts = FactTables(
@@ -210,10 +221,7 @@ class Batch:
                    sum(b.read for b in parts))
 
     def without(self, event_ids: set[str]) -> Batch:
-        import pyarrow.compute as pc
-
-        keep = pc.invert(pc.is_in(self.raw["event_id"], value_set=pa.array(list(event_ids), pa.string())))
-        return Batch([i for i in self.ids if i not in event_ids], self.raw.filter(keep),
+        return Batch([i for i in self.ids if i not in event_ids], _drop(self.raw, event_ids),
                      self.facts.without(event_ids), self.rejected, self.duplicates, self.read)
 
 

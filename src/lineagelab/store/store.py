@@ -29,19 +29,19 @@ import pyarrow as pa
 
 from lineagelab import __version__
 from lineagelab.events.reader import RawEvent
-from lineagelab.events.validation import EventKind
 from lineagelab.store import column_lineage, model, schema
 from lineagelab.store.journal import journal_files, read_journal
 from lineagelab.store.parallel import Pool, default_workers, prepared_batches
 from lineagelab.store.prepare import (
+    RAW_FIELDS,
     Batch,
     FactTables,
     Pending,
     Rejection,
-    accept,
     facts_of,
     facts_of_rows,
     prepare,
+    raw_fields,
     raw_table,
 )
 from lineagelab.store.sqlutil import row, scalar
@@ -53,8 +53,6 @@ _QUEUED, _MERGE_UP_TO = 32, 40_000  # prepared batches waiting for the writer, a
 _MODEL_EVERY = 100_000  # a bulk ingest refreshes the model once per this many events, and at its end
 _PARALLEL_REBUILD = 20_000  # stores at least this large are rebuilt with worker processes
 _PARSED_MAX = 50_000  # parsed documents kept for the deriver (a backlog beyond this is parsed again from raw)
-_RAW_COLUMNS = ("event_id, seq, ingested_at, event_time, event_type, kind, run_id, job_namespace, job_name, producer, "
-                "raw, schema_url, size")
 
 
 class StoreError(Exception):
@@ -401,23 +399,11 @@ class Store:
         (DuckDB releases the GIL), so the two overlap on a 2-core machine. For files, ``ingest_paths`` spreads the
         Python work over processes.
         """
-        if self.read_only:
-            raise StoreError("store opened read-only")
-        report = IngestReport()
-        with self._lock, self._derive_lock, _no_cyclic_gc():
-            while self._derive_pending(BATCH_SIZE):
-                pass  # what a server stored but had not derived: each batch below marks the model derived up to it
-            self._ingest_locked(events, report, strict, progress, batch_size)
-        return report
-
-    def _ingest_locked(self, events: Iterable[RawEvent], report: IngestReport, strict: bool,
-                       progress: Callable[[int], None] | None, batch_size: int) -> None:
         # Batches are prepared (validated, facts derived, Arrow tables built) here, on the reading thread, while the
         # writer thread spends its time in DuckDB (which releases the GIL): Python and database work overlap.
         it = iter(events)
-        with _Writer(self, report, strict, progress) as writer:
-            while chunk := list(itertools.islice(it, batch_size)):
-                writer.put(prepare(chunk))
+        batches = (prepare(chunk) for chunk in iter(lambda: list(itertools.islice(it, batch_size)), []))
+        return self._ingest(batches, strict, progress, bulk=False)
 
     def ingest_paths(self, paths: Iterable[str | os.PathLike[str]], *, strict: bool = False,
                      progress: Callable[[int], None] | None = None, workers: int | None = None) -> IngestReport:
@@ -428,23 +414,32 @@ class Store:
     def ingest_batches(self, batches: Iterable[Batch], *, strict: bool = False,
                        progress: Callable[[int], None] | None = None) -> IngestReport:
         """Store batches prepared elsewhere (worker processes: see ``parallel.py``), in order, each its own
-        transaction (with ``strict``, all one, rolled back at the first rejected event)."""
+        transaction (with ``strict``, all one, rolled back at the first rejected event). What queues up while the
+        writer commits is merged into one transaction, and the model is refreshed once per ``_MODEL_EVERY`` events."""
+        return self._ingest(batches, strict, progress, bulk=True)
+
+    def _ingest(self, batches: Iterable[Batch], strict: bool, progress: Callable[[int], None] | None,
+                bulk: bool) -> IngestReport:
         if self.read_only:
             raise StoreError("store opened read-only")
         report = IngestReport()
-        with self._lock, self._derive_lock, self._one_thread():
+        writing = (_Writer(self, report, strict, progress, queued=_QUEUED, merge_up_to=_MERGE_UP_TO,
+                           model_every=_MODEL_EVERY) if bulk else _Writer(self, report, strict, progress))
+        with self._lock, self._derive_lock, _no_cyclic_gc(), self._one_thread(bulk):
             while self._derive_pending(BATCH_SIZE):
-                pass
-            with _Writer(self, report, strict, progress, queued=_QUEUED, merge_up_to=_MERGE_UP_TO,
-                         model_every=_MODEL_EVERY) as writer:
+                pass  # what a server stored but had not derived: each batch below marks the model derived up to it
+            with writing as writer:
                 for batch in batches:
                     writer.put(batch)
         return report
 
     @contextmanager
-    def _one_thread(self) -> Iterator[None]:
+    def _one_thread(self, wanted: bool) -> Iterator[None]:
         """DuckDB on one thread while worker processes keep the cores busy: its parallel operators then only add
         coordination (measured on 2 cores: 0.4 s less CPU for 20,000 events, ~5% faster)."""
+        if not wanted:
+            yield
+            return
         threads = scalar(self.con, "SELECT current_setting('threads')")
         self.con.execute("SET threads = 1")
         try:
@@ -455,11 +450,6 @@ class Store:
     def ingest_docs(self, docs: Iterable[Any], source: str) -> IngestReport:
         """Ingest event documents built in this process (a Redshift run, a statement log), validated like any."""
         return self.ingest(RawEvent(source, f"event {i}", orjson.dumps(d), d) for i, d in enumerate(docs))
-
-    @staticmethod
-    def prepare(raw: RawEvent) -> Pending | Rejection:
-        """Validate one event (no store access: safe on any thread)."""
-        return accept(raw)
 
     def append_raw(self, items: list[Pending],
                    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> set[str]:
@@ -662,16 +652,12 @@ class Store:
         seq0, now = self._last_seq(), datetime.now(UTC)
         if self._known is not None:
             self._known.update(hash(p.event_id) for p in fresh)
-        values = ", ".join([f"({', '.join('?' * 13)})"] * len(fresh))
+        columns = (*RAW_FIELDS, "raw", "seq", "ingested_at")
+        values = ", ".join([f"({', '.join('?' * len(columns))})"] * len(fresh))
         params: list[Any] = []
         for i, p in enumerate(fresh):
-            d = p.doc
-            j, r = d.get("job") or {}, d.get("run") or {}
-            params += [p.event_id, seq0 + 1 + i, now, p.event_time,
-                       d.get("eventType") if p.kind is EventKind.RUN else None, p.kind.value, r.get("runId"),
-                       j.get("namespace"), j.get("name"), d.get("producer"), p.text.decode("utf-8"),
-                       d.get("schemaURL"), len(p.text)]
-        self.con.execute(f"INSERT INTO raw_events ({_RAW_COLUMNS}) VALUES {values}", params)
+            params += [*raw_fields(p), p.text.decode("utf-8"), seq0 + 1 + i, now]
+        self.con.execute(f"INSERT INTO raw_events ({', '.join(columns)}) VALUES {values}", params)
         self._seq = seq0 + len(fresh)
 
     def _insert_raw(self, table: pa.Table, ids: list[str]) -> None:
