@@ -95,10 +95,14 @@ _RAW_TYPES = {"event_time": _TS, "size": pa.int32()}
 
 def raw_table(items: list[Pending]) -> pa.Table:
     """``raw_events`` rows, but for ``seq`` and ``ingested_at`` (the store numbers them when it appends)."""
-    cols = zip(*map(raw_fields, items), strict=True) if items else ([] for _ in RAW_FIELDS)
+    return _raw_table([raw_fields(p) for p in items], [p.text for p in items])
+
+
+def _raw_table(rows: list[tuple[Any, ...]], texts: list[bytes]) -> pa.Table:
+    cols = zip(*rows, strict=True) if rows else ([] for _ in RAW_FIELDS)
     table = {name: pa.array(list(c), _RAW_TYPES.get(name, pa.string())) for name, c in zip(RAW_FIELDS, cols,
                                                                                            strict=True)}
-    return pa.table({**table, "raw": _strings([p.text for p in items])})
+    return pa.table({**table, "raw": _strings(texts)})
 
 
 _LAYOUTS: dict[str, list[tuple[str, pa.DataType]]] = {
@@ -245,8 +249,13 @@ def facts_of_rows(rows: list[tuple[str, str, str]]) -> FactTables:
 
 
 def prepare(events: Iterable[RawEvent]) -> Batch:
-    """Validate, identify and derive the facts of a batch of read events."""
-    items: list[Pending] = []
+    """Validate, identify and derive the facts of a batch of read events.
+
+    Streams: each parsed document is dropped once its facts and ``raw_fields`` are taken (measured: holding a
+    block's 800 parsed documents until the end made parsing alone 2x slower, ~35 us an event, in fresh memory)."""
+    ids: list[str] = []
+    rows: list[tuple[Any, ...]] = []
+    texts: list[bytes] = []
     rejected: list[Rejection] = []
     facts = Facts()
     seen: set[str] = set()
@@ -258,10 +267,11 @@ def prepare(events: Iterable[RawEvent]) -> Batch:
             rejected.append(item)
         elif item.event_id not in seen:
             seen.add(item.event_id)
-            items.append(item)
+            ids.append(item.event_id)
+            rows.append(raw_fields(item))
+            texts.append(item.text)
             derive(facts, item.event_id, item.kind, item.doc, item.event_time)
-    return Batch([p.event_id for p in items], raw_table(items), FactTables.of(facts), rejected,
-                 read - len(rejected) - len(items), read)
+    return Batch(ids, _raw_table(rows, texts), FactTables.of(facts), rejected, read - len(rejected) - len(ids), read)
 
 
 def prepare_block(block: Block) -> Batch:

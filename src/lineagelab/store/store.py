@@ -98,6 +98,12 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _batches(events: Iterator[RawEvent], size: int) -> Iterator[Batch]:
+    """Prepared batches of ``size`` events, read lazily: an event is parsed only when its batch gets to it."""
+    while (batch := prepare(itertools.islice(events, size))).read:
+        yield batch
+
+
 class _Writer:
     """Commits batches on a thread of its own, one at a time, in order; errors surface on the caller's thread."""
 
@@ -401,9 +407,7 @@ class Store:
         """
         # Batches are prepared (validated, facts derived, Arrow tables built) here, on the reading thread, while the
         # writer thread spends its time in DuckDB (which releases the GIL): Python and database work overlap.
-        it = iter(events)
-        batches = (prepare(chunk) for chunk in iter(lambda: list(itertools.islice(it, batch_size)), []))
-        return self._ingest(batches, strict, progress, bulk=False)
+        return self._ingest(_batches(iter(events), batch_size), strict, progress, bulk=False)
 
     def ingest_paths(self, paths: Iterable[str | os.PathLike[str]], *, strict: bool = False,
                      progress: Callable[[int], None] | None = None, workers: int | None = None) -> IngestReport:
