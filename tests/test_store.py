@@ -219,3 +219,63 @@ def test_dataset_and_job_events_in_model(store: Store) -> None:
     assert store.con.execute("SELECT count(*) FROM current_io").fetchall() == [(2,)]
     assert store.con.execute("SELECT reason FROM dataset_versions").fetchall() == [("schema",)]
 
+
+
+def _lineage_event(facet: dict[str, Any], n: int) -> dict[str, Any]:
+    return {
+        "eventType": "COMPLETE", "eventTime": f"2026-01-01T00:00:0{n}Z", "producer": "https://example.com/p",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": f"01234567-89ab-7def-8123-45678901234{n}"}, "job": {"namespace": "j", "name": f"job{n}"},
+        "inputs": [{"namespace": "s3://b", "name": "in1"}],
+        "outputs": [{"namespace": "s3://b", "name": f"out{n}", "facets": {"columnLineage": {
+            "_producer": "https://example.com/p", **facet}}}],
+    }
+
+
+def test_column_lineage_facets_of_every_shape(store: Store) -> None:
+    """Current facets, the pre-1.16 form, dataset-wide dependencies, and custom facets that reuse the key with junk:
+    edges for what is well-formed, no error for the rest, and datasets named only in lineage still get a name."""
+    url = "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet"
+    facets = [
+        {"_schemaURL": url, "fields": {"a": {"inputFields": [{"namespace": "s3://b", "name": "in1", "field": "x",
+                                                               "transformations": [
+            {"type": "DIRECT", "subtype": "IDENTITY", "description": "", "masking": False},
+            {"type": "INDIRECT", "subtype": "FILTER", "description": "d", "masking": True}]}]}},
+         "dataset": [{"namespace": "s3://b", "name": "only_in_lineage", "field": "k",
+                      "transformations": [{"type": "INDIRECT", "subtype": "JOIN"}]}]},
+        {"_schemaURL": "https://openlineage.io/spec/facets/1-0-1/ColumnLineageDatasetFacet.json",
+         "fields": {"b": {"inputFields": [{"namespace": "s3://b", "name": "in1", "field": "y"}],
+                          "transformationType": "identity", "transformationDescription": "copy"}}},
+        {"_schemaURL": "https://example.com/custom.json",
+         "fields": {"d": {"inputFields": [{"namespace": 5, "name": "n", "field": "f"}, {"name": "no_namespace"},
+                                          "junk", {"namespace": "s3://b", "name": "in3", "field": "w",
+                                                   "transformations": "not a list"}]},
+                    "e": "junk", "f": {"inputFields": "x"}}, "dataset": "junk"},
+        {"_schemaURL": "https://example.com/other.json", "fields": ["not", "a", "map"]},
+        {"_schemaURL": "https://example.com/third.json", "fields": {"g": {"inputFields": [
+            {"namespace": "s3://b", "name": "in1", "field": "q", "transformations": [
+                {"type": "DIRECT", "subtype": "AGGREGATION", "masking": "true"}, "junk",
+                {"type": "X", "masking": "no"}]}]}}},
+    ]
+    report = ingest_docs(store, [_lineage_event(f, i) for i, f in enumerate(facets)])
+    assert report.ok and report.accepted == len(facets)
+    edges = store.con.execute(
+        """SELECT o.name, e.out_field, i.namespace, i.name, e.in_field, e.type, e.subtype, e.description, e.masking
+           FROM f_column_edges e JOIN datasets o ON o.ds_id = e.out_ds JOIN datasets i ON i.ds_id = e.in_ds
+           """).fetchall()
+    assert sorted(edges, key=repr) == sorted([
+        ("out0", "a", "s3://b", "in1", "x", "DIRECT", "IDENTITY", None, False),
+        ("out0", "a", "s3://b", "in1", "x", "INDIRECT", "FILTER", "d", True),
+        ("out0", None, "s3://b", "only_in_lineage", "k", "INDIRECT", "JOIN", None, False),
+        ("out1", "b", "s3://b", "in1", "y", "DIRECT", "IDENTITY", "copy", False),
+        ("out2", "d", "5", "n", "f", None, None, None, False),
+        ("out2", "d", "s3://b", "in3", "w", None, None, None, False),
+        ("out4", "g", "s3://b", "in1", "q", "DIRECT", "AGGREGATION", None, True),
+        ("out4", "g", "s3://b", "in1", "q", None, None, None, False),
+        ("out4", "g", "s3://b", "in1", "q", "X", None, None, False),
+    ], key=repr)
+    refs = store.con.execute("SELECT namespace, name FROM f_datasets WHERE role = 'ref' ORDER BY ALL").fetchall()
+    assert refs == [("5", "n"), ("s3://b", "in3"), ("s3://b", "only_in_lineage")]
+    before = snapshot(store)
+    store.rebuild()
+    assert snapshot(store) == before

@@ -1,83 +1,107 @@
-"""Expand ``columnLineage`` facets into ``f_column_edges``, in SQL: DuckDB parses each distinct facet once into a
-typed struct and unnests it; the rows are then joined to every output of every event that carried that facet
-(START and COMPLETE of a run, and the runs of a job, repeat the same facet).
+"""Expand ``columnLineage`` facets into column edges.
 
-One row per (output field, input field, transformation). Dataset-wide dependencies (the facet's ``dataset`` list)
+Each distinct facet of a batch is expanded once, in Python, from the document already parsed (``edges``): START and
+COMPLETE of a run, and the runs of a job, repeat the same facet. DuckDB then joins the edges to every output of
+every event that carried the facet (``insert``). Measured on 20,000 events with 148,000 edges: parsing each facet
+again in DuckDB (``json_transform`` into a typed struct) cost the single writer ~30 us an event, more than the
+expansion costs the worker processes here.
+
+One edge per (output field, input field, transformation). Dataset-wide dependencies (the facet's ``dataset`` list)
 get a NULL output field. Producers older than the ``transformations`` array (OpenLineage < 1.16) put a
-``transformationType`` on the output field: it becomes DIRECT/<type>. Malformed facets yield no rows instead of an
-error (``json_transform`` is lenient): a custom facet that reuses the key must not break ingest.
+``transformationType`` on the output field: it becomes DIRECT/<type>. Malformed parts of a facet yield no edges
+instead of an error: a custom facet that reuses the key must not break ingest. Scalars where text is expected are
+read as their JSON text (a numeric namespace ``5`` is ``"5"``), as DuckDB's lenient JSON casts did before.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
+import orjson
 import pyarrow as pa
 
-from lineagelab.events.identity import sql_stable_id
+from lineagelab.events.identity import stable_id
 
-_T = "STRUCT(type VARCHAR, subtype VARCHAR, description VARCHAR, masking VARCHAR)"
-_IN = f"STRUCT(namespace VARCHAR, name VARCHAR, field VARCHAR, transformations {_T}[])"
-_FIELD = f"STRUCT(inputFields {_IN}[], transformationType VARCHAR, transformationDescription VARCHAR)"
-#: The facet, as one DuckDB type: its JSON is parsed once, straight into it.
-_SHAPE = f'{{"fields": "MAP(VARCHAR, {_FIELD})", "dataset": "{_IN}[]"}}'
+#: (fid, out_field, in_ds, in_field, type, subtype, description, masking): one row of the ``edges`` table
+Edge = tuple[int, str | None, int, str | None, str | None, str | None, str | None, bool]
+#: (ds_id, namespace, name) of a dataset a facet names as an input
+Named = tuple[int, str, str]
 
-_EXPAND = f"""
-WITH f AS (SELECT fid, json_transform(facet, '{_SHAPE}') AS f FROM {{facets}}),
-per_field AS (
-    SELECT fid, e.key AS out_field, e.value.transformationType AS legacy_type,
-           e.value.transformationDescription AS legacy_desc, unnest(e.value.inputFields) AS inp
-    FROM (SELECT fid, unnest(map_entries(f.fields)) AS e FROM f)
-),
-whole_row AS (
-    SELECT fid, NULL::VARCHAR AS out_field, NULL::VARCHAR AS legacy_type, NULL::VARCHAR AS legacy_desc,
-           unnest(f.dataset) AS inp
-    FROM f
-),
-expanded AS (
-    SELECT *, unnest(CASE WHEN len(inp.transformations) > 0 THEN inp.transformations
-                          ELSE [NULL::{_T}] END) AS t
-    FROM (SELECT * FROM per_field UNION ALL SELECT * FROM whole_row)
-    WHERE inp.namespace IS NOT NULL AND inp.name IS NOT NULL
-),
-edges AS (
-    SELECT fid, out_field,
-           {sql_stable_id("inp.namespace", "inp.name")} AS in_ds,
-           inp.namespace AS in_namespace, inp.name AS in_name, inp.field AS in_field,
-           CASE WHEN t IS NULL AND coalesce(legacy_type, '') <> '' THEN 'DIRECT' ELSE t.type END AS type,
-           CASE WHEN t IS NULL AND coalesce(legacy_type, '') <> '' THEN upper(legacy_type) ELSE t.subtype END
-               AS subtype,
-           CASE WHEN t IS NULL THEN nullif(legacy_desc, '') ELSE nullif(t.description, '') END AS description,
-           coalesce(TRY_CAST(t.masking AS BOOLEAN), false) AS masking
-    FROM expanded
-)
-SELECT u.event_id, u.run_key, u.job_id, u.event_time, u.event_type, u.out_ds, e.out_field, e.in_ds,
-       e.in_namespace, e.in_name, e.in_field, e.type, e.subtype, e.description, e.masking
-FROM {{uses}} u JOIN edges e USING (fid)
-"""
+EDGE_LAYOUT: list[tuple[str, pa.DataType]] = [
+    ("fid", pa.int32()), ("out_field", pa.string()), ("in_ds", pa.int64()), ("in_field", pa.string()),
+    ("type", pa.string()), ("subtype", pa.string()), ("description", pa.string()), ("masking", pa.bool_()),
+]
 
 
-def expand(con: duckdb.DuckDBPyConnection, facets: pa.Table, uses: pa.Table) -> set[int]:
-    """Derive the column edges of distinct ``facets`` (fid, facet JSON) for their ``uses`` (event_id, run_key,
-    job_id, event_time, event_type, out_ds, fid); return the ids of the datasets they name."""
-    con.register("_cl_facets", facets)
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits
+        return str(value)
+
+
+def _masking(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value)
+    return text is not None and text.lower() in ("true", "t", "1", "yes", "y")  # DuckDB's boolean cast
+
+
+def _nonempty(value: Any) -> str | None:
+    text = _text(value)
+    return text if text else None
+
+
+def edges(fid: int, facet: dict[str, Any], out: list[Edge], named: dict[int, Named]) -> None:
+    """Append the edges of one facet (numbered ``fid``) to ``out``; record the input datasets it names."""
+    fields = facet.get("fields")
+    pairs: list[tuple[str | None, Any, Any, Any]] = []  # (output field, input, legacy type, legacy description)
+    if isinstance(fields, dict):
+        for out_field, spec in fields.items():
+            if isinstance(spec, dict) and isinstance(inputs := spec.get("inputFields"), list):
+                legacy, legacy_desc = spec.get("transformationType"), spec.get("transformationDescription")
+                pairs.extend((out_field, inp, legacy, legacy_desc) for inp in inputs)
+    dataset = facet.get("dataset")
+    if isinstance(dataset, list):
+        pairs.extend((None, inp, None, None) for inp in dataset)
+    for out_field, inp, legacy, legacy_desc in pairs:
+        if not isinstance(inp, dict):
+            continue
+        namespace, name = _text(inp.get("namespace")), _text(inp.get("name"))
+        if namespace is None or name is None:
+            continue
+        in_ds = stable_id(namespace, name)
+        named[in_ds] = (in_ds, namespace, name)
+        in_field = _text(inp.get("field"))
+        steps = inp.get("transformations")
+        for t in steps if isinstance(steps, list) and steps else (None,):
+            if isinstance(t, dict):
+                out.append((fid, out_field, in_ds, in_field, _text(t.get("type")), _text(t.get("subtype")),
+                            _nonempty(t.get("description")), _masking(t.get("masking"))))
+            elif legacy_type := _text(legacy):
+                out.append((fid, out_field, in_ds, in_field, "DIRECT", legacy_type.upper(), _nonempty(legacy_desc),
+                            False))
+            else:
+                out.append((fid, out_field, in_ds, in_field, None, None, _nonempty(legacy_desc), False))
+
+
+def insert(con: duckdb.DuckDBPyConnection, edge_table: pa.Table, uses: pa.Table) -> None:
+    """Store the column edges of distinct facets (``edge_table``) for every output that carried them (``uses``:
+    event_id, run_key, job_id, event_time, event_type, out_ds, fid)."""
+    con.register("_cl_edges", edge_table)
     con.register("_cl_uses", uses)
-    query = _EXPAND.replace("{facets}", "_cl_facets").replace("{uses}", "_cl_uses")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _cl AS {query}")
-    con.execute(
-        """INSERT INTO f_column_edges
-           SELECT event_id, run_key, job_id, event_time, out_ds, out_field, in_ds, in_field,
-                  type, subtype, description, masking
-           FROM _cl"""
-    )
-    # Datasets named only inside column lineage (not among the event's inputs) still need a name in the model.
-    con.execute(
-        """
-        INSERT INTO f_datasets
-        SELECT DISTINCT event_id, run_key, job_id, in_ds, in_namespace, in_name, 'ref', event_time, event_type,
-                        NULL, false, NULL, NULL
-        FROM _cl c WHERE NOT EXISTS (SELECT 1 FROM f_datasets d WHERE d.event_id = c.event_id AND d.ds_id = c.in_ds)
-        """
-    )
-    con.unregister("_cl_facets")
-    con.unregister("_cl_uses")
-    return {r[0] for r in con.execute("SELECT DISTINCT in_ds FROM _cl").fetchall()}
+    try:
+        con.execute(
+            """INSERT INTO f_column_edges
+               SELECT u.event_id, u.run_key, u.job_id, u.event_time, u.out_ds, e.out_field, e.in_ds, e.in_field,
+                      e.type, e.subtype, e.description, e.masking
+               FROM _cl_uses u JOIN _cl_edges e USING (fid)"""
+        )
+    finally:
+        con.unregister("_cl_edges")
+        con.unregister("_cl_uses")

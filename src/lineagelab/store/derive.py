@@ -1,7 +1,7 @@
 """Facts one event states, as rows for the ``f_*`` tables. Pure: no store access, so order and rebuilds don't matter.
 
-Column lineage is the bulk of an event (tens of rows each): here each distinct facet is only recorded, with the
-outputs that carry it; DuckDB expands it into rows (``column_lineage.py``).
+Column lineage is the bulk of an event (tens of rows each): each distinct facet of a batch is expanded once
+(``column_lineage.py``), and recorded with the outputs that carry it; DuckDB joins the two when it stores them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -18,6 +18,7 @@ import orjson
 
 from lineagelab.events.identity import parse_time, stable_id
 from lineagelab.events.validation import EventKind
+from lineagelab.store import column_lineage
 
 
 @dataclass
@@ -28,8 +29,11 @@ class Facts:
     datasets: list[tuple[Any, ...]] = field(default_factory=list)
     symlinks: list[tuple[Any, ...]] = field(default_factory=list)
     # columnLineage facets, each distinct one once (START and COMPLETE, and every run of a job, repeat them): its
-    # JSON -> its number in this batch; and which output of which event uses which (column_lineage.py expands them)
+    # JSON -> its number in this batch, its edges, the input datasets it names; and which output of which event
+    # uses which
     lineage_facets: dict[bytes, int] = field(default_factory=dict)
+    lineage_edges: list[column_lineage.Edge] = field(default_factory=list)
+    lineage_inputs: list[list[column_lineage.Named]] = field(default_factory=list)
     lineage_uses: list[tuple[Any, ...]] = field(default_factory=list)
     schemas: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
     run_keys: set[str] = field(default_factory=set)
@@ -69,8 +73,14 @@ def event_time_of(doc: Mapping[str, Any]) -> datetime | None:
     return parse_time(value) if isinstance(value, str) else None
 
 
-def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any], event_time: datetime | None) -> None:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any], when: datetime | None) -> None:
     """Append the facts of one valid event to ``facts``."""
+    # in microseconds since the epoch: a fact row repeats it, and Arrow takes an int 10x faster than an aware datetime
+    event_time = None if when is None else (when - _EPOCH) // _MICROSECOND
     job = _dict(doc.get("job"))
     run = _dict(doc.get("run"))
     event_type = doc.get("eventType") if kind is EventKind.RUN else None
@@ -116,6 +126,8 @@ def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any],
         roles.extend(("input", ds) for ds in doc.get("inputs") or ())
         roles.extend(("output", ds) for ds in doc.get("outputs") or ())
 
+    first = len(facts.datasets)  # this event's rows start here
+    used: list[int] = []  # the lineage facets of its outputs
     for role, ds in roles:
         ds = _dict(ds)
         namespace, name = ds["namespace"], ds["name"]
@@ -158,5 +170,21 @@ def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any],
                 key = orjson.dumps(lineage)
             except TypeError:  # integers beyond 64 bits
                 key = json.dumps(lineage).encode()
-            number = facts.lineage_facets.setdefault(key, len(facts.lineage_facets))
+            number = facts.lineage_facets.get(key)
+            if number is None:
+                number = facts.lineage_facets[key] = len(facts.lineage_facets)
+                named: dict[int, column_lineage.Named] = {}
+                column_lineage.edges(number, lineage, facts.lineage_edges, named)
+                facts.lineage_inputs.append(list(named.values()))
             facts.lineage_uses.append((event_id, run_key, job_id, event_time, event_type, ds_id, number))
+            used.append(number)
+    # Datasets named only inside column lineage (not among the event's inputs) still need a name in the model.
+    if used:
+        own = {row[3] for row in facts.datasets[first:]}
+        for number in used:
+            for in_ds, namespace, name in facts.lineage_inputs[number]:
+                if in_ds not in own:
+                    own.add(in_ds)
+                    facts.ds_ids.add(in_ds)
+                    facts.datasets.append((event_id, run_key, job_id, in_ds, namespace, name, "ref", event_time,
+                                           event_type, None, False, None, None))

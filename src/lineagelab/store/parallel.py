@@ -160,7 +160,11 @@ def _serve(tasks: IO[bytes], results: IO[bytes]) -> None:
             results.flush()
         except OSError:
             return  # the ingesting process is gone
+        # A rejected event's exception can leave a cycle: collect, then freeze what survives (modules, compiled
+        # validators) so that the next collection scans only what the next task makes (measured: 10-14 ms a task
+        # scanning ~28,000 long-lived objects, ~15 us an event).
         gc.collect()
+        gc.freeze()
 
 
 if __name__ == "__main__":
@@ -168,3 +172,7 @@ if __name__ == "__main__":
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the results stream
     _serve(sys.stdin.buffer, protocol)
+    protocol.close()
+    # Nothing is left to clean up: skip the interpreter's teardown of every module and frozen object (measured:
+    # ~0.2 s the ingest waited for at its end)
+    os._exit(0)

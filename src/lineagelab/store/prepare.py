@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from lineagelab.events.reader import Block, RawEvent
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
+from lineagelab.store import column_lineage
 from lineagelab.store.derive import Facts, derive, event_time_of
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -116,9 +117,10 @@ _LAYOUTS: dict[str, list[tuple[str, pa.DataType]]] = {
                    ("lifecycle", pa.string()), ("row_count", pa.int64())],
     "f_symlinks": [("event_id", pa.string()), ("ds_id", pa.int64()), ("alias_id", pa.int64()),
                    ("alias_namespace", pa.string()), ("alias_name", pa.string()), ("type", pa.string())],
-    # which output of which event carries which distinct columnLineage facet (column_lineage.py expands them)
+    # which output of which event carries which distinct columnLineage facet, and that facet's edges
     "uses": [("event_id", pa.string()), ("run_key", pa.string()), ("job_id", pa.int64()), ("event_time", _TS),
              ("event_type", pa.string()), ("out_ds", pa.int64()), ("fid", pa.int32())],
+    "edges": column_lineage.EDGE_LAYOUT,
 }
 
 
@@ -143,25 +145,21 @@ def _drop(table: pa.Table, event_ids: set[str]) -> pa.Table:
 
 @dataclass
 class FactTables:
-    """The facts of a batch as Arrow tables (keyed by ``f_*`` table name, plus ``uses``, ``facets``, ``schemas``
-    and ``schema_fields``) and the model keys they touch."""
+    """The facts of a batch as Arrow tables (keyed by ``f_*`` table name, plus ``uses``, ``edges``, ``schemas``
+    and ``schema_fields``), the model keys they touch, and how many column-lineage facets they number."""
 
     tables: dict[str, pa.Table] = field(default_factory=dict)
     run_keys: set[str] = field(default_factory=set)
     job_ids: set[int] = field(default_factory=set)
     ds_ids: set[int] = field(default_factory=set)
     symlinks: list[tuple[int, int]] = field(default_factory=list)
+    facets: int = 0
 
     @classmethod
     def of(cls, facts: Facts) -> FactTables:
         tables = {name: _columns(rows, _LAYOUTS[name]) for name, rows in (
             ("f_events", facts.events), ("f_datasets", facts.datasets), ("f_symlinks", facts.symlinks),
-            ("uses", facts.lineage_uses)) if rows}
-        if facts.lineage_uses:
-            tables["facets"] = pa.table({
-                "fid": pa.array(list(facts.lineage_facets.values()), pa.int32()),
-                "facet": _strings(list(facts.lineage_facets)),
-            })
+            ("uses", facts.lineage_uses), ("edges", facts.lineage_edges)) if rows}
         if facts.schemas:
             hashes = list(facts.schemas)
             tables["schemas"] = pa.table({"schema_hash": hashes,
@@ -171,13 +169,14 @@ class FactTables:
                 "schema_hash": [r[0] for r in rows], "ordinal": pa.array([r[1] for r in rows], pa.int32()),
                 "name": [r[2] for r in rows], "type": [r[3] for r in rows], "description": [r[4] for r in rows],
             })
-        return cls(tables, facts.run_keys, facts.job_ids, facts.ds_ids, [(s[1], s[2]) for s in facts.symlinks])
+        return cls(tables, facts.run_keys, facts.job_ids, facts.ds_ids, [(s[1], s[2]) for s in facts.symlinks],
+                   len(facts.lineage_facets))
 
     def without(self, event_ids: set[str]) -> FactTables:
         """These facts less those of ``event_ids`` (events found stored already). The key sets stay: refreshing a
         key nothing new touched recomputes what is there."""
         tables = {name: _drop(t, event_ids) if "event_id" in t.column_names else t for name, t in self.tables.items()}
-        return FactTables(tables, self.run_keys, self.job_ids, self.ds_ids, self.symlinks)
+        return FactTables(tables, self.run_keys, self.job_ids, self.ds_ids, self.symlinks, self.facets)
 
 
 @dataclass
@@ -211,15 +210,15 @@ class Batch:
         offset = 0
         for b in parts:
             for name, t in b.facts.tables.items():
-                if name in ("uses", "facets") and offset:  # facet numbers are per batch
+                if name in ("uses", "edges") and offset:  # facet numbers are per batch
                     i = t.column_names.index("fid")
                     t = t.set_column(i, "fid", _compute().add(t["fid"], pa.scalar(offset, pa.int32())))
                 tables.setdefault(name, []).append(t)
-            offset += b.facts.tables["facets"].num_rows if "facets" in b.facts.tables else 0
+            offset += b.facts.facets
         facts = FactTables(
             {name: pa.concat_tables(ts) for name, ts in tables.items()},
             set().union(*(b.facts.run_keys for b in parts)), set().union(*(b.facts.job_ids for b in parts)),
-            set().union(*(b.facts.ds_ids for b in parts)), [s for b in parts for s in b.facts.symlinks])
+            set().union(*(b.facts.ds_ids for b in parts)), [s for b in parts for s in b.facts.symlinks], offset)
         return cls([i for b in parts for i in b.ids], pa.concat_tables([b.raw for b in parts]), facts,
                    [r for b in parts for r in b.rejected], sum(b.duplicates for b in parts) + duplicates,
                    sum(b.read for b in parts))

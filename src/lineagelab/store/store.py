@@ -689,8 +689,8 @@ class Store:
         for name in ("f_events", "f_datasets", "f_symlinks"):
             if name in tables:
                 self._append(con, name, tables[name])
-        if "uses" in tables:
-            facts.ds_ids |= column_lineage.expand(con, tables["facets"], tables["uses"])
+        if "uses" in tables and "edges" in tables:
+            column_lineage.insert(con, tables["edges"], tables["uses"])
         if "schemas" in tables:  # only the schemas not stored yet
             con.register("_schemas", tables["schemas"])
             con.register("_fields", tables["schema_fields"])
@@ -751,7 +751,7 @@ class Store:
                 self._insert_facts(con, facts)
                 run_keys |= facts.run_keys
                 job_ids |= facts.job_ids
-                ds_ids |= facts.ds_ids  # with the datasets named only in column lineage (added by the insert)
+                ds_ids |= facts.ds_ids
                 symlinks += facts.symlinks
                 if progress and "f_events" in facts.tables:
                     progress(facts.tables["f_events"].num_rows)  # one row an event
