@@ -1,8 +1,9 @@
 """Stable identities for datasets, jobs and columns.
 
 Ids are 63-bit hashes of the OpenLineage identity, so the same dataset gets the same id in every store and after every
-rebuild, without a lookup table on the ingest path. The hash is the first 8 bytes of MD5 shifted right by one, which
-DuckDB computes identically (``sql_stable_id``), so facts can be derived in Python or in SQL alike.
+rebuild, without a lookup table on the ingest path. The hash is the first 8 bytes of MD5 shifted right by one (stored
+facts hold these ids: changing the hash needs a rebuild); DuckDB can compute it too:
+``(('0x' || left(md5(namespace || chr(31) || name), 16))::UBIGINT >> 1)::BIGINT``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,6 @@ _SEP = "\x1f"
 def stable_id(*parts: str) -> int:
     digest = hashlib.md5(_SEP.join(parts).encode("utf-8"), usedforsecurity=False).digest()
     return int.from_bytes(digest[:8], "big") >> 1  # non-negative BIGINT
-
-
-def sql_stable_id(*exprs: str) -> str:
-    """The SQL expression computing ``stable_id`` of the given SQL string expressions."""
-    joined = " || chr(31) || ".join(exprs)
-    return f"((('0x' || left(md5({joined}), 16))::UBIGINT >> 1)::BIGINT)"
 
 
 def dataset_key(namespace: str, name: str) -> str:

@@ -172,7 +172,3 @@ if __name__ == "__main__":
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the results stream
     _serve(sys.stdin.buffer, protocol)
-    protocol.close()
-    # Nothing is left to clean up: skip the interpreter's teardown of every module and frozen object (measured:
-    # ~0.2 s the ingest waited for at its end)
-    os._exit(0)
