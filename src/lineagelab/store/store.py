@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +83,18 @@ class StrictStop(StoreError):
 def _in_list(values: list[str]) -> str:
     """A literal SQL list (DuckDB turns ``key IN (literals)`` on an indexed key into index lookups)."""
     return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")" if values else "(NULL)"
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction on ``con``: committed when the block ends, rolled back if it (or the commit) raises."""
+    con.execute("BEGIN")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 @contextmanager
@@ -166,16 +178,8 @@ class _Writer:
 
     def _catch_up(self) -> None:
         con = self.store.con
-        if self.strict:  # inside the ingest's one transaction
+        with nullcontext() if self.strict else _transaction(con):  # strict: inside the ingest's one transaction
             self.store._catch_up_model(con)
-            return
-        con.execute("BEGIN")
-        try:
-            self.store._catch_up_model(con)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     def put(self, batch: Batch) -> None:
         if self.error is not None:
@@ -272,14 +276,8 @@ class Store:
     @contextmanager
     def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One write transaction, serialised with ingest (for the server's own records)."""
-        with self._lock:
-            self.con.execute("BEGIN")
-            try:
-                yield self.con
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
+        with self._lock, _transaction(self.con):
+            yield self.con
 
     def reader(self) -> duckdb.DuckDBPyConnection:
         """This thread's own reading connection, kept for reuse (server worker threads ask for one per request)."""
@@ -354,15 +352,14 @@ class Store:
 
     def _create(self) -> None:
         con = self.con
-        con.execute("BEGIN")
-        con.execute(schema.META)
-        con.execute(schema.RAW_V1)
-        for version in sorted(schema.RAW_MIGRATIONS):
-            for stmt in schema.RAW_MIGRATIONS[version]:
-                con.execute(stmt)
-        con.execute(schema.DERIVED)
-        self._set_meta()
-        con.execute("COMMIT")
+        with _transaction(con):
+            con.execute(schema.META)
+            con.execute(schema.RAW_V1)
+            for version in sorted(schema.RAW_MIGRATIONS):
+                for stmt in schema.RAW_MIGRATIONS[version]:
+                    con.execute(stmt)
+            con.execute(schema.DERIVED)
+            self._set_meta()
 
     def _set_meta(self) -> None:
         values = {
@@ -375,8 +372,7 @@ class Store:
 
     def _migrate(self, raw_v: int, derived_v: int) -> None:
         con = self.con
-        con.execute("BEGIN")
-        try:
+        with _transaction(con):
             con.execute(schema.META)
             for version in sorted(schema.RAW_MIGRATIONS):
                 if version > raw_v:
@@ -384,10 +380,6 @@ class Store:
                         con.execute(stmt)
             self._rebuild_in_transaction()
             self._set_meta()
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     # -- ingest ---------------------------------------------------------------------------------------------
     def ingest(
@@ -405,8 +397,6 @@ class Store:
         (DuckDB releases the GIL), so the two overlap on a 2-core machine. For files, ``ingest_paths`` spreads the
         Python work over processes.
         """
-        # Batches are prepared (validated, facts derived, Arrow tables built) here, on the reading thread, while the
-        # writer thread spends its time in DuckDB (which releases the GIL): Python and database work overlap.
         return self._ingest(_batches(iter(events), batch_size), strict, progress, bulk=False)
 
     def ingest_paths(self, paths: Iterable[str | os.PathLike[str]], *, strict: bool = False,
@@ -469,19 +459,17 @@ class Store:
             existing = self._stored([p.event_id for p in unique])
             fresh = [p for p in unique if p.event_id not in existing]
             if fresh or also is not None:
-                con.execute("BEGIN")
                 try:
-                    if fresh:
-                        self._append_pending(fresh)
-                    if also is not None:
-                        also(con)  # the caller's own records, in the same transaction
-                    con.execute("COMMIT")
-                    if len(self._parsed) < _PARSED_MAX:
-                        self._parsed.update((p.event_id, p) for p in fresh)
+                    with _transaction(con):
+                        if fresh:
+                            self._append_pending(fresh)
+                        if also is not None:
+                            also(con)  # the caller's own records, in the same transaction
                 except BaseException:
-                    con.execute("ROLLBACK")
                     self._forget()
                     raise
+                if len(self._parsed) < _PARSED_MAX:
+                    self._parsed.update((p.event_id, p) for p in fresh)
         return {p.event_id for p in fresh}
 
     def derived_seq(self) -> int:
@@ -507,28 +495,17 @@ class Store:
     def _derive_pending(self, limit: int) -> int:
         con = self._deriver()
         if self._facts_seq(con) > self._derived_seq(con):  # a bulk ingest stopped before its model caught up
-            con.execute("BEGIN")
-            try:
-                caught_up = self._catch_up_model(con)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            return caught_up
+            with _transaction(con):
+                return self._catch_up_model(con)
         done = self._derived_seq(con)
         rows = con.execute("SELECT event_id, raw, kind, seq FROM raw_events WHERE seq > ? ORDER BY seq LIMIT ?",
                            [done, limit]).fetchall()
         if not rows:
             return 0
         facts = FactTables.of(facts_of(((r[0], r[1], r[2]) for r in rows), self._parsed))
-        con.execute("BEGIN")
-        try:
+        with _transaction(con):
             self._derive_facts(con, facts)
             self._set_derived(con, rows[-1][3])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return len(rows)
 
     @staticmethod
@@ -585,23 +562,18 @@ class Store:
             batch = batch.without(existing)
         if not batch.ids:
             return
-        if own_transaction:
-            con.execute("BEGIN")
         try:
-            seq0 = self._last_seq()
-            self._insert_raw(batch.raw, batch.ids)
-            if model_too:
-                self._derive_facts(con, batch.facts)
-                self._set_derived(con, seq0 + len(batch.ids))
-            else:
-                self._insert_facts(con, batch.facts)
-                con.execute("INSERT OR REPLACE INTO meta VALUES ('facts_seq', ?)", [str(seq0 + len(batch.ids))])
-            if own_transaction:
-                con.execute("COMMIT")
+            with _transaction(con) if own_transaction else nullcontext():
+                seq0 = self._last_seq()
+                self._insert_raw(batch.raw, batch.ids)
+                if model_too:
+                    self._derive_facts(con, batch.facts)
+                    self._set_derived(con, seq0 + len(batch.ids))
+                else:
+                    self._insert_facts(con, batch.facts)
+                    con.execute("INSERT OR REPLACE INTO meta VALUES ('facts_seq', ?)", [str(seq0 + len(batch.ids))])
         except BaseException:
             self._forget()
-            if own_transaction:
-                con.execute("ROLLBACK")
             raise
         report.accepted += len(batch.ids)
         report.accepted_ids.extend(batch.ids)
@@ -711,15 +683,9 @@ class Store:
         """Drop the derived model and derive it again from the raw events."""
         if self.read_only:
             raise StoreError("store opened read-only")
-        with self._lock, self._derive_lock:
-            self.con.execute("BEGIN")
-            try:
-                self._rebuild_in_transaction(progress)
-                self._set_meta()
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
+        with self._lock, self._derive_lock, _transaction(self.con):
+            self._rebuild_in_transaction(progress)
+            self._set_meta()
 
     def _rebuild_in_transaction(self, progress: Callable[[int], None] | None = None) -> None:
         with _no_cyclic_gc():
