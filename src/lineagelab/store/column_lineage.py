@@ -5,7 +5,7 @@ COMPLETE of a run, and the runs of a job, repeat the same facet. DuckDB then joi
 every event that carried the facet (``insert``). Parsing each facet again in DuckDB (``json_transform`` into a
 typed struct, as before) cost the single writer ~30 us an event on 20,000 events with 148,000 edges; here the
 expansion runs in the parallel workers, and datasets named only in lineage are found per event (``derive``) rather
-than by an anti-join over the whole fact table, which grew with the store (the 176,000-event build: 8% faster).
+than by an anti-join over the whole fact table, which grew with the store.
 
 One edge per (output field, input field, transformation). Dataset-wide dependencies (the facet's ``dataset`` list)
 get a NULL output field. Producers older than the ``transformations`` array (OpenLineage < 1.16) put a
