@@ -22,9 +22,12 @@ from tests.test_store import snapshot
 
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Blocks of ~15 events, workers started for anything over 3 blocks: a test file exercises the whole path.
-    Gives the process ids of the workers started."""
+    """Blocks of ~15 events, workers started for anything over 3 blocks, and commits of a few blocks: a test file
+    exercises the whole path. Gives the process ids of the workers started."""
+    from lineagelab.store import store as store_module
+
     monkeypatch.setattr(parallel, "BLOCK_BYTES", 64 * 1024)
+    monkeypatch.setattr(store_module, "_MERGE_AT_LEAST", 40)
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 3 * 64 * 1024)
     started: list[int] = []
     init = parallel._Worker.__init__

@@ -16,13 +16,15 @@ read as their JSON text (a numeric namespace ``5`` is ``"5"``), as DuckDB's leni
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import orjson
 import pyarrow as pa
 
 from lineagelab.events.identity import stable_id
+
+if TYPE_CHECKING:  # worker processes never write: importing DuckDB would cost each ~40 ms
+    import duckdb
 
 #: (fid, out_field, in_ds, in_field, type, subtype, description, masking): one row of the ``edges`` table
 Edge = tuple[int, str | None, int, str | None, str | None, str | None, str | None, bool]

@@ -3,9 +3,9 @@
 Parsing, validating, hashing and deriving the facts of an event is as much Python as the DuckDB writer's share, and
 one process's threads take turns on the GIL. So inputs are cut into blocks (whole files, or runs of NDJSON lines)
 that worker processes turn into ``Batch`` es of Arrow tables; the batches come back in input order and the writer
-stores each in its own transaction, as the serial ingest does. Inputs too small to pay for starting the workers
-(~0.2 s of CPU each) are prepared in this process. A rebuild uses the same workers to derive the facts of stored
-rows (``Pool.map("facts", …)``).
+stores them in that order, several to a transaction (``Store.ingest_batches``). Inputs too small to pay for starting
+the workers (~0.2 s of CPU each) are prepared in this process. A rebuild uses the same workers to derive the facts of
+stored rows (``Pool.map("facts", …)``).
 
 The workers are plain ``python -m lineagelab.store.parallel`` processes fed over pipes, not ``multiprocessing``: its
 ``spawn`` re-runs the caller's main script in each worker (a script without a ``__main__`` guard would open the
@@ -29,7 +29,7 @@ from typing import IO, Any
 from lineagelab.events.reader import Block, read_blocks
 from lineagelab.store.prepare import Batch, facts_of_rows, prepare_block
 
-#: NDJSON inputs are cut into blocks of about this size (~800 events of 5 KB): each is one batch and one commit.
+#: NDJSON inputs are cut into blocks of about this size (~800 events of 5 KB): each is one batch.
 BLOCK_BYTES = 4 * 1024 * 1024
 #: Below this much input the workers are not started.
 PARALLEL_MIN_BYTES = 3 * BLOCK_BYTES
