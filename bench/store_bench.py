@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import resource
@@ -19,18 +20,21 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import networkx as nx
 import orjson
 
-from lineagelab.events.reader import read_events
+from lineagelab.events.reader import read_blocks, read_events
+from lineagelab.events.validation import validate_event
 from lineagelab.graph.memory import MemoryGraph
 from lineagelab.graph.modes import Mode
 from lineagelab.graph.resolve import Node
 from lineagelab.graph.traverse import table_lineage
 from lineagelab.simulator.synthetic import Shape, events
-from lineagelab.store.parallel import default_workers
+from lineagelab.store.parallel import BLOCK_BYTES, default_workers
+from lineagelab.store.prepare import Batch, event_id_of, prepare_block
 from lineagelab.store.store import Store
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -66,6 +70,41 @@ def ingest_bench(n_events: int) -> None:
         rate = report.accepted / wall
         print(f"  {label:<36} {rate:>8,.0f} events/s  = {rate / raw_rate:.1%} of the raw parse rate (target >= 25%); "
               f"CPU {cpu[0]:.1f} s here + {cpu[1]:.1f} s in workers over {wall:.1f} s; {edges:,} column edges")
+    stages(path, lines, raw_rate)
+
+
+def stages(path: Path, lines: list[bytes], raw_rate: float) -> None:
+    """Where an event's CPU goes: each stage of the CLI's path alone, on one core, in this run. Their sum over the
+    cores is what the pipeline could reach with perfect overlap and no start-up or tail."""
+    n = len(lines)
+
+    def per_event(work: Callable[[], object]) -> float:
+        gc.collect()
+        gc.disable()  # as in the workers (parallel.py)
+        try:
+            t = time.process_time()
+            work()
+            return (time.process_time() - t) / n * 1e6
+        finally:
+            gc.enable()
+
+    parse_validate = per_event(lambda: [validate_event(orjson.loads(line)) for line in lines])
+    with_id = per_event(lambda: [event_id_of(orjson.loads(line)) for line in lines])
+    batches: list[Batch] = []
+    worker = per_event(lambda: batches.extend(prepare_block(b) for b in read_blocks([path], split_bytes=BLOCK_BYTES)))
+    store_path = OUT / "stages.duckdb"
+    for p in (store_path, Path(f"{store_path}.wal")):
+        p.unlink(missing_ok=True)
+    t = time.process_time()
+    with Store(store_path) as s:  # the writer's share: prepared batches stored, the model derived, the file closed
+        s.ingest_batches(batches)
+    writer = (time.process_time() - t) / n * 1e6
+    print(f"  stages alone (CPU per event): parse {1e6 / raw_rate:.0f} us, + validation {parse_validate:.0f} us, "
+          f"parse + content id {with_id:.0f} us; a worker's whole task {worker:.0f} us, the writer {writer:.0f} us")
+    cores = default_workers()
+    ideal = cores * 1e6 / (worker + writer)
+    print(f"  ideal on {cores} cores (stages perfectly overlapped, no start-up, no tail): {ideal:,.0f} events/s "
+          f"= {ideal / raw_rate:.1%} of the raw parse rate")
 
 
 def big_store(datasets: int) -> Path:
