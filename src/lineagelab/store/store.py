@@ -150,8 +150,7 @@ class _Writer:
             if batch is None:
                 break
             # at least merge_at_least events, and what queued up while the last commit ran, go into one
-            # transaction (a commit, like the model refresh, costs about the same for a few hundred events as
-            # for thousands)
+            # transaction: much of a commit's cost is per commit, not per event (see _MERGE_AT_LEAST)
             batches = [batch]
             size = len(batch.ids)
             while size < self.merge_up_to:
