@@ -175,3 +175,39 @@ def test_renderers(seeded: Store) -> None:
     assert dot.startswith("digraph lineage {") and dot.count("->") == lin.graph.number_of_edges()
     mermaid = render.to_mermaid(lin)
     assert mermaid.startswith("flowchart LR") and mermaid.count("-->") == lin.graph.number_of_edges()
+
+
+def test_details_of_many_nodes_are_each_nodes_own(seeded: Store) -> None:
+    """An export gathers the details of every node at once: each must be what that node alone gives, with its own
+    limits (the newest 100 runs of a dataset, 200 of a job) and its aliases' history merged in."""
+    from lineagelab.graph import details
+    from lineagelab.graph.resolve import Node
+    from lineagelab.simulator.synthetic import Shape, events
+
+    # popular sources read by hundreds of runs; two jobs that ran 260 times each
+    seeded.ingest_docs(list(events(Shape(jobs=200, runs_per_job=3, columns=2, layers=3, seed=3))), "fan-out")
+    seeded.ingest_docs(list(events(Shape(jobs=2, runs_per_job=260, columns=2, layers=2, seed=5,
+                                         namespace="s3://other"))), "reruns")
+    con = seeded.con
+    datasets = [Node("dataset", *r) for r in con.execute(
+        "SELECT ds_id, namespace, name FROM datasets WHERE ds_id NOT IN (SELECT member_id FROM aliases)").fetchall()]
+    jobs = [Node("job", *r) for r in con.execute("SELECT job_id, namespace, name FROM jobs").fetchall()]
+    together = details.datasets_details(con, datasets)
+    assert together == {n.id: details.datasets_details(con, [n])[n.id] for n in datasets}
+    assert details.datasets_details(con, datasets + datasets[:5]) == together  # a node asked for twice
+    jobs_together = details.jobs_details(con, jobs)
+    assert jobs_together == {n.id: details.jobs_details(con, [n])[n.id] for n in jobs}
+
+    # limits per node, newest first
+    busiest = max(together.values(), key=lambda d: len(d["runs"]))
+    run_count = con.execute("SELECT count(*) FROM run_io io JOIN datasets d USING (ds_id) WHERE d.namespace = ? "
+                            "AND d.name = ?", [busiest["namespace"], busiest["name"]]).fetchone()
+    assert run_count is not None and run_count[0] > 100 and len(busiest["runs"]) == 100
+    starts = [r["started_at"] for r in busiest["runs"]]
+    assert starts == sorted(starts, reverse=True)
+    rerun = next(d for d in jobs_together.values() if d["namespace"] == "synthetic" and len(d["runs"]) == 200)
+    assert rerun["runs"][0]["started_at"] == max(r["started_at"] for r in rerun["runs"])
+    # the Glue table known under its S3 location and its Glue ARN: one node, both identities' versions and facets
+    s3 = together[resolve(con, f"{S3}/attendanceparquet").node.id]
+    assert any(s["namespace"].startswith("arn:aws:glue:") for s in s3["symlinks"])
+    assert s3["versions"] and s3["schema"] and "schema" in s3["facets"]

@@ -18,6 +18,7 @@ import orjson
 from lineagelab.graph import details
 from lineagelab.graph.resolve import Node
 
+_DETAILS_CHUNK = 500  # nodes whose details are gathered together (a progress step)
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # raw events inlined in an export, in all; beyond that they are left out
 
 
@@ -76,11 +77,14 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
         nodes = [Node("dataset", int(d["id"]), d["ns"], d["name"]) for d in datasets] + \
             [Node("job", int(j["id"]), j["ns"], j["name"]) for j in jobs]
         doc["details"] = {}
-        for i, n in enumerate(nodes):
-            info = details.dataset_details(con, n) if n.kind == "dataset" else details.job_details(con, n)
-            doc["details"][f"{n.kind}:{n.id}"] = _plain(info)
-            if progress is not None and (i % 50 == 49 or i == len(nodes) - 1):
-                progress(i + 1, len(nodes))
+        for i in range(0, len(nodes), _DETAILS_CHUNK):
+            chunk = nodes[i:i + _DETAILS_CHUNK]
+            found = {"dataset": details.datasets_details(con, [n for n in chunk if n.kind == "dataset"]),
+                     "job": details.jobs_details(con, [n for n in chunk if n.kind == "job"])}
+            for n in chunk:
+                doc["details"][f"{n.kind}:{n.id}"] = _plain(found[n.kind][n.id])
+            if progress is not None:
+                progress(i + len(chunk), len(nodes))
     if with_events:
         doc["events"] = _events(con, [r["runId"] for r in kept if r["runId"]])
     return doc
