@@ -8,6 +8,7 @@ from typing import Any
 import networkx as nx
 import pytest
 
+from lineagelab.events.identity import parse_time
 from lineagelab.graph import diff as gdiff
 from lineagelab.graph import render
 from lineagelab.graph.memory import MemoryGraph
@@ -27,6 +28,13 @@ GLUE_JOB = "default.lineageglue.execute_create_data_source_table_as_select_comma
 def seeded(store: Store, events: list[dict[str, Any]]) -> Store:
     ingest_docs(store, events)
     return store
+
+
+def temporary(con: Any) -> list[str]:
+    """Temporary tables of graph queries (the ingest keeps scratch tables of its own on the writer's connection)."""
+    return [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
+                                      "(starts_with(table_name, '_asof') OR starts_with(table_name, '_diff'))"
+                                      ).fetchall()]
 
 
 def keys(g: nx.DiGraph, kind: str | None = None) -> set[str]:
@@ -130,12 +138,13 @@ def test_modes_latest_cumulative_as_of_agree_between_tables_and_columns(seeded: 
         col_sources = {d["dataset"] for n, d in col.graph.nodes(data=True) if d["depth"] < 0}
         assert col_sources == keys(lin.graph, "dataset"), mode
     assert table_lineage(con, job, Mode.parse(as_of="2024-05-01T00:00:00Z"), "both", 5).graph.number_of_edges() == 0
+    # as-of relations are temporary tables, dropped after each answer
+    assert temporary(con) == []
 
 
 def test_diff_between_times_and_runs(seeded: Store, events: list[dict[str, Any]]) -> None:
     con = seeded.con
-    d = gdiff.diff(gdiff.state_at(con, Mode.parse(as_of="2024-06-01T12:00:00Z")),
-                   gdiff.state_at(con, Mode.parse(as_of="2024-06-02T12:00:00Z")))
+    d = gdiff.compare_times(con, parse_time("2024-06-01T12:00:00Z"), parse_time("2024-06-02T12:00:00Z"))
     assert d["columns"] == {"added": [], "removed": [f"{S3}/attendanceparquet::Salary"]}
     assert d["column-edges"]["removed"] == [
         f"{MYSQL}/employeedb.employee::Salary -> {S3}/attendanceparquet::Salary [DIRECT/IDENTITY]"]
@@ -145,15 +154,29 @@ def test_diff_between_times_and_runs(seeded: Store, events: list[dict[str, Any]]
         gdiff.violations(d, ["removed-stuff"])
     runs = [r[0] for r in con.execute("SELECT run_key FROM runs r JOIN jobs j USING (job_id) WHERE j.name = ? "
                                       "ORDER BY started_at", [GLUE_JOB.removeprefix("default.")]).fetchall()]
-    by_run = gdiff.diff(gdiff.state_of_run(con, gdiff.resolve_run(con, runs[0][:8])),
-                        gdiff.state_of_run(con, runs[1]))
+    by_run = gdiff.compare_runs(con, runs[0][:8], runs[1])
     assert by_run["columns"]["removed"] == [f"{S3}/attendanceparquet::Salary"]
     ingest_docs(seeded, _rewire(events))
-    d2 = gdiff.diff(gdiff.state_at(con, Mode.parse(as_of="2024-06-02T12:00:00Z")),
-                    gdiff.state_at(con, Mode.parse(as_of="2024-06-04T00:00:00Z")))
+    d2 = gdiff.compare_times(con, parse_time("2024-06-02T12:00:00Z"), parse_time("2024-06-04T00:00:00Z"))
     job = "default.lineagenotebook.execute_insert_into_hadoop_fs_relation_command.notebook_avg_salary_by_location"
     assert d2["edges"]["removed"] == [f"{S3}/csv/employees.csv -> {job}"]
     assert d2["edges"]["added"] == [f"{S3}/csv/attendance.csv -> {job}"]
+    # day 5: the same job writes avg_salary as a decimal
+    retyped = _rewire(events)
+    for e in retyped:
+        e["run"]["runId"] = "0190a0b0-0000-7000-8000-0000000000bb"
+        e["eventTime"] = e["eventTime"].replace("2024-06-03", "2024-06-05")
+        for f in e["outputs"][0]["facets"]["schema"]["fields"]:
+            if f["name"] == "avg_salary":
+                f["type"] = "decimal(38,2)"
+    ingest_docs(seeded, retyped)
+    d3 = gdiff.compare_times(con, parse_time("2024-06-04T00:00:00Z"), parse_time("2024-06-06T00:00:00Z"))
+    assert d3["schema-changes"] == [
+        {"column": f"{S3}/notebook/avg_salary_by_location::avg_salary", "from": "double", "to": "decimal(38,2)"}]
+    assert all(not d3[c]["added"] and not d3[c]["removed"] for c in gdiff.CATEGORIES)
+    assert gdiff.violations(d3, ["removed-edges", "schema-changes"]) == ["schema-changes"]
+    # nothing is left behind on the connection (a server answers on the same ones for days)
+    assert temporary(con) == []
 
 
 def test_memory_graph_matches_sql_traversal(seeded: Store) -> None:

@@ -45,16 +45,17 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
             side = runs[key]["outputs" if role == "output" else "inputs"]
             if c(ds) not in side:
                 side.append(c(ds))
-    for key, out_ds, out_f, in_ds, in_f, typ, sub in con.execute("""
-            SELECT DISTINCT run_key, out_ds, out_field, in_ds, in_field, type, subtype FROM f_column_edges
-            ORDER BY ALL""").fetchall():
-        if key in runs:
-            runs[key]["cols"].append([c(out_ds), out_f, c(in_ds), in_f, typ, sub])
-
     keep_jobs: set[str] | None = None
     if focus is not None:
         keep_jobs = _near(runs, focus, depth)
     kept = [r for r in runs.values() if keep_jobs is None or r["job"] in keep_jobs]
+    # column edges only of the runs kept (a focused export of a large store would load them all otherwise)
+    only = "" if keep_jobs is None else "WHERE run_key IN (SELECT unnest($1::VARCHAR[]))"
+    for key, out_ds, out_f, in_ds, in_f, typ, sub in con.execute(f"""
+            SELECT DISTINCT run_key, out_ds, out_field, in_ds, in_field, type, subtype FROM f_column_edges {only}
+            ORDER BY ALL""", [] if keep_jobs is None else [[r["key"] for r in kept]]).fetchall():
+        if key in runs:
+            runs[key]["cols"].append([c(out_ds), out_f, c(in_ds), in_f, typ, sub])
     ds_ids = {d for r in kept for d in (*r["inputs"], *r["outputs"])} | {
         d for r in kept for col in r["cols"] for d in (col[0], col[2])}
     job_ids = {r["job"] for r in kept}

@@ -24,12 +24,12 @@ class MemoryGraph:
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, mode: Mode = Mode()) -> MemoryGraph:
-        rel = relations(con, mode)
-        g = nx.DiGraph()
-        rows = con.execute(f"SELECT ds_id, job_id, role FROM {rel.io}").fetchall()
-        g.add_edges_from(((DS, d), (JOB, j)) for d, j, r in rows if r == "input")
-        g.add_edges_from(((JOB, j), (DS, d)) for d, j, r in rows if r == "output")
-        return cls(g, mode)
+        with relations(con, mode) as rel:
+            g = nx.DiGraph()
+            rows = con.execute(f"SELECT ds_id, job_id, role FROM {rel.io}").fetchall()
+            g.add_edges_from(((DS, d), (JOB, j)) for d, j, r in rows if r == "input")
+            g.add_edges_from(((JOB, j), (DS, d)) for d, j, r in rows if r == "output")
+            return cls(g, mode)
 
     def lineage(self, start: tuple[Any, ...], direction: str = "both", depth: int | None = 20) -> dict[Any, int]:
         """Node -> signed distance (negative upstream), as ``traverse.table_lineage`` would give."""

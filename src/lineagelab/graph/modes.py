@@ -12,6 +12,8 @@ version of a job they describe (Marquez mixes modes between its table and column
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,47 +51,58 @@ class Relations:
     col: str
 
 
-def relations(con: duckdb.DuckDBPyConnection, mode: Mode) -> Relations:
+@contextmanager
+def relations(con: duckdb.DuckDBPyConnection, mode: Mode) -> Iterator[Relations]:
+    """The relations of ``mode`` for the block's queries. As-of relations are temporary tables of ``con``, dropped
+    when the block ends: a server answers as-of queries on long-lived connections, which would otherwise keep every
+    one (a store's worth of rows each, for a time late in its history)."""
     if mode.kind == "latest":
-        return Relations("current_io", "current_col")
+        yield Relations("current_io", "current_col")
+        return
     if mode.kind == "cumulative":
-        return Relations("all_io", "all_col")
+        yield Relations("all_io", "all_col")
+        return
     assert mode.at is not None
     n = next(_counter)
     runs, io, col = f"_asof_runs_{n}", f"_asof_io_{n}", f"_asof_col_{n}"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {runs} AS
-        WITH r AS (
-            SELECT e.run_key, any_value(e.job_id) AS job_id,
-                   coalesce(min(e.event_time) FILTER (WHERE e.event_type = 'START'), min(e.event_time)) AS started
-            FROM f_events e WHERE e.event_time <= $1 AND e.run_key IS NOT NULL AND e.job_id IS NOT NULL
-            GROUP BY e.run_key
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {runs} AS
+            WITH r AS (
+                SELECT e.run_key, any_value(e.job_id) AS job_id,
+                       coalesce(min(e.event_time) FILTER (WHERE e.event_type = 'START'), min(e.event_time)) AS started
+                FROM f_events e WHERE e.event_time <= $1 AND e.run_key IS NOT NULL AND e.job_id IS NOT NULL
+                GROUP BY e.run_key
+            )
+            SELECT job_id, arg_max(run_key, (started, run_key)) AS run_key FROM r
+            WHERE run_key IN (SELECT run_key FROM f_datasets WHERE event_time <= $1 AND role IN ('input', 'output'))
+            GROUP BY job_id
+            """,
+            [mode.at],
         )
-        SELECT job_id, arg_max(run_key, (started, run_key)) AS run_key FROM r
-        WHERE run_key IN (SELECT run_key FROM f_datasets WHERE event_time <= $1 AND role IN ('input', 'output'))
-        GROUP BY job_id
-        """,
-        [mode.at],
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {io} AS
-        SELECT DISTINCT d.job_id, coalesce(a.canonical_id, d.ds_id) AS ds_id, d.role
-        FROM f_datasets d JOIN {runs} r ON d.run_key = r.run_key LEFT JOIN aliases a ON a.member_id = d.ds_id
-        WHERE d.event_time <= $1 AND d.role IN ('input', 'output')
-        """,
-        [mode.at],
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {col} AS
-        SELECT DISTINCT c.job_id, coalesce(ao.canonical_id, c.out_ds) AS out_ds, c.out_field,
-               coalesce(ai.canonical_id, c.in_ds) AS in_ds, c.in_field, c.type, c.subtype, c.description, c.masking
-        FROM f_column_edges c JOIN {runs} r ON c.run_key = r.run_key
-        LEFT JOIN aliases ao ON ao.member_id = c.out_ds LEFT JOIN aliases ai ON ai.member_id = c.in_ds
-        WHERE c.event_time <= $1
-        """,
-        [mode.at],
-    )
-    return Relations(io, col)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {io} AS
+            SELECT DISTINCT d.job_id, coalesce(a.canonical_id, d.ds_id) AS ds_id, d.role
+            FROM f_datasets d JOIN {runs} r ON d.run_key = r.run_key LEFT JOIN aliases a ON a.member_id = d.ds_id
+            WHERE d.event_time <= $1 AND d.role IN ('input', 'output')
+            """,
+            [mode.at],
+        )
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {col} AS
+            SELECT DISTINCT c.job_id, coalesce(ao.canonical_id, c.out_ds) AS out_ds, c.out_field,
+                   coalesce(ai.canonical_id, c.in_ds) AS in_ds, c.in_field, c.type, c.subtype, c.description, c.masking
+            FROM f_column_edges c JOIN {runs} r ON c.run_key = r.run_key
+            LEFT JOIN aliases ao ON ao.member_id = c.out_ds LEFT JOIN aliases ai ON ai.member_id = c.in_ds
+            WHERE c.event_time <= $1
+            """,
+            [mode.at],
+        )
+        yield Relations(io, col)
+    finally:
+        for table in (runs, io, col):
+            with suppress(duckdb.Error):  # never hide what ended the block
+                con.execute(f"DROP TABLE IF EXISTS {table}")

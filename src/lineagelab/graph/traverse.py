@@ -118,36 +118,35 @@ def table_lineage(
     depth: int | None = 20,
     columns: bool = False,
 ) -> Lineage:
-    rel = relations(con, mode)
+    with relations(con, mode) as rel:
+        def step(frontier: list[tuple[Any, ...]], upstream: bool) -> list[Any]:
+            out = []
+            for kind in (DS, JOB):
+                out += _table_step(con, rel, kind, [n[1] for n in frontier if n[0] == kind], upstream)
+            return out
 
-    def step(frontier: list[tuple[Any, ...]], upstream: bool) -> list[Any]:
-        out = []
-        for kind in (DS, JOB):
-            out += _table_step(con, rel, kind, [n[1] for n in frontier if n[0] == kind], upstream)
-        return out
-
-    g = _walk(con, [node.nx_id], step, direction, depth)
-    _label(con, g)
-    result = Lineage(g, [node.nx_id], mode, direction, depth)
-    if columns:
-        ds_ids = [n[1] for n in g if n[0] == DS]
-        result.column_edges = column_edges_between(con, rel, ds_ids)
-    return result
+        g = _walk(con, [node.nx_id], step, direction, depth)
+        _label(con, g)
+        result = Lineage(g, [node.nx_id], mode, direction, depth)
+        if columns:
+            ds_ids = [n[1] for n in g if n[0] == DS]
+            result.column_edges = column_edges_between(con, rel, ds_ids)
+        return result
 
 
 def whole_graph(con: duckdb.DuckDBPyConnection, mode: Mode = Mode()) -> Lineage:
     """Every job and dataset of a mode (for overviews and the viewer; large stores page through ``lineage``)."""
-    rel = relations(con, mode)
-    g = nx.DiGraph()
-    for ds_id, job_id, role in con.execute(f"SELECT ds_id, job_id, role FROM {rel.io}").fetchall():
-        if role == "input":
-            g.add_edge((DS, ds_id), (JOB, job_id))
-        else:
-            g.add_edge((JOB, job_id), (DS, ds_id))
-    for n in g:
-        g.nodes[n]["depth"] = 0
-    _label(con, g)
-    return Lineage(g, [], mode, "both", None)
+    with relations(con, mode) as rel:
+        g = nx.DiGraph()
+        for ds_id, job_id, role in con.execute(f"SELECT ds_id, job_id, role FROM {rel.io}").fetchall():
+            if role == "input":
+                g.add_edge((DS, ds_id), (JOB, job_id))
+            else:
+                g.add_edge((JOB, job_id), (DS, ds_id))
+        for n in g:
+            g.nodes[n]["depth"] = 0
+        _label(con, g)
+        return Lineage(g, [], mode, "both", None)
 
 
 def _col_rows(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, Any], list[dict[str, Any]]]:
@@ -185,54 +184,54 @@ def column_lineage(
     depth: int | None = 20,
 ) -> Lineage:
     assert ref.column is not None
-    rel = relations(con, mode)
-    transformations: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    with relations(con, mode) as rel:
+        transformations: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
 
-    def step(frontier: list[tuple[Any, ...]], upstream: bool) -> list[Any]:
-        named = [(n[1], n[2]) for n in frontier if n[2] != WHOLE_ROW]
-        whole = [n[1] for n in frontier if n[2] == WHOLE_ROW]
-        rows: list[tuple[Any, ...]] = []
-        side = "out" if upstream else "in"
-        if named:
-            # Upstream, a column also depends on its dataset's row-level dependencies (out_field NULL): those
-            # edges are attributed to the column asked about.
-            null_ok = f" OR (c.{side}_field IS NULL AND c.{side}_ds = q.d)" if upstream else ""
-            cols = ", ".join("c." + x.strip() for x in _COLS.split(","))
-            for r in con.execute(
-                f"""SELECT DISTINCT {cols}, q.f FROM {rel.col} c
-                    JOIN (SELECT unnest($1::BIGINT[]) AS d, unnest($2::VARCHAR[]) AS f) q
-                      ON (c.{side}_ds = q.d AND c.{side}_field = q.f){null_ok}""",
-                [[d for d, _ in named], [f for _, f in named]],
-            ).fetchall():
-                row = list(r)
-                if upstream and row[2] is None:
-                    row[2] = row[9]
-                rows.append(tuple(row[:9]))
-        if whole:
-            # Every column of a dataset depends on its whole-row node: edges leave (or enter) through ``*``.
-            for r in con.execute(
-                f"SELECT {_COLS} FROM {rel.col} WHERE {side}_ds IN (SELECT unnest($1::BIGINT[]))", [whole]
-            ).fetchall():
-                row = list(r)
-                row[2 if upstream else 4] = WHOLE_ROW
-                rows.append(tuple(row))
-        edges = _col_rows(rows)
-        for pair, ts in edges.items():
-            lst = transformations.setdefault(pair, [])
-            lst.extend(t for t in ts if t not in lst)
-        return list(edges)
+        def step(frontier: list[tuple[Any, ...]], upstream: bool) -> list[Any]:
+            named = [(n[1], n[2]) for n in frontier if n[2] != WHOLE_ROW]
+            whole = [n[1] for n in frontier if n[2] == WHOLE_ROW]
+            rows: list[tuple[Any, ...]] = []
+            side = "out" if upstream else "in"
+            if named:
+                # Upstream, a column also depends on its dataset's row-level dependencies (out_field NULL): those
+                # edges are attributed to the column asked about.
+                null_ok = f" OR (c.{side}_field IS NULL AND c.{side}_ds = q.d)" if upstream else ""
+                cols = ", ".join("c." + x.strip() for x in _COLS.split(","))
+                for r in con.execute(
+                    f"""SELECT DISTINCT {cols}, q.f FROM {rel.col} c
+                        JOIN (SELECT unnest($1::BIGINT[]) AS d, unnest($2::VARCHAR[]) AS f) q
+                          ON (c.{side}_ds = q.d AND c.{side}_field = q.f){null_ok}""",
+                    [[d for d, _ in named], [f for _, f in named]],
+                ).fetchall():
+                    row = list(r)
+                    if upstream and row[2] is None:
+                        row[2] = row[9]
+                    rows.append(tuple(row[:9]))
+            if whole:
+                # Every column of a dataset depends on its whole-row node: edges leave (or enter) through ``*``.
+                for r in con.execute(
+                    f"SELECT {_COLS} FROM {rel.col} WHERE {side}_ds IN (SELECT unnest($1::BIGINT[]))", [whole]
+                ).fetchall():
+                    row = list(r)
+                    row[2 if upstream else 4] = WHOLE_ROW
+                    rows.append(tuple(row))
+            edges = _col_rows(rows)
+            for pair, ts in edges.items():
+                lst = transformations.setdefault(pair, [])
+                lst.extend(t for t in ts if t not in lst)
+            return list(edges)
 
-    start = (COL, ref.node.id, ref.column)
-    g = _walk(con, [start], step, direction, depth)
-    for (src, dst), ts in transformations.items():
-        if g.has_edge(src, dst):
-            g.edges[src, dst]["transformations"] = ts
-    _label(con, g)
-    jobs = describe(con, JOB, sorted({t["job_id"] for ts in transformations.values() for t in ts if t["job_id"]}))
-    for _, _, data in g.edges(data=True):
-        for t in data.get("transformations", []):
-            t["job"] = jobs[t["job_id"]].key if t["job_id"] in jobs else None
-    return Lineage(g, [start], mode, direction, depth)
+        start = (COL, ref.node.id, ref.column)
+        g = _walk(con, [start], step, direction, depth)
+        for (src, dst), ts in transformations.items():
+            if g.has_edge(src, dst):
+                g.edges[src, dst]["transformations"] = ts
+        _label(con, g)
+        jobs = describe(con, JOB, sorted({t["job_id"] for ts in transformations.values() for t in ts if t["job_id"]}))
+        for _, _, data in g.edges(data=True):
+            for t in data.get("transformations", []):
+                t["job"] = jobs[t["job_id"]].key if t["job_id"] in jobs else None
+        return Lineage(g, [start], mode, direction, depth)
 
 
 @dataclass

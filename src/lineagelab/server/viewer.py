@@ -94,11 +94,9 @@ def diff(con: Any, request: Request) -> Any:
     run1, run2 = _param(request, "run1"), _param(request, "run2")
     try:
         if run1 and run2:
-            return gdiff.diff(gdiff.state_of_run(con, gdiff.resolve_run(con, run1)),
-                              gdiff.state_of_run(con, gdiff.resolve_run(con, run2)))
+            return gdiff.compare_runs(con, str(run1), str(run2))
         t1, t2 = _param(request, "from", True), _param(request, "to", True)
-        return gdiff.diff(gdiff.state_at(con, Mode("asof", parse_time(str(t1)))),
-                          gdiff.state_at(con, Mode("asof", parse_time(str(t2)))))
+        return gdiff.compare_times(con, parse_time(str(t1)), parse_time(str(t2)))
     except gdiff.RunNotFound as exc:
         raise ApiError(404, "NotFound", str(exc)) from None
     except ValueError as exc:
