@@ -143,3 +143,23 @@ def test_demo_samples_needs_no_spark(tmp_path: Path) -> None:
     proc = run(tmp_path, "demo", "--samples")
     assert "accepted 22, duplicates 0, rejected 0" in proc.stdout
     assert "- column: s3://datazone-123456789012/attendanceparquet::Salary" in proc.stdout
+
+
+def test_names_that_look_like_markup_print_verbatim(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    """Names are data: brackets in a job or dataset name are neither rich markup (which failed on "[/bold]") nor
+    cropped to the terminal's width."""
+    notebook = [e for e in events if e["job"]["name"].startswith("lineagenotebook.")]
+    for e in notebook:
+        e["job"]["name"] = "etl[/bold] [red]x"
+        e["outputs"][0]["name"] = "out[/]/" + "deep/" * 30 + "table"
+    write_ndjson(tmp_path / "events.ndjson", notebook)
+    run(tmp_path, "ingest", "events.ndjson")
+    out = "s3://datazone-123456789012/out[/]/" + "deep/" * 30 + "table"
+    graph = run(tmp_path, "graph").stdout.splitlines()
+    assert graph[1:] == ["└── default.etl[/bold] [red]x",
+                         "    ├── reads  s3://datazone-123456789012/csv/employees.csv",
+                         f"    └── writes {out}"]
+    assert "default.etl[/bold] [red]x" in run(tmp_path, "lineage", "etl[/bold]").stdout
+    assert "default.etl[/bold] [red]x" in run(tmp_path, "impact", "csv/employees.csv").stdout
+    assert "::avg_salary" in run(tmp_path, "lineage", "deep/table", "--columns").stdout
+    assert "DIRECT/IDENTITY" in run(tmp_path, "lineage", "csv/employees.csv::Location", "--downstream").stdout

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 if TYPE_CHECKING:
     from lineagelab.graph.traverse import Lineage
@@ -210,7 +211,7 @@ def store_stats(
 
     table = Table(show_header=False, box=None)
     for k, v in stats.items():
-        table.add_row(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v))
+        table.add_row(k.replace("_", " "), Text(f"{v:,}" if isinstance(v, int) else str(v)))
     out.print(table)
 
 
@@ -309,7 +310,7 @@ def _print_lineage(lin: Lineage, fmt: str) -> None:
                     source = str(g.nodes[a].get("dataset", "")).rsplit("/", 1)[-1]
                     via.append(f"{source}.{g.nodes[a].get('field')}: "
                                f"{render.transformation_label(e['transformations'])}")
-            table.add_row(str(d.get("depth", "")), d.get("kind", ""), d.get("key", str(n)), "\n".join(via))
+            table.add_row(str(d.get("depth", "")), d.get("kind", ""), Text(d.get("key", str(n))), Text("\n".join(via)))
         out.print(table)
         if lin.column_edges:
             ct = Table(title="column lineage", title_justify="left")
@@ -318,9 +319,9 @@ def _print_lineage(lin: Lineage, fmt: str) -> None:
             ct.add_column("transformation")
             names = {n[1]: d.get("key") for n, d in g.nodes(data=True) if n[0] == "dataset"}
             for e in sorted(lin.column_edges, key=lambda e: (str(names.get(e["target"][1])), e["target"][2])):
-                ct.add_row(f"{names.get(e['source'][1])}::{e['source'][2]}",
-                           f"{names.get(e['target'][1])}::{e['target'][2]}",
-                           render.transformation_label(e["transformations"]))
+                ct.add_row(Text(f"{names.get(e['source'][1])}::{e['source'][2]}"),
+                           Text(f"{names.get(e['target'][1])}::{e['target'][2]}"),
+                           Text(render.transformation_label(e["transformations"])))
             out.print(ct)
 
 
@@ -375,13 +376,13 @@ def impact(
         return
     from rich.table import Table
 
-    table = Table(title=f"{'upstream of' if upstream else 'impact of'} {node} ({m})", title_justify="left")
+    table = Table(title=Text(f"{'upstream of' if upstream else 'impact of'} {node} ({m})"), title_justify="left")
     table.add_column("dist", justify="right")
     table.add_column("kind")
     table.add_column("node", overflow="fold")
     table.add_column("path", overflow="fold")
     for i in items:
-        table.add_row(str(i.distance), i.kind, i.key, " → ".join(i.path[1:-1]) or "(direct)")
+        table.add_row(str(i.distance), i.kind, Text(i.key), Text(" → ".join(i.path[1:-1]) or "(direct)"))
     out.print(table)
     out.print(f"{len(items)} {'upstream' if upstream else 'dependent'} nodes")
 
@@ -452,19 +453,24 @@ def graph(
     if fmt != "tree":
         _print_lineage(lin, fmt)
         return
-    from rich.tree import Tree
-
     g = lin.graph
-    root = Tree(f"lineage graph ({m}): {sum(1 for n in g if n[0] == 'job')} jobs, "
-                f"{sum(1 for n in g if n[0] == 'dataset')} datasets")
-    jobs = sorted((n for n in g if n[0] == "job"), key=lambda n: g.nodes[n].get("key", ""))
-    for j in jobs:
-        branch = root.add(f"[bold]{g.nodes[j].get('key')}[/bold]")
-        for src in sorted(g.predecessors(j), key=lambda n: g.nodes[n].get("key", "")):
-            branch.add(f"reads  {g.nodes[src].get('key')}", highlight=False)
-        for dst in sorted(g.successors(j), key=lambda n: g.nodes[n].get("key", "")):
-            branch.add(f"writes {g.nodes[dst].get('key')}", highlight=False)
-    out.print(root)
+
+    def key(n: tuple[str, int]) -> str:
+        return str(g.nodes[n].get("key", ""))
+
+    # Written as plain lines, not a rich Tree: names are data (a "[/b]" in one broke rich's markup), a tree never
+    # crops them to the terminal's width, and 88,000 jobs take a second instead of 20.
+    lines = [f"lineage graph ({m}): {sum(1 for n in g if n[0] == 'job')} jobs, "
+             f"{sum(1 for n in g if n[0] == 'dataset')} datasets"]
+    jobs = sorted((n for n in g if n[0] == "job"), key=key)
+    for i, j in enumerate(jobs):
+        last_job = i == len(jobs) - 1
+        lines.append(("└── " if last_job else "├── ") + key(j))
+        items = [f"reads  {key(n)}" for n in sorted(g.predecessors(j), key=key)] + \
+                [f"writes {key(n)}" for n in sorted(g.successors(j), key=key)]
+        for k, item in enumerate(items):
+            lines.append(("    " if last_job else "│   ") + ("└── " if k == len(items) - 1 else "├── ") + item)
+    _emit("\n".join(lines))
 
 
 @app.command()
@@ -641,16 +647,17 @@ def sql_lineage(
         for s in stmts:
             if s.error:
                 continue
-            t = Table(title=f"statement {s.index + 1} (line {s.line}): {s.kind} "
-                            f"{', '.join(s.inputs) or '-'} -> {', '.join(s.outputs) or '-'}", title_justify="left")
+            title = (f"statement {s.index + 1} (line {s.line}): {s.kind} "
+                     f"{', '.join(s.inputs) or '-'} -> {', '.join(s.outputs) or '-'}")
+            t = Table(title=Text(title), title_justify="left")
             t.add_column("column")
             t.add_column("source")
             t.add_column("transformation")
             for c in s.columns:
                 for src, ty in sorted(c.sources.items()):
-                    t.add_row(c.target, f"{src.table}.{src.column}", f"{ty[0]}/{ty[1]}")
+                    t.add_row(Text(c.target), Text(f"{src.table}.{src.column}"), f"{ty[0]}/{ty[1]}")
             for src, ty in sorted(s.dataset.items()):
-                t.add_row("(all rows)", f"{src.table}.{src.column}", f"{ty[0]}/{ty[1]}")
+                t.add_row("(all rows)", Text(f"{src.table}.{src.column}"), f"{ty[0]}/{ty[1]}")
             out.print(t)
     if failed:
         raise typer.Exit(1)
@@ -859,8 +866,8 @@ def replay_status() -> None:
     for col in ("target", "events", "sent", "failed", "in_flight", "processed", "last_update"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        t.add_row(*(str(r[c]) for c in ("target", "events", "sent", "failed", "in_flight", "processed",
-                                         "last_update")))
+        t.add_row(*(Text(str(r[c])) for c in ("target", "events", "sent", "failed", "in_flight", "processed",
+                                              "last_update")))
     out.print(t)
     for target, items in fails.items():
         for event_id, why in items:
