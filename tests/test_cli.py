@@ -163,3 +163,8 @@ def test_names_that_look_like_markup_print_verbatim(tmp_path: Path, events: list
     assert "default.etl[/bold] [red]x" in run(tmp_path, "impact", "csv/employees.csv").stdout
     assert "::avg_salary" in run(tmp_path, "lineage", "deep/table", "--columns").stdout
     assert "DIRECT/IDENTITY" in run(tmp_path, "lineage", "csv/employees.csv::Location", "--downstream").stdout
+    bad = {**notebook[0], "run": {"runId": "[/red]"}}
+    write_ndjson(tmp_path / "bad.ndjson", [bad])
+    rejected = run(tmp_path, "ingest", "bad.ndjson", check=False)
+    assert rejected.returncode == 1 and rejected.stdout.strip() == "accepted 0, duplicates 0, rejected 1"
+    assert "$.run.runId: must be uuid (got '[/red]')" in rejected.stderr

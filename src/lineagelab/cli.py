@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 if TYPE_CHECKING:
@@ -45,8 +46,10 @@ replay_app = typer.Typer(help="Replay stored RunEvents to a DataZone domain (or 
                               "once.", invoke_without_command=True)
 app.add_typer(replay_app, name="replay")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup off: what these print is mostly data (names, paths, messages quoting values); the few styled lines ask for
+# markup and escape what they quote.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def _emit(text: str) -> None:
@@ -142,7 +145,7 @@ def ingest(
                       "command to add the rest", highlight=False)
             raise typer.Exit(130) from None
     for rej in report.rejected[:50]:
-        err.print(f"[red]rejected[/red] {rej}", markup=True, highlight=False)
+        err.print(f"[red]rejected[/red] {escape(str(rej))}", markup=True, highlight=False)
     if len(report.rejected) > 50:
         err.print(f"… and {len(report.rejected) - 50} more rejected events")
     out.print(f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}")
@@ -917,7 +920,8 @@ def services_check(
         raise UserError("the profile lists no [[endpoints]] (run `lineagelab init`)")
     statuses = check(prof)
     for st in statuses:
-        out.print(("[green]ok[/green]      " if st.ok else "[red]missing[/red] ") + st.message, highlight=False)
+        out.print(("[green]ok[/green]      " if st.ok else "[red]missing[/red] ") + escape(st.message), markup=True,
+                  highlight=False)
     if not all(st.ok for st in statuses):
         raise typer.Exit(1)
 
@@ -977,7 +981,7 @@ def _run_spark(script_path: Path, *, app_name: str, preset: str, argv: list[str]
         where = f"store {store.path}"
         if report.rejected:
             for rej in report.rejected[:10]:
-                err.print(f"[red]rejected[/red] {rej}", markup=True, highlight=False)
+                err.print(f"[red]rejected[/red] {escape(str(rej))}", markup=True, highlight=False)
     else:
         transport.send(result.events, route)
         where = route.kind + (f" {route.url or route.endpoint or route.location}" if route.kind != "console" else "")
@@ -1119,7 +1123,7 @@ def demo(
             stored = f" -> stored {rep.accepted}"
         mark = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
         took = f" ({result.seconds:.1f} s)" if result.seconds else ""
-        out.print(f"{mark} {title}: {result.message}{stored}{took}")
+        out.print(f"{mark} {escape(title)}: {escape(result.message)}{stored}{took}", markup=True)
         marks[result.name] = result.finished_at.isoformat()
         if not result.ok:
             raise typer.Exit(1)
@@ -1157,8 +1161,8 @@ def _demo_samples() -> None:
         sample.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in sample_events()))
         report = store.ingest(read_events([sample]))
         out.print(f"[bold]Seed scenarios[/bold] (Glue job, Glue notebook, Redshift, EMR Serverless) as AWS emits "
-                  f"them, from {sample}: accepted {report.accepted}, duplicates {report.duplicates}, "
-                  f"rejected {len(report.rejected)}")
+                  f"them, from {escape(str(sample))}: accepted {report.accepted}, duplicates {report.duplicates}, "
+                  f"rejected {len(report.rejected)}", markup=True)
     _demo_redshift()
     _demo_report("employee_absence_summary::days_absent")
     out.print("\nHistory: the Glue job dropped a column on day 2 —")
@@ -1191,7 +1195,7 @@ def _demo_redshift() -> None:
         store.ingest_docs(report.events, "redshift")
     out.print(f"[bold]Redshift scenario run live[/bold] on PostgreSQL (database lineagelab_demo): "
               f"{report.executed}/{report.statements} statements, {len(report.events) // 2} lineage runs"
-              + (f"; errors: {report.errors}" if report.errors else ""))
+              + (f"; errors: {escape(str(report.errors))}" if report.errors else ""), markup=True)
 
 
 def main() -> None:
