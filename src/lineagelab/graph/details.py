@@ -34,8 +34,8 @@ def dataset_details(con: duckdb.DuckDBPyConnection, node: Node) -> dict[str, Any
 
 
 def datasets_details(con: duckdb.DuckDBPyConnection, nodes: list[Node]) -> dict[int, dict[str, Any]]:
-    """Details of many datasets in a fixed number of queries (an export asks for thousands: a few queries per
-    dataset took ~6 ms each). Ties in the orderings are broken the same way whatever else is asked with them."""
+    """Details of many datasets in a fixed number of queries (an export asks for thousands: with a few queries
+    each, a node took ~6 ms). Ties in the orderings are broken the same way whatever else is asked with them."""
     ids = [n.id for n in nodes]
     pairs = list(dict.fromkeys([(i, i) for i in ids] + [(int(c), int(m)) for c, m in con.execute(
         "SELECT canonical_id, member_id FROM aliases WHERE canonical_id IN (SELECT unnest($1::BIGINT[]))",
