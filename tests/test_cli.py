@@ -38,6 +38,7 @@ def test_ingest_summary_and_rejections(tmp_path: Path, events: list[dict[str, An
     assert proc.returncode == 1
     assert proc.stdout.strip() == "accepted 2, duplicates 0, rejected 1"
     assert "in.ndjson:line 2: malformed JSON" in proc.stderr
+    assert "committed 2 events" in proc.stderr  # the rejected one is not counted as stored
     again = run(tmp_path, "ingest", "-", stdin=orjson.dumps(events[0]) + b"\n")
     assert again.stdout.strip() == "accepted 0, duplicates 1, rejected 0"
 

@@ -61,10 +61,14 @@ def test_kill_9_mid_ingest_leaves_a_consistent_store(tmp_path: Path, big_file: P
     assert _consistent(store) == 16_000
 
 
-def test_ctrl_c_stops_an_ingest_promptly_and_says_what_is_stored(tmp_path: Path, big_file: Path) -> None:
+def test_ctrl_c_stops_an_ingest_promptly_and_says_what_is_stored(tmp_path: Path) -> None:
+    # large enough that the workers are still preparing when the first commit (>= 10,000 events) is reported: a
+    # Ctrl-C during the last commit lets it finish, which would leave nothing "mid-ingest" to check
+    bigger = tmp_path / "bigger.ndjson"
+    write_ndjson(bigger, list(events(Shape(jobs=12_000, runs_per_job=2, columns=6))))  # 48,000 events
     store = tmp_path / "interrupted.duckdb"
     env = {**os.environ, "LINEAGELAB_STORE": str(store)}
-    proc = subprocess.Popen([sys.executable, "-m", "lineagelab", "ingest", str(big_file)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "lineagelab", "ingest", str(bigger)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     assert proc.stderr.readline().startswith("committed ")
@@ -74,7 +78,7 @@ def test_ctrl_c_stops_an_ingest_promptly_and_says_what_is_stored(tmp_path: Path,
     last = rest.strip().splitlines()[-1]
     assert last.startswith("interrupted: the ") and "committed stay stored" in last
     committed = int(last.split()[2].replace(",", ""))
-    assert 0 < committed < 16_000
+    assert 0 < committed < 48_000
     assert _consistent(store) == committed
 
 

@@ -164,3 +164,50 @@ def test_rebuild_with_worker_processes_gives_the_same_model(tmp_path: Path, smal
         assert len(small_blocks) == started + 2  # the rebuild ran in two worker processes
         assert sum(done) == len(docs) and len(done) == -(-len(docs) // 40)
         assert snapshot(s) == before
+
+
+def test_ctrl_c_while_the_last_batches_commit_waits_for_the_writer(tmp_path: Path, small_blocks: list[int],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C can land while the ingest waits for its last commit: the interrupt comes through once the writer is
+    done with the connection (leaving earlier aborted the process), and what it committed is whole."""
+    import time
+
+    from lineagelab.store import store as store_module
+
+    path = tmp_path / "events.ndjson"
+    synthetic_file(path)
+    flush = Store._flush
+
+    def slow_flush(self: Store, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.2)  # the writer is busy when the interrupt arrives
+        flush(self, *args, **kwargs)
+
+    interrupted: list[bool] = []
+
+    class InterruptedOnce(threading.Event):
+        """Ctrl-C arriving while the ingesting thread waits for the writer to finish."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            if not interrupted:
+                interrupted.append(True)
+                raise KeyboardInterrupt
+            return super().wait(timeout)
+
+    enter = store_module._Writer.__enter__
+
+    def enter_interruptible(self: Any) -> Any:
+        self.finished = InterruptedOnce()
+        return enter(self)
+
+    monkeypatch.setattr(Store, "_flush", slow_flush)
+    monkeypatch.setattr(store_module._Writer, "__enter__", enter_interruptible)
+    with Store(tmp_path / "s.duckdb") as s:
+        with pytest.raises(KeyboardInterrupt):
+            s.ingest_paths([path], workers=2)
+        assert interrupted
+        assert not any(t.name == "lineagelab-writer" and t.is_alive() for t in threading.enumerate())
+        stored = s.stats()["events"]
+        assert 0 < stored <= 480 and s.derived_seq() == stored
+        before = snapshot(s)
+        s.rebuild()
+        assert snapshot(s) == before

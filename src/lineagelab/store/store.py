@@ -135,6 +135,7 @@ class _Writer:
         self.aborted = False  # a strict ingest met a bad event: everything rolls back
         self.stopping = False  # the caller failed (Ctrl-C, a worker died): queued batches are dropped
         self.thread = threading.Thread(target=self._run, name="lineagelab-writer", daemon=True)
+        self.finished = threading.Event()  # waited on instead of join(): see __exit__
 
     def __enter__(self) -> _Writer:
         if self.strict:
@@ -143,6 +144,12 @@ class _Writer:
         return self
 
     def _run(self) -> None:
+        try:
+            self._write()
+        finally:
+            self.finished.set()
+
+    def _write(self) -> None:
         done = False
         behind = 0
         while not done:
@@ -167,6 +174,7 @@ class _Writer:
                 continue  # drain
             batch = Batch.merge(batches)
             try:
+                stored = self.report.accepted + self.report.duplicates
                 self.store._flush(batch, self.report, own_transaction=not self.strict,
                                   model_too=not self.model_every)
                 if self.model_every:
@@ -174,8 +182,8 @@ class _Writer:
                     if behind >= self.model_every:
                         self._catch_up()
                         behind = 0
-                if self.progress:
-                    self.progress(batch.read)
+                if self.progress:  # events now in the store (new or found there), not the rejected ones
+                    self.progress(self.report.accepted + self.report.duplicates - stored)
             except BaseException as exc:
                 self.error = exc
         if self.model_every and self.error is None and not self.aborted:
@@ -203,14 +211,32 @@ class _Writer:
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         self.stopping = exc is not None
-        self.queue.put(None)
-        self.thread.join()
+        # Ctrl-C while the last batches commit must not leave this before the writer does: DuckDB refuses a second
+        # call on its connection, and exiting with the commit under way aborted the process (SIGABRT). The batches
+        # not yet begun are dropped; the interrupt is raised once the writer is done. (Not Thread.join: on Python
+        # 3.11 a join interrupted by Ctrl-C marks the thread stopped while it still runs, so a second join returns.)
+        def end() -> None:
+            self.queue.put(None)
+
+        interrupted: KeyboardInterrupt | None = None
+        for step in (end, self.finished.wait):
+            while True:
+                try:
+                    step()
+                    break
+                except KeyboardInterrupt as ki:
+                    self.stopping = True
+                    interrupted = ki
+        self.thread.join()  # it has finished writing; only the thread's own exit is left
+        exc = exc or interrupted
         failed = exc is not None or self.error is not None or self.aborted
         if self.strict:
             self.store.con.execute("ROLLBACK" if failed else "COMMIT")
             if failed:
                 self.store._forget()  # the rolled-back batches' sequence numbers and ids are free again
                 self.report.accepted, self.report.accepted_ids = 0, []
+        if interrupted is not None:
+            raise interrupted
         if self.error is not None and exc is None:
             raise self.error
 
