@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.text import Text
 
 if TYPE_CHECKING:
     from lineagelab.graph.traverse import Lineage
@@ -179,13 +178,13 @@ def _ingest_to_server(paths: list[str], url: str, token: str | None) -> None:
         for r in body["results"]:
             counts[r["status"]] += 1
             if r["status"] == "rejected":
-                err.print(f"rejected {batch[r['index']][0]}: {r['path']}: {r['message']}", markup=False)
+                err.print(f"rejected {batch[r['index']][0]}: {r['path']}: {r['message']}")
 
     batch: list[tuple[str, bytes]] = []
     for raw in read_events(paths):
         if raw.error is not None:
             counts["rejected"] += 1
-            err.print(f"rejected {raw.where}: {raw.error}", markup=False)
+            err.print(f"rejected {raw.where}: {raw.error}")
             continue
         batch.append((raw.where, raw.text.replace(b"\n", b" ")))
         if len(batch) >= 1000:
@@ -208,13 +207,13 @@ def store_stats(
     if fmt == "json":
         from lineagelab.graph.render import to_json
 
-        out.print(to_json(stats), markup=False)
+        out.print(to_json(stats))
         return
     from rich.table import Table
 
     table = Table(show_header=False, box=None)
     for k, v in stats.items():
-        table.add_row(k.replace("_", " "), Text(f"{v:,}" if isinstance(v, int) else str(v)))
+        table.add_row(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v))
     out.print(table)
 
 
@@ -313,7 +312,7 @@ def _print_lineage(lin: Lineage, fmt: str) -> None:
                     source = str(g.nodes[a].get("dataset", "")).rsplit("/", 1)[-1]
                     via.append(f"{source}.{g.nodes[a].get('field')}: "
                                f"{render.transformation_label(e['transformations'])}")
-            table.add_row(str(d.get("depth", "")), d.get("kind", ""), Text(d.get("key", str(n))), Text("\n".join(via)))
+            table.add_row(str(d.get("depth", "")), d.get("kind", ""), d.get("key", str(n)), "\n".join(via))
         out.print(table)
         if lin.column_edges:
             ct = Table(title="column lineage", title_justify="left")
@@ -322,9 +321,9 @@ def _print_lineage(lin: Lineage, fmt: str) -> None:
             ct.add_column("transformation")
             names = {n[1]: d.get("key") for n, d in g.nodes(data=True) if n[0] == "dataset"}
             for e in sorted(lin.column_edges, key=lambda e: (str(names.get(e["target"][1])), e["target"][2])):
-                ct.add_row(Text(f"{names.get(e['source'][1])}::{e['source'][2]}"),
-                           Text(f"{names.get(e['target'][1])}::{e['target'][2]}"),
-                           Text(render.transformation_label(e["transformations"])))
+                ct.add_row(f"{names.get(e['source'][1])}::{e['source'][2]}",
+                           f"{names.get(e['target'][1])}::{e['target'][2]}",
+                           render.transformation_label(e["transformations"]))
             out.print(ct)
 
 
@@ -379,13 +378,13 @@ def impact(
         return
     from rich.table import Table
 
-    table = Table(title=Text(f"{'upstream of' if upstream else 'impact of'} {node} ({m})"), title_justify="left")
+    table = Table(title=f"{'upstream of' if upstream else 'impact of'} {node} ({m})", title_justify="left")
     table.add_column("dist", justify="right")
     table.add_column("kind")
     table.add_column("node", overflow="fold")
     table.add_column("path", overflow="fold")
     for i in items:
-        table.add_row(str(i.distance), i.kind, Text(i.key), Text(" → ".join(i.path[1:-1]) or "(direct)"))
+        table.add_row(str(i.distance), i.kind, i.key, " → ".join(i.path[1:-1]) or "(direct)")
     out.print(table)
     out.print(f"{len(items)} {'upstream' if upstream else 'dependent'} nodes")
 
@@ -509,7 +508,7 @@ def ui(
     if not (static_ui.STATIC / "index.html").is_file():
         raise UserError(str(static_ui.ViewerNotBuilt()))
     url = f"http://{host}:{port}/ui/" + (f"?token={token}" if token else "")
-    err.print(f"lineagelab viewer on {url}", markup=False)
+    err.print(f"lineagelab viewer on {url}")
     if open_browser:
         threading.Timer(1.0, lambda: webbrowser.open(url)).start()
     run(settings.store, host, port, token)
@@ -541,7 +540,7 @@ def export_html(
         raise UserError(str(exc)) from None
     out_file.write_text(page, encoding="utf-8")
     out.print(f"wrote {out_file} ({len(page.encode()) / 1e6:.1f} MB): {len(doc['datasets'])} datasets, "
-              f"{len(doc['jobs'])} jobs, {len(doc['runs'])} runs", markup=False)
+              f"{len(doc['jobs'])} jobs, {len(doc['runs'])} runs")
 
 
 # -- lake, SQL, Redshift ---------------------------------------------------------------------------------------
@@ -581,7 +580,7 @@ def lake_put(
             dest = dest / local.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(local, dest)
-    out.print(f"{local} -> {uri} ({dest})", markup=False)
+    out.print(f"{local} -> {uri} ({dest})")
 
 
 @lake_app.command("ls")
@@ -592,7 +591,7 @@ def lake_ls(prefix: Annotated[str, typer.Argument(help="s3://bucket/prefix")] = 
         if p.is_file():
             uri = "s3://" + str(p.relative_to(root))
             if uri.startswith(prefix):
-                out.print(f"{p.stat().st_size:>12,}  {uri}", markup=False)
+                out.print(f"{p.stat().st_size:>12,}  {uri}")
 
 
 @sql_app.command("lineage")
@@ -622,7 +621,7 @@ def sql_lineage(
     stmts = analyze(text, dialect, cat)
     failed = [s for s in stmts if s.error]
     for s in failed:
-        err.print(f"error: {file}: {s.error}", markup=False)
+        err.print(f"error: {file}: {s.error}")
     if fmt == "openlineage":
         from datetime import UTC, datetime
 
@@ -633,7 +632,7 @@ def sql_lineage(
         for s in stmts:
             if not s.error and s.kind in DATA_KINDS:
                 for e in statement_events(None, s, target, now, now, f"{file}/{s.index}/{s.sql}"):
-                    out.print(_json.dumps(e), markup=False, soft_wrap=True)
+                    out.print(_json.dumps(e), soft_wrap=True)
     elif fmt == "json":
         data = [{"statement": s.index + 1, "line": s.line, "kind": s.kind, "inputs": s.inputs, "outputs": s.outputs,
                  "error": s.error,
@@ -643,24 +642,23 @@ def sql_lineage(
                              for c in s.columns],
                  "dataset": [{"table": src.table, "column": src.column, "type": t[0], "subtype": t[1]}
                              for src, t in sorted(s.dataset.items())]} for s in stmts]
-        out.print(_json.dumps(data, indent=2), markup=False)
+        out.print(_json.dumps(data, indent=2))
     else:
         from rich.table import Table
 
         for s in stmts:
             if s.error:
                 continue
-            title = (f"statement {s.index + 1} (line {s.line}): {s.kind} "
-                     f"{', '.join(s.inputs) or '-'} -> {', '.join(s.outputs) or '-'}")
-            t = Table(title=Text(title), title_justify="left")
+            t = Table(title=f"statement {s.index + 1} (line {s.line}): {s.kind} "
+                            f"{', '.join(s.inputs) or '-'} -> {', '.join(s.outputs) or '-'}", title_justify="left")
             t.add_column("column")
             t.add_column("source")
             t.add_column("transformation")
             for c in s.columns:
                 for src, ty in sorted(c.sources.items()):
-                    t.add_row(Text(c.target), Text(f"{src.table}.{src.column}"), f"{ty[0]}/{ty[1]}")
+                    t.add_row(c.target, f"{src.table}.{src.column}", f"{ty[0]}/{ty[1]}")
             for src, ty in sorted(s.dataset.items()):
-                t.add_row("(all rows)", Text(f"{src.table}.{src.column}"), f"{ty[0]}/{ty[1]}")
+                t.add_row("(all rows)", f"{src.table}.{src.column}", f"{ty[0]}/{ty[1]}")
             out.print(t)
     if failed:
         raise typer.Exit(1)
@@ -726,7 +724,7 @@ def redshift_run(
     with _open(read_only=False) as store:
         ingested = store.ingest_docs(report.events, str(file))
     for e in report.errors:
-        err.print(f"error: {e}", markup=False)
+        err.print(f"error: {e}")
     out.print(f"{report.executed} of {report.statements} statements executed; "
               f"{len(report.events) // 2} lineage runs stored ({ingested.accepted} events)")
     if report.errors:
@@ -816,7 +814,7 @@ def replay_cmd(
               f"{report.skipped_not_run_events} other events skipped, {report.trimmed} trimmed to fit; "
               f"{report.seconds:.1f}s ({report.sent / max(report.seconds, 1e-9):,.0f} events/s)")
     for event_id, why in (report.failed + report.refused)[:20]:
-        err.print(f"  {event_id}: {why}", markup=False)
+        err.print(f"  {event_id}: {why}")
     if report.failed or report.refused:
         raise typer.Exit(1)
 
@@ -845,7 +843,7 @@ def _replay_dry_run(mapping: Any, filters: dict[str, Any]) -> None:
             info = {"event_id": event_id, "client_token": p.token, "bytes": len(p.body),
                     "dropped_facets": p.dropped, "problem": p.problem,
                     "source_identifiers": rp.source_identifiers(p.doc), "event": p.doc}
-            out.print(_json.dumps(info), markup=False, soft_wrap=True)
+            out.print(_json.dumps(info), soft_wrap=True)
     err.print(f"dry run: {counts['run']} RunEvents would be sent ({counts['problems']} with problems, "
               f"{counts['trimmed']} trimmed to fit 300,000 bytes); {counts['other']} other events skipped")
     if counts["problems"]:
@@ -869,12 +867,12 @@ def replay_status() -> None:
     for col in ("target", "events", "sent", "failed", "in_flight", "processed", "last_update"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        t.add_row(*(Text(str(r[c])) for c in ("target", "events", "sent", "failed", "in_flight", "processed",
-                                              "last_update")))
+        t.add_row(*(str(r[c]) for c in ("target", "events", "sent", "failed", "in_flight", "processed",
+                                         "last_update")))
     out.print(t)
     for target, items in fails.items():
         for event_id, why in items:
-            out.print(f"  failed {target} {event_id}: {why}", markup=False)
+            out.print(f"  failed {target} {event_id}: {why}")
 
 
 # -- init, services, Glue, EMR ----------------------------------------------------------------------------------
@@ -905,7 +903,7 @@ def init(
 
     parse(tomllib.loads(text), path)  # validates account and region before anything is written
     path.write_text(text)
-    out.print(f"wrote {path}: account {account}, region {region}, domain {domain}", markup=False)
+    out.print(f"wrote {path}: account {account}, region {region}, domain {domain}")
 
 
 @services_app.command("check")
@@ -937,7 +935,7 @@ def services_seed(
     from lineagelab.spark_local.services import seed
 
     for line in seed(_profile(profile), (mysql_user, mysql_password)):
-        out.print(line, markup=False)
+        out.print(line)
 
 
 def _kv(pairs: list[str], flag: str) -> dict[str, str]:
@@ -972,9 +970,9 @@ def _run_spark(script_path: Path, *, app_name: str, preset: str, argv: list[str]
         result = runner.run(script, app_name=app_name, profile=prof, preset=preset, argv=argv, conf=conf,
                             connections=conns, home=home, glue_globals=glue_globals)
     for note in result.notes:
-        err.print(f"note: {note}", markup=False)
+        err.print(f"note: {note}")
     for problem in result.capture_errors:
-        err.print(f"capture: {problem}", markup=False)
+        err.print(f"capture: {problem}")
     if route.kind == "store":
         with _open(read_only=False) as store:
             report = store.ingest_docs(result.events, f"spark:{app_name}")
@@ -986,11 +984,11 @@ def _run_spark(script_path: Path, *, app_name: str, preset: str, argv: list[str]
         transport.send(result.events, route)
         where = route.kind + (f" {route.url or route.endpoint or route.location}" if route.kind != "console" else "")
     out.print(f"{script_path.name}: {result.writes} write(s) captured, {len(result.events)} events -> {where} "
-              f"({result.seconds:.1f} s)", markup=False)
+              f"({result.seconds:.1f} s)")
     if result.error is not None:
         if settings.debug:
             raise result.error
-        err.print(f"error: the script failed: {runner.format_error(result.error, script.path)}", markup=False)
+        err.print(f"error: the script failed: {runner.format_error(result.error, script.path)}")
         raise typer.Exit(1)
 
 
@@ -1099,7 +1097,7 @@ def demo(
             live = False
     if not live:
         if not samples:
-            err.print("(no Java or pyspark here: showing the AWS-shaped sample events instead)", markup=False)
+            err.print("(no Java or pyspark here: showing the AWS-shaped sample events instead)")
         _demo_samples()
         return
     from lineagelab.simulator.seed_live import steps
@@ -1189,7 +1187,7 @@ def _demo_redshift() -> None:
         report = run_script((seed / "redshift.sql").read_text(), target, source="seed redshift.sql")
     except psycopg.OperationalError as exc:
         err.print(f"(skipping the live Redshift scenario: PostgreSQL does not answer: "
-                  f"{str(exc).strip().splitlines()[-1]})", markup=False)
+                  f"{str(exc).strip().splitlines()[-1]})")
         return
     with _open(read_only=False) as store:
         store.ingest_docs(report.events, "redshift")
@@ -1203,7 +1201,7 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {exc}")
         sys.exit(EXIT_USAGE)
     except Exception as exc:
         from lineagelab.store.store import StoreError
@@ -1211,9 +1209,9 @@ def main() -> None:
         if debug:
             raise
         if isinstance(exc, StoreError):
-            err.print(f"error: {exc}", markup=False)
+            err.print(f"error: {exc}")
         else:
-            err.print(f"error: {type(exc).__name__}: {exc} (run with --debug for the trace)", markup=False)
+            err.print(f"error: {type(exc).__name__}: {exc} (run with --debug for the trace)")
         sys.exit(1)
 
 
