@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import duckdb
 
-from lineagelab.graph.modes import Mode, relations
+from lineagelab.graph.modes import Mode, relations, temporary
 
 CATEGORIES = ("datasets", "jobs", "edges", "columns", "column-edges")
 FAIL_ON = (*(f"{c}-{k}" for c in ("added", "removed") for k in CATEGORIES), "schema-changes", "any")
@@ -27,9 +26,6 @@ class GraphState:
     prefix: str
 
 
-_counter = itertools.count()
-
-
 def _key(alias: str, id_col: str) -> str:
     """A dataset's key (``dataset_key``) in SQL, its id where the store does not name it."""
     return (f"coalesce(CASE WHEN starts_with({alias}.name, '/') THEN {alias}.namespace || {alias}.name "
@@ -42,9 +38,7 @@ def _state(con: duckdb.DuckDBPyConnection, label: str, io: str, col: str, schema
     """Name the rows of ``io`` (job_id, ds_id, role), ``col`` (out_ds, out_field, in_ds, in_field, type, subtype)
     and ``schema`` (ds_id, name, type), each query with its ``params``, into temporary tables dropped when the block
     ends."""
-    p = f"_diff_{next(_counter)}"
-    tables = [f"{p}_io", f"{p}_ce", f"{p}_c"]
-    try:
+    with temporary(con, "_diff", "io", "ce", "c") as p:
         con.execute(f"""
             CREATE TEMP TABLE {p}_io AS
             SELECT DISTINCT coalesce(j.namespace || '.' || j.name, CAST(io.job_id AS VARCHAR)) AS job,
@@ -65,10 +59,6 @@ def _state(con: duckdb.DuckDBPyConnection, label: str, io: str, col: str, schema
             WHERE {_key("d", "s.ds_id")} IN (SELECT ds FROM {p}_io)
             GROUP BY 1""", params[2])
         yield GraphState(label, p)
-    finally:
-        for table in tables:
-            with suppress(duckdb.Error):  # never hide what ended the block
-                con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 _SCHEMA_AT = """

@@ -43,6 +43,20 @@ class Mode:
 _counter = itertools.count()
 
 
+@contextmanager
+def temporary(con: duckdb.DuckDBPyConnection, prefix: str, *tables: str) -> Iterator[str]:
+    """A fresh name prefix for the temporary ``tables`` (``{name}_{table}``) the block creates on ``con``; they are
+    dropped when it ends. Queries answered on long-lived connections (a server's, for days) would otherwise keep
+    every one, a store's worth of rows each for a time late in its history."""
+    name = f"{prefix}_{next(_counter)}"
+    try:
+        yield name
+    finally:
+        for table in tables:
+            with suppress(duckdb.Error):  # never hide what ended the block
+                con.execute(f"DROP TABLE IF EXISTS {name}_{table}")
+
+
 @dataclass(frozen=True)
 class Relations:
     """Names of the relations holding (job_id, ds_id, role) and the column edges for a mode."""
@@ -53,9 +67,7 @@ class Relations:
 
 @contextmanager
 def relations(con: duckdb.DuckDBPyConnection, mode: Mode) -> Iterator[Relations]:
-    """The relations of ``mode`` for the block's queries. As-of relations are temporary tables of ``con``, dropped
-    when the block ends: a server answers as-of queries on long-lived connections, which would otherwise keep every
-    one (a store's worth of rows each, for a time late in its history)."""
+    """The relations of ``mode`` for the block's queries (as of a time: temporary tables, see ``temporary``)."""
     if mode.kind == "latest":
         yield Relations("current_io", "current_col")
         return
@@ -63,9 +75,8 @@ def relations(con: duckdb.DuckDBPyConnection, mode: Mode) -> Iterator[Relations]
         yield Relations("all_io", "all_col")
         return
     assert mode.at is not None
-    n = next(_counter)
-    runs, io, col = f"_asof_runs_{n}", f"_asof_io_{n}", f"_asof_col_{n}"
-    try:
+    with temporary(con, "_asof", "runs", "io", "col") as name:
+        runs, io, col = f"{name}_runs", f"{name}_io", f"{name}_col"
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {runs} AS
@@ -102,7 +113,3 @@ def relations(con: duckdb.DuckDBPyConnection, mode: Mode) -> Iterator[Relations]
             [mode.at],
         )
         yield Relations(io, col)
-    finally:
-        for table in (runs, io, col):
-            with suppress(duckdb.Error):  # never hide what ended the block
-                con.execute(f"DROP TABLE IF EXISTS {table}")
