@@ -234,3 +234,69 @@ def test_details_of_many_nodes_are_each_nodes_own(seeded: Store) -> None:
     s3 = together[resolve(con, f"{S3}/attendanceparquet").node.id]
     assert any(s["namespace"].startswith("arn:aws:glue:") for s in s3["symlinks"])
     assert s3["versions"] and s3["schema"] and "schema" in s3["facets"]
+
+
+@pytest.fixture(scope="module")
+def layered(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A few hundred runs over 8 layers: more than a small run budget holds."""
+    from lineagelab.simulator.synthetic import Shape, events
+
+    s = Store(tmp_path_factory.mktemp("layered") / "lineage.duckdb")
+    s.ingest_docs(list(events(Shape(jobs=150, runs_per_job=2, columns=3, layers=5))), "synthetic")
+    return s
+
+
+def _hops(con: Any) -> tuple[nx.Graph, dict[str, int]]:
+    """The job-dataset graph of the runs with inputs or outputs (aliases folded), and each job's run count."""
+    canon = dict(con.execute("SELECT member_id, canonical_id FROM aliases").fetchall())
+    g = nx.Graph()
+    for job, ds in con.execute("""SELECT DISTINCT r.job_id, io.ds_id FROM run_io io JOIN runs r USING (run_key)
+                                  WHERE r.has_io""").fetchall():
+        g.add_edge(("job", str(job)), ("dataset", str(canon.get(ds, ds))))
+    runs = {str(j): n for j, n in con.execute("SELECT job_id, count(*) FROM runs WHERE has_io GROUP BY job_id")
+            .fetchall()}
+    return g, runs
+
+
+def test_a_run_budget_keeps_the_nearest_jobs_whole_hops_first(layered: Store) -> None:
+    """The served viewer's bundle of a store larger than its budget: centred on the dataset most jobs touch,
+    every job of each hop before any of the next, never more runs than the budget; within it, as without."""
+    from lineagelab.graph.bundle import build
+
+    con = layered.con
+    g, runs = _hops(con)
+    total = sum(runs.values())
+    whole = build(con, with_details=False, with_events=False)
+    assert len(whole["runs"]) == total and "partial" not in whole
+    # a budget the store fits in changes nothing
+    roomy = build(con, with_details=False, with_events=False, max_runs=total)
+    assert {k: v for k, v in roomy.items() if k != "generated"} == {k: v for k, v in whole.items() if k != "generated"}
+
+    budget = total // 5
+    part = build(con, with_details=False, with_events=False, max_runs=budget)
+    assert part["partial"] == {"keptRuns": len(part["runs"]), "totalRuns": total, "maxRuns": budget}
+    assert 0 < len(part["runs"]) <= budget
+    degree = {n[1]: d for n, d in g.degree() if n[0] == "dataset"}
+    busiest = max(degree.values())
+    assert part["focus"]["kind"] == "dataset" and degree[part["focus"]["id"]] == busiest
+    assert part["focus"]["id"] == min((d for d, n in degree.items() if n == busiest), key=int)
+    dist = nx.single_source_shortest_path_length(g, ("dataset", part["focus"]["id"]))
+    kept = {r["job"] for r in part["runs"]}
+    last = max(dist[("job", j)] for j in kept)
+    nearer = {n[1] for n, d in dist.items() if n[0] == "job" and d < last}
+    assert nearer <= kept  # whole hops first
+    left = [n[1] for n, d in dist.items() if n[0] == "job" and n[1] not in kept and d <= last + 2]
+    assert left and all(len(part["runs"]) + runs[j] > budget for j in left)  # no nearer job would still fit
+    # the part is what the whole bundle says about those runs
+    by_key = {r["key"]: r for r in whole["runs"]}
+    assert all(r == by_key[r["key"]] for r in part["runs"])
+    assert {d["id"] for d in part["datasets"]} <= {d["id"] for d in whole["datasets"]}
+
+    # a focus of one's own, with a budget: the walk starts there
+    far = max((n for n in dist if n[0] == "dataset"), key=lambda n: (dist[n], n[1]))
+    node = resolve(con, next(f"{d['ns']}/{d['name']}" for d in whole["datasets"] if d["id"] == far[1])).node
+    around = build(con, node, with_details=False, with_events=False, max_runs=budget)
+    assert around["focus"] == {"kind": "dataset", "id": far[1]}
+    near_far = nx.single_source_shortest_path_length(g, far)
+    assert min(near_far[("job", r["job"])] for r in around["runs"]) == 1
+    assert len(around["runs"]) <= budget

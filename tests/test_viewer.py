@@ -341,3 +341,62 @@ def test_ui_command_serves_the_viewer(store_path: Path, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_large_store_is_served_in_parts(browser: Any, tmp_path: Path) -> None:
+    """Over its run budget the server sends the runs nearest the dataset most jobs touch; the viewer says so, and
+    search reaches any dataset of the store, loading the part around it."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from lineagelab.simulator.synthetic import Shape, events
+
+    path = tmp_path / "lineage.duckdb"
+    with Store(path) as s:
+        s.ingest_docs(list(events(Shape(jobs=150, runs_per_job=2, columns=3, layers=5))), "synthetic")
+    with running_server(path) as server:
+        def get(query: str) -> tuple[int, Any]:
+            try:
+                with urllib.request.urlopen(f"{server.url}/api/v1/viewer/bundle?{query}", timeout=60) as resp:
+                    return resp.status, json.loads(resp.read())
+            except urllib.error.HTTPError as exc:
+                return exc.code, json.loads(exc.read())
+
+        whole = get("max_runs=0")[1]
+        part = get("max_runs=40")[1]
+        assert part["partial"]["totalRuns"] == len(whole["runs"]) == 300
+        assert 0 < part["partial"]["keptRuns"] == len(part["runs"]) <= 40
+        loaded = {d["id"] for d in part["datasets"]}
+        far = next(d for d in whole["datasets"] if d["id"] not in loaded)
+        status, around = get(f"kind=dataset&id={far['id']}&max_runs=40")
+        assert status == 200 and around["focus"] == {"kind": "dataset", "id": far["id"]}
+        assert get("kind=table&id=1")[0] == 400 and get("kind=dataset&id=1e3")[0] == 400
+        assert get("kind=dataset&id=99")[0] == 404
+
+        p = Page(browser.new_page(), "large-store")
+        page = p.page
+        p.open(f"{server.url}/ui/?max_runs=40")
+        assert page.is_visible("#partial")
+        notice = page.text_content("#partial")
+        assert f"{part['partial']['keptRuns']} of 300 runs" in notice
+        focus = next(d for d in part["datasets"] if d["id"] == part["focus"]["id"])
+        assert f"{focus['ns']}/{focus['name']}" in notice
+        assert page.evaluate(f"window.lineagelab.cy().getElementById('d{far['id']}').length") == 0
+        p.shot("open")
+        # search asks the server: the dataset outside the loaded part is found, and picking it loads its part
+        page.fill("#search", far["name"])
+        full = f"{far['ns']}/{far['name']}"
+        page.locator("#search-results li", has_text=full).first.wait_for()
+        before = p.renders
+        page.locator("#search-results li", has_text=full).first.click()
+        p.wait_render(before + 1)
+        page.wait_for_selector("#details-title")
+        assert page.text_content("#details-title") == full
+        assert page.evaluate(f"window.lineagelab.cy().getElementById('d{far['id']}').length") == 1
+        assert full in page.text_content("#partial")
+        assert any("/api/v1/viewer/search?" in u for u in p.requests)
+        assert any(f"kind=dataset&id={far['id']}" in u for u in p.requests)
+        p.shot("searched")
+        assert p.dialogs == [] and p.errors == []
+        page.close()

@@ -46,7 +46,7 @@ function h(tag, attrs = {}, ...children) {
 const $ = (sel) => document.querySelector(sel);
 
 // -- loading ----------------------------------------------------------------------------------------------------
-async function loadBundle() {
+async function loadBundle(around = null) {
   const inline = document.getElementById('lineagelab-data');
   if (inline && inline.textContent.trim()) {
     const doc = JSON.parse(inline.textContent);
@@ -61,10 +61,46 @@ async function loadBundle() {
     return doc;
   }
   const q = new URLSearchParams();
-  if (params.get('node')) q.set('node', params.get('node'));
+  if (around) {
+    q.set('kind', around.kind);
+    q.set('id', around.id);
+  } else if (params.get('node')) q.set('node', params.get('node'));
+  if (params.get('max_runs')) q.set('max_runs', params.get('max_runs'));
   const res = await fetch(`/api/v1/viewer/bundle?${q}`, { headers: tokenHeaders() });
   if (!res.ok) throw new Error(`the server answered ${res.status}: ${await res.text()}`);
   return res.json();
+}
+
+// A large store is served in parts (the server keeps the runs nearest a node): say so, and let search load any
+// node's part.
+function showPartial() {
+  const box = $('#partial');
+  const p = ui.bundle.partial;
+  box.hidden = !p;
+  if (!p) return;
+  const f = ui.bundle.focus;
+  const all = f ? (f.kind === 'dataset' ? ui.bundle.datasets : ui.bundle.jobs) : [];
+  const n = all.find((x) => x.id === f.id);
+  const name = n ? fullName({ kind: f.kind, ref: n }) : 'the focus';
+  box.textContent = `Large store: ${p.keptRuns.toLocaleString('en')} of ${p.totalRuns.toLocaleString('en')} runs ` +
+    `loaded, those nearest ${name}. Search finds any dataset or job and loads the part around it.`;
+}
+
+async function loadAround(kind, id) {
+  $('#status').textContent = 'loading…';
+  try {
+    ui.bundle = await loadBundle({ kind, id });
+  } catch (err) {
+    $('#status').textContent = `could not load lineage: ${err.message}`;
+    return false;
+  }
+  Object.assign(ui, { mode: 'latest', asOf: null, diff: null, highlighted: null });
+  $('#mode').value = 'latest';
+  ui.expanded.clear();
+  ui.openFanout.clear();
+  fillControls();
+  showPartial();
+  return true;
 }
 
 function tokenHeaders() {
@@ -503,13 +539,30 @@ function times() {
   return [...new Set(ui.bundle.runs.map((r) => r.start).filter(Boolean))].sort();
 }
 
-function setupControls() {
-  const ts = times();
+// What depends on the loaded bundle: the time slider's steps and the diff pickers.
+function fillControls() {
+  ui.times = times();
+  const ts = ui.times;
   const slider = $('#time');
   slider.max = String(Math.max(ts.length - 1, 0));
   slider.value = slider.max;
   $('#time-label').textContent = ts.length ? 'now' : '—';
+  const fill = (sel, opts) => sel.replaceChildren(...opts.map(([v, t]) => h('option', { value: v }, t)));
+  fill($('#diff-from'), ts.map((t) => [t, t]));
+  fill($('#diff-to'), ts.map((t) => [t, t]));
+  if (ts.length) $('#diff-to').value = ts[ts.length - 1];
+  const runs = [...ui.bundle.runs].sort((x, y) => (x.start < y.start ? -1 : 1));
+  const jobs = new Map(ui.bundle.jobs.map((j) => [j.id, j.name]));
+  const jobName = (r) => jobs.get(r.job) ?? r.job;
+  fill($('#diff-run1'), runs.map((r) => [r.key, `${r.start} ${jobName(r)}`]));
+  fill($('#diff-run2'), runs.map((r) => [r.key, `${r.start} ${jobName(r)}`]));
+}
+
+function setupControls() {
+  fillControls();
+  const slider = $('#time');
   slider.addEventListener('input', () => {
+    const ts = ui.times;
     const t = ts[Number(slider.value)];
     ui.mode = Number(slider.value) === ts.length - 1 ? 'latest' : 'asof';
     ui.asOf = t;
@@ -520,7 +573,7 @@ function setupControls() {
   });
   $('#mode').addEventListener('change', (ev) => {
     ui.mode = ev.target.value;
-    if (ui.mode === 'asof' && !ui.asOf) ui.asOf = ts[Math.max(0, Number(slider.value))];
+    if (ui.mode === 'asof' && !ui.asOf) ui.asOf = ui.times[Math.max(0, Number(slider.value))];
     ui.diff = null;
     render();
   });
@@ -534,35 +587,41 @@ function setupControls() {
     ui.expanded = open ? new Set() : new Set(all);
     render();
   });
-  // search
+  // search: the loaded graph, or the whole store when only part of it is loaded
   const input = $('#search');
   const results = $('#search-results');
-  input.addEventListener('input', () => {
-    const q = input.value.trim().toLowerCase();
+  const pick = async (kind, id) => {
+    results.replaceChildren();
+    input.value = '';
+    const nid = (kind === 'dataset' ? 'd' : 'j') + id;
+    const f = ui.bundle.focus;
+    const loadedAround = f && f.kind === kind && f.id === id;
+    if (ui.bundle.partial && !loadedAround && !(await loadAround(kind, id))) return;
+    ui.focus = nid;
+    ui.highlighted = null;
+    render();
+    details(nid);
+  };
+  const item = (kind, text, id) => h('li', { onclick: () => pick(kind, id) },
+    h('span', { class: `badge ${kind}` }, kind), ' ', text);
+  let asked = 0;
+  input.addEventListener('input', async () => {
+    const q = input.value.trim();
     if (!q) { results.replaceChildren(); return; }
+    if (ui.bundle.partial) {
+      const mine = ++asked;
+      const res = await fetch(`/api/v1/viewer/search?${new URLSearchParams({ q, limit: '20' })}`,
+        { headers: tokenHeaders() });
+      if (mine !== asked || !res.ok) return; // a newer query is under way, or the server refused
+      results.replaceChildren(...(await res.json()).map((x) => item(x.kind, x.key, x.id)));
+      return;
+    }
     const st = currentState();
-    const hits = [...st.nodes.values()].filter((n) => fullName(n).toLowerCase().includes(q)).slice(0, 20);
-    results.replaceChildren(...hits.map((n) => h('li', { onclick: () => {
-      ui.focus = n.id;
-      ui.highlighted = null;
-      results.replaceChildren();
-      input.value = '';
-      render();
-      details(n.id);
-    } }, h('span', { class: `badge ${n.kind}` }, n.kind), ' ', fullName(n))));
+    const hits = [...st.nodes.values()].filter((n) => fullName(n).toLowerCase().includes(q.toLowerCase()))
+      .slice(0, 20);
+    results.replaceChildren(...hits.map((n) => item(n.kind, fullName(n), n.ref.id)));
   });
   // diff
-  const fill = (sel, opts) => sel.replaceChildren(...opts.map(([v, t]) => h('option', { value: v }, t)));
-  fill($('#diff-from'), ts.map((t) => [t, t]));
-  fill($('#diff-to'), ts.map((t) => [t, t]));
-  if (ts.length) $('#diff-to').value = ts[ts.length - 1];
-  const runs = [...ui.bundle.runs].sort((a, b) => (a.start < b.start ? -1 : 1));
-  const jobName = (r) => {
-    const j = ui.bundle.jobs.find((x) => x.id === r.job);
-    return j ? j.name : r.job;
-  };
-  fill($('#diff-run1'), runs.map((r) => [r.key, `${r.start} ${jobName(r)}`]));
-  fill($('#diff-run2'), runs.map((r) => [r.key, `${r.start} ${jobName(r)}`]));
   $('#diff-times').addEventListener('click', () => {
     const a = $('#diff-from').value;
     const b = $('#diff-to').value;
@@ -619,6 +678,7 @@ async function main() {
   });
   cy.on('tap', (ev) => { if (ev.target === cy) clearHighlight(); });
   setupControls();
+  showPartial();
   window.lineagelab = { cy: () => cy, ui, render, details, traceColumn };
   render();
 }

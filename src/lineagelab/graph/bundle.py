@@ -7,8 +7,9 @@ are folded into their canonical node as everywhere else. ``focus`` + ``depth`` k
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ import duckdb
 import orjson
 
 from lineagelab.graph import details
-from lineagelab.graph.resolve import Node
+from lineagelab.graph.resolve import Node, describe
 
 _DETAILS_CHUNK = 500  # nodes whose details are gathered together (a progress step)
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # raw events inlined in an export, in all; beyond that they are left out
@@ -27,33 +28,52 @@ def _iso(t: Any) -> str | None:
 
 
 def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int = 0, with_details: bool = True,
-          with_events: bool = True, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """``progress(done, total)`` is called as node details are gathered (the slow part of an export)."""
+          with_events: bool = True, progress: Callable[[int, int], None] | None = None,
+          max_runs: int = 0) -> dict[str, Any]:
+    """``progress(done, total)`` is called as node details are gathered (the slow part of an export).
+
+    ``max_runs`` (0: no limit) bounds the runs kept, for the served viewer: a browser cannot take a store of 100,000
+    jobs (400 MB of JSON), and shows a few hundred nodes anyway. Over it, the runs kept are those of the jobs nearest
+    the focus (without one, the dataset most jobs touch), whole hops at a time, the most recent jobs of the last hop
+    first; ``partial`` then says how many were kept of how many."""
     canon = dict(con.execute("SELECT member_id, canonical_id FROM aliases").fetchall())
 
     def c(ds: int) -> str:  # ids are 63-bit: strings, or JavaScript rounds them
         return str(canon.get(ds, ds))
 
+    keep_jobs: set[str] | None = None
+    partial: dict[str, int] | None = None
+    if focus is not None or max_runs:
+        hood = _Hood.load(con, c)
+        total = sum(hood.runs.values())
+        if focus is None and total > max_runs:
+            focus = hood.busiest(con)
+        if focus is not None:
+            keep_jobs, cut = hood.near(focus, depth, max_runs)
+            if cut:
+                partial = {"keptRuns": sum(hood.runs.get(j, 0) for j in keep_jobs), "totalRuns": total,
+                           "maxRuns": max_runs}
+    only = "" if keep_jobs is None else "AND job_id IN (SELECT unnest($1::BIGINT[]))"
+    wanted = [] if keep_jobs is None else [[int(j) for j in keep_jobs if j != "None"]]
     runs: dict[str, dict[str, Any]] = {}
-    for key, run_id, job, state, start, end, ms, err in con.execute("""
+    for key, run_id, job, state, start, end, ms, err in con.execute(f"""
             SELECT run_key, run_id, job_id, state, started_at, ended_at, duration_ms, error_message
-            FROM runs WHERE has_io ORDER BY started_at, run_key""").fetchall():
+            FROM runs WHERE has_io {only} ORDER BY started_at, run_key""", wanted).fetchall():
         runs[key] = {"key": key, "runId": run_id, "job": str(job), "state": state, "start": _iso(start),
                      "end": _iso(end), "ms": ms, "error": err, "inputs": [], "outputs": [], "cols": []}
-    for key, ds, role in con.execute("SELECT DISTINCT run_key, ds_id, role FROM run_io ORDER BY ALL").fetchall():
+    kept = list(runs.values())
+    # inputs, outputs and column edges only of the runs kept (a focused bundle of a large store would load them all)
+    of_kept = "" if keep_jobs is None else "WHERE run_key IN (SELECT unnest($1::VARCHAR[]))"
+    keys = [] if keep_jobs is None else [[r["key"] for r in kept]]
+    for key, ds, role in con.execute(f"SELECT DISTINCT run_key, ds_id, role FROM run_io {of_kept} ORDER BY ALL",
+                                     keys).fetchall():
         if key in runs:
             side = runs[key]["outputs" if role == "output" else "inputs"]
             if c(ds) not in side:
                 side.append(c(ds))
-    keep_jobs: set[str] | None = None
-    if focus is not None:
-        keep_jobs = _near(runs, focus, depth)
-    kept = [r for r in runs.values() if keep_jobs is None or r["job"] in keep_jobs]
-    # column edges only of the runs kept (a focused export of a large store would load them all otherwise)
-    only = "" if keep_jobs is None else "WHERE run_key IN (SELECT unnest($1::VARCHAR[]))"
     for key, out_ds, out_f, in_ds, in_f, typ, sub in con.execute(f"""
-            SELECT DISTINCT run_key, out_ds, out_field, in_ds, in_field, type, subtype FROM f_column_edges {only}
-            ORDER BY ALL""", [] if keep_jobs is None else [[r["key"] for r in kept]]).fetchall():
+            SELECT DISTINCT run_key, out_ds, out_field, in_ds, in_field, type, subtype FROM f_column_edges {of_kept}
+            ORDER BY ALL""", keys).fetchall():
         if key in runs:
             runs[key]["cols"].append([c(out_ds), out_f, c(in_ds), in_f, typ, sub])
     ds_ids = {d for r in kept for d in (*r["inputs"], *r["outputs"])} | {
@@ -72,6 +92,7 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
     doc: dict[str, Any] = {
         "generated": _iso(datetime.now(UTC)),
         "focus": None if focus is None else {"kind": focus.kind, "id": str(focus.id)},
+        **({"partial": partial} if partial else {}),
         "datasets": datasets, "jobs": jobs, "runs": kept,
     }
     if with_details:
@@ -110,28 +131,70 @@ def _fields(con: duckdb.DuckDBPyConnection, ds_ids: list[int]) -> dict[int, list
     return out
 
 
-def _near(runs: dict[str, dict[str, Any]], focus: Node, depth: int) -> set[str]:
-    """Jobs within ``depth`` dataset/job hops of the focus, either direction."""
-    by_ds: dict[str, set[str]] = defaultdict(set)
-    job_ds: dict[str, set[str]] = defaultdict(set)
-    for r in runs.values():
-        for d in (*r["inputs"], *r["outputs"]):
-            by_ds[d].add(r["job"])
-            job_ds[r["job"]].add(d)
-    start = (focus.kind, str(focus.id))
-    seen = {start}
-    frontier: deque[tuple[tuple[str, str], int]] = deque([(start, 0)])
-    while frontier:
-        (kind, ident), d = frontier.popleft()
-        if depth and d >= depth:
-            continue
-        nxt = [("job", j) for j in by_ds.get(ident, ())] if kind == "dataset" else \
-            [("dataset", x) for x in job_ds.get(ident, ())]
-        for n in nxt:
-            if n not in seen:
-                seen.add(n)
-                frontier.append((n, d + 1))
-    return {i for k, i in seen if k == "job"}
+@dataclass
+class _Hood:
+    """Which jobs touch which datasets (runs with inputs or outputs; aliases folded), and each job's runs."""
+
+    by_ds: dict[str, set[str]]
+    job_ds: dict[str, set[str]]
+    runs: dict[str, int]
+    latest: dict[str, str]
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection, c: Callable[[int], str]) -> _Hood:
+        by_ds: dict[str, set[str]] = defaultdict(set)
+        job_ds: dict[str, set[str]] = defaultdict(set)
+        for job, ds in con.execute("""
+                SELECT DISTINCT r.job_id, io.ds_id FROM run_io io JOIN runs r USING (run_key)
+                WHERE r.has_io""").fetchall():
+            by_ds[c(ds)].add(str(job))
+            job_ds[str(job)].add(c(ds))
+        runs: dict[str, int] = {}
+        latest: dict[str, str] = {}
+        for job, n, last in con.execute("""
+                SELECT job_id, count(*), max(started_at) FROM runs WHERE has_io GROUP BY job_id""").fetchall():
+            runs[str(job)] = n
+            latest[str(job)] = _iso(last) or ""
+        return cls(by_ds, job_ds, runs, latest)
+
+    def busiest(self, con: duckdb.DuckDBPyConnection) -> Node | None:
+        """The dataset the most jobs touch (the viewer's default focus)."""
+        if not self.by_ds:
+            return None
+        ds = min(self.by_ds, key=lambda d: (-len(self.by_ds[d]), int(d)))
+        return describe(con, "dataset", [int(ds)])[int(ds)]
+
+    def near(self, focus: Node, depth: int, max_runs: int) -> tuple[set[str], bool]:
+        """Jobs within ``depth`` dataset/job hops of the focus (0: any), either direction, whole hops while their
+        runs stay within ``max_runs`` (0: any); and whether the budget cut the walk short."""
+        start = (focus.kind, str(focus.id))
+        seen = {start}
+        jobs = {start[1]} if focus.kind == "job" else set()
+        spent = sum(self.runs.get(j, 0) for j in jobs)
+        level = [start]
+        hops = 0
+        while level and not (depth and hops >= depth):
+            nxt: list[tuple[str, str]] = []
+            for kind, ident in level:
+                for n in ([("job", j) for j in sorted(self.by_ds.get(ident, ()))] if kind == "dataset" else
+                          [("dataset", x) for x in sorted(self.job_ds.get(ident, ()))]):
+                    if n not in seen:
+                        seen.add(n)
+                        nxt.append(n)
+            hops += 1
+            if nxt and nxt[0][0] == "job":
+                cost = sum(self.runs.get(j, 0) for _, j in nxt)
+                if max_runs and spent + cost > max_runs:
+                    for _, j in sorted(nxt, key=lambda n: (self.latest.get(n[1], ""), n[1]), reverse=True):
+                        if jobs and spent + self.runs.get(j, 0) > max_runs:
+                            break
+                        jobs.add(j)
+                        spent += self.runs.get(j, 0)
+                    return jobs, True
+                jobs.update(j for _, j in nxt)
+                spent += cost
+            level = nxt
+        return jobs, False
 
 
 def _events(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> dict[str, Any]:

@@ -124,11 +124,15 @@ def run_events(con: duckdb.DuckDBPyConnection, run_id: str) -> list[Any]:
 
 
 def search(con: duckdb.DuckDBPyConnection, text: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Datasets and jobs whose identity contains ``text``, shortest first; ``id`` as text (63-bit ids lose digits
+    as JavaScript numbers), ``key`` as ``dataset_key`` / ``job_key`` spell it."""
     return _rows(con, """
         SELECT * FROM (
-            SELECT 'dataset' AS kind, namespace, name, namespace || '/' || name AS key FROM datasets
+            SELECT 'dataset' AS kind, ds_id::VARCHAR AS id, namespace, name,
+                   CASE WHEN starts_with(name, '/') THEN namespace || name ELSE namespace || '/' || name END AS key
+            FROM datasets
             WHERE contains(lower(namespace || '/' || name), lower($1))
             UNION ALL
-            SELECT 'job', namespace, name, namespace || '.' || name FROM jobs
+            SELECT 'job', job_id::VARCHAR, namespace, name, namespace || '.' || name FROM jobs
             WHERE contains(lower(namespace || '.' || name), lower($1))
         ) ORDER BY length(key), key LIMIT $2""", [text, limit])

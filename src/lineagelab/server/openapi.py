@@ -66,7 +66,13 @@ def openapi_document() -> dict[str, Any]:
                                           "and column edges (near a node if given)", [
                 _q("node", "focus: dataset or job (identity or unique part of a name)"),
                 _q("depth", "with node: jobs within this many hops (0: all)",
-                   schema={"type": "integer", "minimum": 0, "maximum": 1000})]),
+                   schema={"type": "integer", "minimum": 0, "maximum": 1000}),
+                _q("kind", "focus by id: dataset or job (with id)", schema={"type": "string",
+                                                                            "enum": ["dataset", "job"]}),
+                _q("id", "focus by id: the node's id (with kind)", schema={"type": "string", "pattern": "^[0-9]+$"}),
+                _q("max_runs", "runs kept at most, nearest the focus first (0: all); over it the bundle says "
+                   "'partial' and, without a focus, centres on the dataset most jobs touch",
+                   schema={"type": "integer", "minimum": 0, "maximum": 100000000})]),
             "/api/v1/stats": _get("Store statistics", []),
         },
         "components": {"schemas": {"Error": {"type": "object", "properties": {

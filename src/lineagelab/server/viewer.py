@@ -12,7 +12,7 @@ from lineagelab.events.identity import parse_time
 from lineagelab.graph import details, render
 from lineagelab.graph import diff as gdiff
 from lineagelab.graph.modes import Mode
-from lineagelab.graph.resolve import AmbiguousNode, NodeNotFound, NodeRef, resolve
+from lineagelab.graph.resolve import AmbiguousNode, Node, NodeNotFound, NodeRef, resolve
 from lineagelab.graph.traverse import column_lineage, impact, table_lineage, whole_graph
 from lineagelab.server.errors import ApiError
 from lineagelab.store.store import Store
@@ -118,13 +118,33 @@ def events(con: Any, request: Request) -> Any:
     return details.run_events(con, str(_param(request, "run", True)))
 
 
+#: Runs a served bundle holds at most unless asked otherwise (``max_runs``; 0: all): see ``bundle.build``.
+MAX_RUNS = 2000
+
+
+def _focus(con: Any, request: Request) -> Node | None:
+    """The bundle's focus: ``node`` as typed, or ``kind`` and ``id`` (what the viewer knows of a node it shows)."""
+    text, kind, ident = _param(request, "node"), _param(request, "kind"), _param(request, "id")
+    if text:
+        return _ref(con, text).node
+    if kind is None and ident is None:
+        return None
+    ident = ident or ""
+    if kind not in ("dataset", "job") or not (ident.isascii() and ident.isdigit() and int(ident) < 2**63):
+        raise ApiError(400, "BadRequest", "kind must be dataset or job, and id a node id (a non-negative integer)")
+    table, column = ("datasets", "ds_id") if kind == "dataset" else ("jobs", "job_id")
+    row = con.execute(f"SELECT namespace, name FROM {table} WHERE {column} = ?", [int(ident)]).fetchone()
+    if row is None:
+        raise ApiError(404, "NotFound", f"no {kind} with id {ident}")
+    return Node(str(kind), int(ident), row[0], row[1])
+
+
 def bundle_(con: Any, request: Request) -> Any:
     """Runs, datasets and jobs for the browser (details and raw events are fetched per node)."""
     from lineagelab.graph.bundle import build
 
-    text = _param(request, "node")
-    focus = _ref(con, text).node if text else None
-    return build(con, focus, _int(request, "depth", 0, 0, 1000), with_details=False, with_events=False)
+    return build(con, _focus(con, request), _int(request, "depth", 0, 0, 1000), with_details=False,
+                 with_events=False, max_runs=_int(request, "max_runs", MAX_RUNS, 0, 100_000_000))
 
 
 def stats(store: Store, request: Request) -> Response:
