@@ -40,12 +40,14 @@ from lineagelab.store.store import Store
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def ingest_bench(n_events: int) -> None:
+def ingest_bench(n_events: int, path: Path | None = None) -> None:
+    """Bulk ingest of ``path`` (NDJSON), or of ``n_events`` synthetic events written under bench/out."""
     OUT.mkdir(exist_ok=True)
-    shape = Shape(jobs=n_events // 4, runs_per_job=2, columns=8)
-    path = OUT / f"ingest_{n_events}.ndjson"
-    if not path.exists():
-        path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events(shape)))
+    if path is None:
+        shape = Shape(jobs=n_events // 4, runs_per_job=2, columns=8)
+        path = OUT / f"ingest_{n_events}.ndjson"
+        if not path.exists():
+            path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events(shape)))
     data = path.read_bytes()
     lines = data.splitlines()
     size = sum(map(len, lines)) / len(lines)
@@ -203,8 +205,12 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--datasets", type=int, default=100_000)
     ap.add_argument("--skip-ingest", action="store_true")
+    ap.add_argument("--ingest-file", type=Path, help="bench the bulk ingest of this NDJSON file (and stop)")
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
+    if args.ingest_file:
+        ingest_bench(0, args.ingest_file)
+        return
     if not args.skip_ingest:
         ingest_bench(args.events)
     query_bench(big_store(args.datasets))

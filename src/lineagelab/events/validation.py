@@ -13,6 +13,7 @@ step with fastjsonschema, whose errors carry the JSON path and a plain message.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -104,7 +105,6 @@ COMPOSED_ID = "urn:lineagelab:openlineage-with-facets"
 
 def _file_rule(file: str, sid: str, otherwise: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
     """(pattern of URLs naming ``file``, rule validating a facet as ``facet_schema_ref`` would for such a URL)."""
-    import re
 
     defs = _schemas().by_id[sid].get("$defs", {})
     base = "^(?:[^#]*/)?" + re.escape(file)
@@ -141,7 +141,11 @@ def _composed_schema() -> dict[str, Any]:
         if everything is not None:
             step["else"] = everything
         everything = step
-    core["$defs"]["LLAnyFacet"] = everything or {}
+    # A custom facet (its URL names no standard facet file) would fail every file's test in turn: one pattern of all
+    # the files settles it first (measured: 20.6 -> 16.0 us an event on the seed's Spark events, whose
+    # environment-properties facet is custom).
+    any_file = "^(?:[^#]*/)?(?:" + "|".join(re.escape(f) for f, _ in files) + r")(?:#[\s\S]*)?$"
+    core["$defs"]["LLAnyFacet"] = {"if": _url_matches(any_file), "then": everything or {}}
     by_key: dict[str, list[tuple[str, str]]] = {}
     for file, sid in files:
         for key, spec in _schemas().by_id[sid].get("properties", {}).items():
