@@ -8,8 +8,8 @@ are folded into their canonical node as everywhere else. ``focus`` + ``depth`` k
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,9 @@ import duckdb
 import orjson
 
 from lineagelab.graph import details
+from lineagelab.graph.modes import temporary
 from lineagelab.graph.resolve import Node, describe
+from lineagelab.store.sqlutil import scalar
 
 _DETAILS_CHUNK = 500  # nodes whose details are gathered together (a progress step)
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # raw events inlined in an export, in all; beyond that they are left out
@@ -44,15 +46,14 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
     keep_jobs: set[str] | None = None
     partial: dict[str, int] | None = None
     if focus is not None or max_runs:
-        hood = _Hood.load(con, c)
-        total = sum(hood.runs.values())
-        if focus is None and total > max_runs:
-            focus = hood.busiest(con)
-        if focus is not None:
-            keep_jobs, cut = hood.near(focus, depth, max_runs)
-            if cut:
-                partial = {"keptRuns": sum(hood.runs.get(j, 0) for j in keep_jobs), "totalRuns": total,
-                           "maxRuns": max_runs}
+        with _Hood.of(con) as hood:
+            total = hood.total_runs()
+            if focus is None and total > max_runs:
+                focus = hood.busiest()
+            if focus is not None:
+                keep_jobs, cut, kept_runs = hood.near(focus, depth, max_runs)
+                if cut:
+                    partial = {"keptRuns": kept_runs, "totalRuns": total, "maxRuns": max_runs}
     only = "" if keep_jobs is None else "AND job_id IN (SELECT unnest($1::BIGINT[]))"
     wanted = [] if keep_jobs is None else [[int(j) for j in keep_jobs if j != "None"]]
     runs: dict[str, dict[str, Any]] = {}
@@ -82,12 +83,13 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
     if focus is not None:
         (ds_ids if focus.kind == "dataset" else job_ids).add(str(focus.id))
 
-    rows = [r for r in con.execute("SELECT ds_id, namespace, name FROM datasets ORDER BY ds_id").fetchall()
-            if str(r[0]) in ds_ids]
+    rows = con.execute("SELECT ds_id, namespace, name FROM datasets WHERE ds_id IN (SELECT unnest($1::BIGINT[])) "
+                       "ORDER BY ds_id", [[int(d) for d in ds_ids]]).fetchall()
     fields = _fields(con, [r[0] for r in rows])
     datasets = [{"id": str(ds), "ns": ns, "name": name, "fields": fields.get(ds, [])} for ds, ns, name in rows]
     jobs = [{"id": str(j), "ns": ns, "name": name} for j, ns, name in con.execute(
-        "SELECT job_id, namespace, name FROM jobs ORDER BY job_id").fetchall() if str(j) in job_ids]
+        "SELECT job_id, namespace, name FROM jobs WHERE job_id IN (SELECT unnest($1::BIGINT[])) ORDER BY job_id",
+        [[int(j) for j in job_ids if j != "None"]]).fetchall()]
 
     doc: dict[str, Any] = {
         "generated": _iso(datetime.now(UTC)),
@@ -131,70 +133,74 @@ def _fields(con: duckdb.DuckDBPyConnection, ds_ids: list[int]) -> dict[int, list
     return out
 
 
-@dataclass
 class _Hood:
-    """Which jobs touch which datasets (runs with inputs or outputs; aliases folded), and each job's runs."""
+    """Which jobs touch which datasets (runs with inputs or outputs; aliases folded), asked hop by hop in DuckDB: a
+    walk near a node reads its part of the store (the 88,000 jobs of the bench store took ~1 s to load whole)."""
 
-    by_ds: dict[str, set[str]]
-    job_ds: dict[str, set[str]]
-    runs: dict[str, int]
-    latest: dict[str, str]
+    def __init__(self, con: duckdb.DuckDBPyConnection, pairs: str):
+        self.con, self.pairs = con, pairs
 
     @classmethod
-    def load(cls, con: duckdb.DuckDBPyConnection, c: Callable[[int], str]) -> _Hood:
-        by_ds: dict[str, set[str]] = defaultdict(set)
-        job_ds: dict[str, set[str]] = defaultdict(set)
-        for job, ds in con.execute("""
-                SELECT DISTINCT r.job_id, io.ds_id FROM run_io io JOIN runs r USING (run_key)
-                WHERE r.has_io""").fetchall():
-            by_ds[c(ds)].add(str(job))
-            job_ds[str(job)].add(c(ds))
-        runs: dict[str, int] = {}
-        latest: dict[str, str] = {}
-        for job, n, last in con.execute("""
-                SELECT job_id, count(*), max(started_at) FROM runs WHERE has_io GROUP BY job_id""").fetchall():
-            runs[str(job)] = n
-            latest[str(job)] = _iso(last) or ""
-        return cls(by_ds, job_ds, runs, latest)
+    @contextmanager
+    def of(cls, con: duckdb.DuckDBPyConnection) -> Iterator[_Hood]:
+        with temporary(con, "_hood", "pairs") as name:
+            con.execute(f"""
+                CREATE TEMP TABLE {name}_pairs AS
+                SELECT DISTINCT r.job_id::VARCHAR AS job, coalesce(a.canonical_id, io.ds_id)::VARCHAR AS ds
+                FROM run_io io JOIN runs r USING (run_key) LEFT JOIN aliases a ON a.member_id = io.ds_id
+                WHERE r.has_io AND r.job_id IS NOT NULL""")
+            yield cls(con, f"{name}_pairs")
 
-    def busiest(self, con: duckdb.DuckDBPyConnection) -> Node | None:
+    def total_runs(self) -> int:
+        return int(scalar(self.con, "SELECT count(*) FROM runs WHERE has_io"))
+
+    def busiest(self) -> Node | None:
         """The dataset the most jobs touch (the viewer's default focus)."""
-        if not self.by_ds:
-            return None
-        ds = min(self.by_ds, key=lambda d: (-len(self.by_ds[d]), int(d)))
-        return describe(con, "dataset", [int(ds)])[int(ds)]
+        row = self.con.execute(f"SELECT ds FROM {self.pairs} GROUP BY ds ORDER BY count(*) DESC, ds::BIGINT "
+                               "LIMIT 1").fetchone()
+        return None if row is None else describe(self.con, "dataset", [int(row[0])])[int(row[0])]
 
-    def near(self, focus: Node, depth: int, max_runs: int) -> tuple[set[str], bool]:
+    def _other(self, side: str, ids: list[str]) -> list[str]:
+        """The ``side`` ("job" or "ds") of the pairs whose other side is in ``ids``."""
+        other = "ds" if side == "job" else "job"
+        return sorted(r[0] for r in self.con.execute(
+            f"SELECT DISTINCT {side} FROM {self.pairs} WHERE {other} IN (SELECT unnest($1::VARCHAR[]))",
+            [ids]).fetchall())
+
+    def _runs(self, jobs: list[str]) -> dict[str, tuple[int, str]]:
+        """Each job's runs (with inputs or outputs) and latest start."""
+        return {str(j): (n, _iso(last) or "") for j, n, last in self.con.execute(
+            "SELECT job_id, count(*), max(started_at) FROM runs WHERE has_io AND job_id IN "
+            "(SELECT unnest($1::BIGINT[])) GROUP BY job_id", [[int(j) for j in jobs]]).fetchall()}
+
+    def near(self, focus: Node, depth: int, max_runs: int) -> tuple[set[str], bool, int]:
         """Jobs within ``depth`` dataset/job hops of the focus (0: any), either direction, whole hops while their
-        runs stay within ``max_runs`` (0: any); and whether the budget cut the walk short."""
-        start = (focus.kind, str(focus.id))
-        seen = {start}
-        jobs = {start[1]} if focus.kind == "job" else set()
-        spent = sum(self.runs.get(j, 0) for j in jobs)
-        level = [start]
+        runs stay within ``max_runs`` (0: any); whether the budget cut the walk short; the runs kept."""
+        level, side = [str(focus.id)], "ds" if focus.kind == "dataset" else "job"
+        seen: dict[str, set[str]] = {"ds": set(), "job": set()}
+        seen[side].add(str(focus.id))
+        jobs = {str(focus.id)} if focus.kind == "job" else set()
+        spent = sum(n for n, _ in self._runs(list(jobs)).values())
         hops = 0
         while level and not (depth and hops >= depth):
-            nxt: list[tuple[str, str]] = []
-            for kind, ident in level:
-                for n in ([("job", j) for j in sorted(self.by_ds.get(ident, ()))] if kind == "dataset" else
-                          [("dataset", x) for x in sorted(self.job_ds.get(ident, ()))]):
-                    if n not in seen:
-                        seen.add(n)
-                        nxt.append(n)
+            side = "job" if side == "ds" else "ds"  # the side the next hop reaches
+            nxt = [n for n in self._other(side, level) if n not in seen[side]]
+            seen[side].update(nxt)
             hops += 1
-            if nxt and nxt[0][0] == "job":
-                cost = sum(self.runs.get(j, 0) for _, j in nxt)
+            if nxt and side == "job":
+                runs = self._runs(nxt)
+                cost = sum(n for n, _ in runs.values())
                 if max_runs and spent + cost > max_runs:
-                    for _, j in sorted(nxt, key=lambda n: (self.latest.get(n[1], ""), n[1]), reverse=True):
-                        if jobs and spent + self.runs.get(j, 0) > max_runs:
+                    for j in sorted(nxt, key=lambda j: (runs[j][1], j), reverse=True):  # the most recent first
+                        if jobs and spent + runs[j][0] > max_runs:
                             break
                         jobs.add(j)
-                        spent += self.runs.get(j, 0)
-                    return jobs, True
-                jobs.update(j for _, j in nxt)
+                        spent += runs[j][0]
+                    return jobs, True, spent
+                jobs.update(nxt)
                 spent += cost
             level = nxt
-        return jobs, False
+        return jobs, False, spent
 
 
 def _events(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -147,6 +148,12 @@ def bundle_(con: Any, request: Request) -> Any:
                  with_events=False, max_runs=_int(request, "max_runs", MAX_RUNS, 0, 100_000_000))
 
 
+def bundle_route(store: Store, request: Request) -> Response:
+    """Compact JSON: the bundle is for the page, not for reading, and is often megabytes (half the size, ~10x faster
+    to encode than the other answers' indented JSON)."""
+    return Response(orjson.dumps(bundle_(store.reader(), request)), media_type="application/json")
+
+
 def stats(store: Store, request: Request) -> Response:
     return _json(store.stats())
 
@@ -159,6 +166,6 @@ ROUTES: dict[str, Callable[[Store, Request], Response]] = {
     "/api/v1/viewer/search": _with_cursor(search),
     "/api/v1/viewer/node": _with_cursor(node),
     "/api/v1/viewer/events": _with_cursor(events),
-    "/api/v1/viewer/bundle": _with_cursor(bundle_),
+    "/api/v1/viewer/bundle": bundle_route,
     "/api/v1/stats": stats,
 }
