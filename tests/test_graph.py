@@ -274,7 +274,7 @@ def test_a_run_budget_keeps_the_nearest_jobs_whole_hops_first(layered: Store) ->
 
     budget = total // 5
     part = build(con, with_details=False, with_events=False, max_runs=budget)
-    assert part["partial"] == {"keptRuns": len(part["runs"]), "totalRuns": total, "maxRuns": budget}
+    assert part["partial"] == {"keptRuns": len(part["runs"]), "totalRuns": total, "maxRuns": budget, "cut": True}
     assert 0 < len(part["runs"]) <= budget
     degree = {n[1]: d for n, d in g.degree() if n[0] == "dataset"}
     busiest = max(degree.values())
@@ -300,3 +300,8 @@ def test_a_run_budget_keeps_the_nearest_jobs_whole_hops_first(layered: Store) ->
     near_far = nx.single_source_shortest_path_length(g, far)
     assert min(near_far[("job", r["job"])] for r in around["runs"]) == 1
     assert len(around["runs"]) <= budget
+    # a depth alone leaves runs out too, and says so (not cut by a budget)
+    hop = build(con, node, 1, with_details=False, with_events=False)
+    first = {n[1] for n, d in near_far.items() if n[0] == "job" and d == 1}
+    assert {r["job"] for r in hop["runs"]} == first
+    assert hop["partial"] == {"keptRuns": sum(runs[j] for j in first), "totalRuns": total, "maxRuns": 0, "cut": False}

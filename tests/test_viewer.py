@@ -400,3 +400,22 @@ def test_a_large_store_is_served_in_parts(browser: Any, tmp_path: Path) -> None:
         p.shot("searched")
         assert p.dialogs == [] and p.errors == []
         page.close()
+
+    # an export of such a store can keep a part too: it says so, and its search stays within the page
+    html = tmp_path / "part.html"
+    done = subprocess.run([sys.executable, "-m", "lineagelab", "--store", str(path), "export", "html", str(html),
+                           "--max-runs", "40"], check=True, capture_output=True, text=True)
+    assert f"{part['partial']['keptRuns']} runs of 300" in done.stdout
+    p = Page(browser.new_page(), "large-store-export")
+    page = p.page
+    p.open(html.as_uri())
+    assert page.text_content("#partial") == (f"Showing {part['partial']['keptRuns']} of 300 runs, those nearest "
+                                             f"{focus['ns']}/{focus['name']}.")
+    page.fill("#search", far["name"])
+    page.wait_for_timeout(300)
+    assert page.text_content("#search-results") == ""  # not in this part, and nothing asked of a server
+    page.fill("#search", focus["name"])
+    page.locator("#search-results li", has_text=f"{focus['ns']}/{focus['name']}").first.wait_for()
+    assert all(u.startswith("file:") for u in p.requests)
+    assert p.dialogs == [] and p.errors == []
+    page.close()

@@ -514,11 +514,17 @@ def ui(
     run(settings.store, host, port, token)
 
 
+_EXPORT_RUNS_HINT = 10_000  # runs in an export beyond which the CLI suggests --max-runs (the served viewer keeps 2,000)
+
+
 @export_app.command("html")
 def export_html(
     out_file: Annotated[Path, typer.Argument(metavar="OUT.html", help="The file to write.")],
     node: Annotated[str | None, typer.Argument(help="Focus: a dataset or job (any unique part of its name).")] = None,
     depth: Annotated[int, typer.Option(help="With NODE: keep jobs within this many hops (0: all).")] = 0,
+    max_runs: Annotated[int, typer.Option(
+        min=0, help="Keep at most this many runs, those of the jobs nearest NODE (without one: the dataset most jobs "
+                    "touch), whole hops first (0: all). A browser draws a few thousand runs comfortably.")] = 0,
 ) -> None:
     """Write the viewer and the lineage into one HTML file that opens from disk, offline (no request leaves it)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -533,14 +539,19 @@ def export_html(
         task = bar.add_task("details", total=None)
         focus = _resolve(store.con, node).node if node else None
         doc = build(store.con, focus, depth, progress=lambda done, total: bar.update(task, completed=done,
-                                                                                       total=total))
+                                                                                       total=total),
+                    max_runs=max_runs)
     try:
         page = static_ui.standalone_html(doc)
     except static_ui.ViewerNotBuilt as exc:
         raise UserError(str(exc)) from None
     out_file.write_text(page, encoding="utf-8")
+    part = doc.get("partial")
     out.print(f"wrote {out_file} ({len(page.encode()) / 1e6:.1f} MB): {len(doc['datasets'])} datasets, "
-              f"{len(doc['jobs'])} jobs, {len(doc['runs'])} runs")
+              f"{len(doc['jobs'])} jobs, {len(doc['runs'])} runs" + (f" of {part['totalRuns']}" if part else ""))
+    if len(doc["runs"]) > _EXPORT_RUNS_HINT and not max_runs:
+        err.print(f"note: {len(doc['runs']):,} runs are more than a browser draws comfortably; --max-runs 2000 keeps "
+                  "the part around the busiest dataset (or give NODE and --depth)")
 
 
 # -- lake, SQL, Redshift ---------------------------------------------------------------------------------------

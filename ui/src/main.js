@@ -17,6 +17,7 @@ const FANOUT = 12; // neighbours shown on one side before the rest fold into "+N
 const params = new URLSearchParams(location.search);
 const ui = {
   bundle: null,
+  served: false, // fetched from the server (not an export): search can reach the whole store
   mode: 'latest', // latest | cumulative | asof
   asOf: null,
   depth: Number(params.get('depth') || 6),
@@ -68,11 +69,12 @@ async function loadBundle(around = null) {
   if (params.get('max_runs')) q.set('max_runs', params.get('max_runs'));
   const res = await fetch(`/api/v1/viewer/bundle?${q}`, { headers: tokenHeaders() });
   if (!res.ok) throw new Error(`the server answered ${res.status}: ${await res.text()}`);
+  ui.served = true;
   return res.json();
 }
 
-// A large store is served in parts (the server keeps the runs nearest a node): say so, and let search load any
-// node's part.
+// A bundle may hold part of the store (the runs nearest a node: a large store is served in parts): say so. Served,
+// search then asks the server, and picking a node loads the part around it.
 function showPartial() {
   const box = $('#partial');
   const p = ui.bundle.partial;
@@ -82,8 +84,9 @@ function showPartial() {
   const all = f ? (f.kind === 'dataset' ? ui.bundle.datasets : ui.bundle.jobs) : [];
   const n = all.find((x) => x.id === f.id);
   const name = n ? fullName({ kind: f.kind, ref: n }) : 'the focus';
-  box.textContent = `Large store: ${p.keptRuns.toLocaleString('en')} of ${p.totalRuns.toLocaleString('en')} runs ` +
-    `loaded, those nearest ${name}. Search finds any dataset or job and loads the part around it.`;
+  box.textContent = `Showing ${p.keptRuns.toLocaleString('en')} of ${p.totalRuns.toLocaleString('en')} runs, ` +
+    `those nearest ${name}.` + (ui.served ? ' Search finds any dataset or job in the store and loads the part ' +
+    'around it.' : '');
 }
 
 async function loadAround(kind, id) {
@@ -590,13 +593,15 @@ function setupControls() {
   // search: the loaded graph, or the whole store when only part of it is loaded
   const input = $('#search');
   const results = $('#search-results');
+  let asked = 0; // search answers are shown only for the latest query
   const pick = async (kind, id) => {
     results.replaceChildren();
     input.value = '';
     const nid = (kind === 'dataset' ? 'd' : 'j') + id;
     const f = ui.bundle.focus;
     const loadedAround = f && f.kind === kind && f.id === id;
-    if (ui.bundle.partial && !loadedAround && !(await loadAround(kind, id))) return;
+    asked += 1; // answers still on their way are stale now
+    if (ui.served && ui.bundle.partial && !loadedAround && !(await loadAround(kind, id))) return;
     ui.focus = nid;
     ui.highlighted = null;
     render();
@@ -604,12 +609,11 @@ function setupControls() {
   };
   const item = (kind, text, id) => h('li', { onclick: () => pick(kind, id) },
     h('span', { class: `badge ${kind}` }, kind), ' ', text);
-  let asked = 0;
   input.addEventListener('input', async () => {
     const q = input.value.trim();
+    const mine = ++asked;
     if (!q) { results.replaceChildren(); return; }
-    if (ui.bundle.partial) {
-      const mine = ++asked;
+    if (ui.served && ui.bundle.partial) {
       const res = await fetch(`/api/v1/viewer/search?${new URLSearchParams({ q, limit: '20' })}`,
         { headers: tokenHeaders() });
       if (mine !== asked || !res.ok) return; // a newer query is under way, or the server refused

@@ -23,6 +23,7 @@ from lineagelab.store.sqlutil import scalar
 
 _DETAILS_CHUNK = 500  # nodes whose details are gathered together (a progress step)
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # raw events inlined in an export, in all; beyond that they are left out
+_NEVER = datetime.min.replace(tzinfo=UTC)  # a job whose runs never started sorts as the least recent
 
 
 def _iso(t: Any) -> str | None:
@@ -37,14 +38,15 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
     ``max_runs`` (0: no limit) bounds the runs kept, for the served viewer: a browser cannot take a store of 100,000
     jobs (400 MB of JSON), and shows a few hundred nodes anyway. Over it, the runs kept are those of the jobs nearest
     the focus (without one, the dataset most jobs touch), whole hops at a time, the most recent jobs of the last hop
-    first; ``partial`` then says how many were kept of how many."""
+    first. Whenever runs are left out (budget, focus or depth), ``partial`` says how many were kept of how many, and
+    ``cut`` whether the budget was the reason."""
     canon = dict(con.execute("SELECT member_id, canonical_id FROM aliases").fetchall())
 
     def c(ds: int) -> str:  # ids are 63-bit: strings, or JavaScript rounds them
         return str(canon.get(ds, ds))
 
     keep_jobs: set[str] | None = None
-    partial: dict[str, int] | None = None
+    partial: dict[str, Any] | None = None
     if focus is not None or max_runs:
         with _Hood.of(con) as hood:
             total = hood.total_runs()
@@ -52,10 +54,10 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
                 focus = hood.busiest()
             if focus is not None:
                 keep_jobs, cut, kept_runs = hood.near(focus, depth, max_runs)
-                if cut:
-                    partial = {"keptRuns": kept_runs, "totalRuns": total, "maxRuns": max_runs}
+                if kept_runs < total:
+                    partial = {"keptRuns": kept_runs, "totalRuns": total, "maxRuns": max_runs, "cut": cut}
     only = "" if keep_jobs is None else "AND job_id IN (SELECT unnest($1::BIGINT[]))"
-    wanted = [] if keep_jobs is None else [[int(j) for j in keep_jobs if j != "None"]]
+    wanted = [] if keep_jobs is None else [[int(j) for j in keep_jobs]]
     runs: dict[str, dict[str, Any]] = {}
     for key, run_id, job, state, start, end, ms, err in con.execute(f"""
             SELECT run_key, run_id, job_id, state, started_at, ended_at, duration_ms, error_message
@@ -167,9 +169,9 @@ class _Hood:
             f"SELECT DISTINCT {side} FROM {self.pairs} WHERE {other} IN (SELECT unnest($1::VARCHAR[]))",
             [ids]).fetchall())
 
-    def _runs(self, jobs: list[str]) -> dict[str, tuple[int, str]]:
+    def _runs(self, jobs: list[str]) -> dict[str, tuple[int, datetime]]:
         """Each job's runs (with inputs or outputs) and latest start."""
-        return {str(j): (n, _iso(last) or "") for j, n, last in self.con.execute(
+        return {str(j): (n, last or _NEVER) for j, n, last in self.con.execute(
             "SELECT job_id, count(*), max(started_at) FROM runs WHERE has_io AND job_id IN "
             "(SELECT unnest($1::BIGINT[])) GROUP BY job_id", [[int(j) for j in jobs]]).fetchall()}
 

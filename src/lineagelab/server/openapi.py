@@ -70,8 +70,9 @@ def openapi_document() -> dict[str, Any]:
                 _q("kind", "focus by id: dataset or job (with id)", schema={"type": "string",
                                                                             "enum": ["dataset", "job"]}),
                 _q("id", "focus by id: the node's id (with kind)", schema={"type": "string", "pattern": "^[0-9]+$"}),
-                _q("max_runs", "runs kept at most, nearest the focus first (0: all); over it the bundle says "
-                   "'partial' and, without a focus, centres on the dataset most jobs touch",
+                _q("max_runs", "runs kept at most, nearest the focus first (0: all); a store over it without a "
+                   "focus is centred on the dataset most jobs touch. An answer holding fewer runs than the store "
+                   "says so under 'partial'",
                    schema={"type": "integer", "minimum": 0, "maximum": 100000000})]),
             "/api/v1/stats": _get("Store statistics", []),
         },
