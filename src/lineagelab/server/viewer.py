@@ -149,8 +149,8 @@ def bundle_(con: Any, request: Request) -> Any:
 
 
 def bundle_route(store: Store, request: Request) -> Response:
-    """Compact JSON: the bundle is for the page, not for reading, and is often megabytes (half the size, ~10x faster
-    to encode than the other answers' indented JSON)."""
+    """Compact JSON: the bundle is for the page, not for reading, and is often megabytes (measured on the big bench
+    store's first view: 5.4 MB in 0.46-0.51 s, against 11.4 MB in 0.72 s indented like the other answers)."""
     return Response(orjson.dumps(bundle_(store.reader(), request)), media_type="application/json")
 
 
