@@ -398,6 +398,11 @@ def test_a_large_store_is_served_in_parts(browser: Any, tmp_path: Path) -> None:
         assert any("/api/v1/viewer/search?" in u for u in p.requests)
         assert any(f"kind=dataset&id={far['id']}" in u for u in p.requests)
         p.shot("searched")
+        # the address names the part shown: a reload comes back to it
+        assert f"kind=dataset&id={far['id']}" in page.url and "max_runs=40" in page.url
+        page.reload()
+        p.wait_render(1)
+        assert full in page.text_content("#partial")
         assert p.dialogs == [] and p.errors == []
         page.close()
 

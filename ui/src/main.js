@@ -62,9 +62,10 @@ async function loadBundle(around = null) {
     return doc;
   }
   const q = new URLSearchParams();
-  if (around) {
-    q.set('kind', around.kind);
-    q.set('id', around.id);
+  const by = around || (params.get('kind') && params.get('id') ? { kind: params.get('kind'), id: params.get('id') } : null);
+  if (by) {
+    q.set('kind', by.kind);
+    q.set('id', by.id);
   } else if (params.get('node')) q.set('node', params.get('node'));
   if (params.get('max_runs')) q.set('max_runs', params.get('max_runs'));
   const res = await fetch(`/api/v1/viewer/bundle?${q}`, { headers: tokenHeaders() });
@@ -97,6 +98,12 @@ async function loadAround(kind, id) {
     $('#status').textContent = `could not load lineage: ${err.message}`;
     return false;
   }
+  // the address names the part shown: a reload or a bookmark comes back to it
+  const url = new URL(location.href);
+  url.searchParams.delete('node');
+  url.searchParams.set('kind', kind);
+  url.searchParams.set('id', id);
+  history.replaceState(null, '', url);
   Object.assign(ui, { mode: 'latest', asOf: null, diff: null, highlighted: null });
   $('#mode').value = 'latest';
   ui.expanded.clear();
