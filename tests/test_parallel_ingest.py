@@ -68,6 +68,25 @@ def test_parallel_ingest_gives_the_serial_model(tmp_path: Path, small_blocks: li
     assert par_stats["column_edges"] > 1000
 
 
+def test_a_bulk_ingest_leaves_the_connection_settings_as_it_found_them(tmp_path: Path,
+                                                                      small_blocks: list[int]) -> None:
+    """A bulk ingest runs DuckDB on one thread and without vacuum: a library user's settings come back afterwards,
+    after a failed ingest too."""
+    path = tmp_path / "events.ndjson"
+    docs = synthetic_file(path, jobs=60)
+    bad = tmp_path / "bad.ndjson"
+    bad.write_bytes(path.read_bytes() + b'{"eventType": "START"}\n')
+    with Store(tmp_path / "lineage.duckdb") as s:
+        s.con.execute("SET threads = 2")
+        s.con.execute("SET max_vacuum_tasks = 7")
+        settings = "SELECT current_setting('threads'), current_setting('max_vacuum_tasks')"
+        assert s.ingest_paths([path], workers=2).accepted == len(docs)
+        assert s.con.execute(settings).fetchone() == (2, 7)
+        with pytest.raises(StrictStop):
+            s.ingest_paths([bad], workers=2, strict=True)
+        assert s.con.execute(settings).fetchone() == (2, 7)
+
+
 def test_rejections_name_their_lines_across_blocks(tmp_path: Path, small_blocks: list[int]) -> None:
     path = tmp_path / "events.ndjson"
     docs = synthetic_file(path)
