@@ -524,7 +524,7 @@ def export_html(
     depth: Annotated[int, typer.Option(help="With NODE: keep jobs within this many hops (0: all).")] = 0,
     max_runs: Annotated[int, typer.Option(
         min=0, help="Keep at most this many runs, those of the jobs nearest NODE (without one: the dataset most jobs "
-                    "touch), whole hops first (0: all). A browser draws a few thousand runs comfortably.")] = 0,
+                    "touch), whole hops first (0: all; the served viewer keeps 2,000).")] = 0,
 ) -> None:
     """Write the viewer and the lineage into one HTML file that opens from disk, offline (no request leaves it)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -550,8 +550,8 @@ def export_html(
     out.print(f"wrote {out_file} ({len(page.encode()) / 1e6:.1f} MB): {len(doc['datasets'])} datasets, "
               f"{len(doc['jobs'])} jobs, {len(doc['runs'])} runs" + (f" of {part['totalRuns']}" if part else ""))
     if len(doc["runs"]) > _EXPORT_RUNS_HINT and not max_runs:
-        err.print(f"note: {len(doc['runs']):,} runs are more than a browser draws comfortably; --max-runs 2000 keeps "
-                  "the part around the busiest dataset (or give NODE and --depth)")
+        err.print(f"note: {len(doc['runs']):,} runs make a page browsers are slow to open (the served viewer keeps "
+                  "2,000); --max-runs 2000 keeps the part around the busiest dataset, or give NODE and --depth")
 
 
 # -- lake, SQL, Redshift ---------------------------------------------------------------------------------------
