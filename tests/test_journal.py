@@ -89,3 +89,19 @@ def test_ingest_derives_what_a_server_stored_but_had_not_derived(tmp_path: Path,
         before = snapshot(s)
         s.rebuild()
         assert snapshot(s) == before
+
+
+def test_a_backlog_is_derived_in_chunks_to_the_model_a_rebuild_gives(tmp_path: Path,
+                                                                      events: list[dict[str, Any]]) -> None:
+    """The server's way under load: events stored, the model derived later, a few per transaction (without vacuum
+    while the backlog lasts); the database's vacuum setting comes back after."""
+    with Store(tmp_path / "b.duckdb") as s:
+        s.con.execute("SET max_vacuum_tasks = 9")
+        s.append_raw(pending(events))
+        assert s.derive_all(limit=3) == len(events) > 3
+        assert s.derived_seq() == s.last_seq()
+        assert s.con.execute("SELECT current_setting('max_vacuum_tasks')").fetchone() == (9,)
+        assert s.derive_all(limit=3) == 0
+        derived = snapshot(s)
+        s.rebuild()
+        assert snapshot(s) == derived

@@ -115,6 +115,20 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def _without_vacuum(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """No vacuum at the checkpoints of the block's commits (a setting of the whole database, restored after).
+    Commits of thousands of rows each leave row groups of that size, and DuckDB's vacuum merged them again every few
+    checkpoints, rewriting ever more of the table (measured: the raw table's 10,000-event commits over 176,000
+    events took 4.0 s with spikes growing to 1 s, 1.6 s without). Vacuum resumes at the next checkpoint after."""
+    vacuum = scalar(con, "SELECT current_setting('max_vacuum_tasks')")
+    con.execute("SET max_vacuum_tasks = 0")
+    try:
+        yield
+    finally:
+        con.execute(f"SET max_vacuum_tasks = {int(vacuum)}")
+
+
 def _batches(events: Iterator[RawEvent], size: int) -> Iterator[Batch]:
     """Prepared batches of ``size`` events, read lazily: an event is parsed only when its batch gets to it."""
     while (batch := prepare(itertools.islice(events, size))).read:
@@ -264,8 +278,7 @@ class Store:
         try:
             self._check_versions()
             if not read_only:
-                while self.derive_pending():
-                    pass  # a server stopped before its model caught up
+                self.derive_all()  # a server stopped before its model caught up
                 self._replay_journals()
             elif journal_files(self.path):
                 self._replay_read_only()
@@ -467,22 +480,18 @@ class Store:
     def _bulk_settings(self, wanted: bool) -> Iterator[None]:
         """While a bulk ingest commits: DuckDB on one thread, as worker processes keep the cores busy and its parallel
         operators then only add coordination (measured on 2 cores: 0.4 s less CPU for 20,000 events, ~5% faster);
-        and no vacuum at checkpoints. Each 10,000-event commit leaves row groups of that size, and DuckDB's vacuum
-        merged them again at every few checkpoints, rewriting ever more of the table: the raw table's commits over
-        176,000 events took 4.0 s with spikes growing to 1 s, 1.6 s without; the whole build 19.4-19.7 s, 17.3-17.8 s
-        without (store 207 vs 211 MiB; queries the same). Vacuum resumes with the next checkpoint after the ingest."""
+        and no vacuum (``_without_vacuum``: the 176,000-event build 19.4-19.7 s with it, 17.6-18.0 s without; store
+        207 vs 210 MiB, queries the same)."""
         if not wanted:
             yield
             return
         threads = scalar(self.con, "SELECT current_setting('threads')")
-        vacuum = scalar(self.con, "SELECT current_setting('max_vacuum_tasks')")
         self.con.execute("SET threads = 1")
-        self.con.execute("SET max_vacuum_tasks = 0")
         try:
-            yield
+            with _without_vacuum(self.con):
+                yield
         finally:
             self.con.execute(f"SET threads = {int(threads)}")
-            self.con.execute(f"SET max_vacuum_tasks = {int(vacuum)}")
 
     def ingest_docs(self, docs: Iterable[Any], source: str) -> IngestReport:
         """Ingest event documents built in this process (a Redshift run, a statement log), validated like any."""
@@ -534,6 +543,17 @@ class Store:
         many. Safe beside ``append_raw`` on another thread: it has a connection of its own."""
         with self._derive_lock:
             return self._derive_pending(limit)
+
+    def derive_all(self, limit: int = BATCH_SIZE) -> int:
+        """Derive everything pending, ``limit`` events a transaction; a backlog of more than one transaction without
+        vacuum (``_without_vacuum``); return how many."""
+        done = self.derive_pending(limit)
+        if done < limit:
+            return done
+        with _without_vacuum(self.reader()):  # this thread's own connection: the setting is the database's
+            while more := self.derive_pending(limit):
+                done += more
+        return done
 
     def _derive_pending(self, limit: int) -> int:
         con = self._deriver()
