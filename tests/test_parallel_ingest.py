@@ -62,6 +62,9 @@ def test_parallel_ingest_gives_the_serial_model(tmp_path: Path, small_blocks: li
         ser_stats = ser.stats()
     assert (report.accepted, report.duplicates, report.rejected) == (len(docs), 0, [])
     assert len(small_blocks) == 2  # prepared in two worker processes
+    for pid in small_blocks:  # each gone and reaped once the ingest returns (no zombie left)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
     assert sum(committed) == len(docs)
     for key in ("events", "runs", "jobs", "datasets", "dataset_versions", "column_edges"):
         assert par_stats[key] == ser_stats[key], key

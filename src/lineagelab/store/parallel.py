@@ -54,6 +54,7 @@ class _Worker:
         self.proc = subprocess.Popen([sys.executable, "-m", "lineagelab.store.parallel"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env)
         self.tasks: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+        self.ended = False
         # Writing a task may block until the worker reads it, while it writes its previous result: a thread of
         # its own feeds it, so this process can always read results.
         self.feeder = threading.Thread(target=self._feed, name="lineagelab-feeder", daemon=True)
@@ -80,10 +81,16 @@ class _Worker:
             raise WorkerError(f"an ingest worker process failed: {value}")
         return value
 
+    def end(self) -> None:
+        """No more tasks: the worker exits once it has answered those queued."""
+        if not self.ended:
+            self.ended = True
+            self.tasks.put(None)
+
     def close(self, kill: bool) -> None:
         if kill:
             self.proc.kill()
-        self.tasks.put(None)
+        self.end()
         self.feeder.join(timeout=5)
         try:
             self.proc.wait(timeout=5)
@@ -110,6 +117,8 @@ class Pool:
                 if sent - received >= _IN_FLIGHT * n:
                     yield self._workers[received % n].result()
                     received += 1
+            for worker in self._workers:  # they exit as they finish, while the caller stores the last answers
+                worker.end()
             while received < sent:
                 yield self._workers[received % n].result()
                 received += 1
