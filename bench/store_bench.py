@@ -73,7 +73,7 @@ def ingest_bench(n_events: int, path: Path | None = None) -> None:
             edges = s.stats()["column_edges"]
         wall = time.perf_counter() - t  # includes the final checkpoint on close
         after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = [a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before, strict=True)]
+        cpu = [max(0.0, a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime) for a, b in zip(after, before, strict=True)]
         rate = report.accepted / wall
         print(f"  {label:<36} {rate:>8,.0f} events/s  = {rate / raw_rate:.1%} of the raw parse rate (target >= 25%); "
               f"CPU {cpu[0]:.1f} s here + {cpu[1]:.1f} s in workers over {wall:.1f} s; {edges:,} column edges")
