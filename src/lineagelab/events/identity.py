@@ -26,6 +26,11 @@ def dataset_key(namespace: str, name: str) -> str:
     return f"{namespace}{name}" if name.startswith("/") else f"{namespace}/{name}"
 
 
+def dataset_key_sql(namespace: str, name: str) -> str:
+    """``dataset_key`` as a DuckDB expression over the given column expressions."""
+    return f"CASE WHEN starts_with({name}, '/') THEN {namespace} || {name} ELSE {namespace} || '/' || {name} END"
+
+
 def job_key(namespace: str, name: str) -> str:
     return f"{namespace}.{name}"
 

@@ -8,6 +8,7 @@ import duckdb
 import orjson
 
 from lineagelab.events import naming
+from lineagelab.events.identity import dataset_key_sql
 from lineagelab.graph.resolve import Node
 
 
@@ -126,10 +127,10 @@ def run_events(con: duckdb.DuckDBPyConnection, run_id: str) -> list[Any]:
 def search(con: duckdb.DuckDBPyConnection, text: str, limit: int = 50) -> list[dict[str, Any]]:
     """Datasets and jobs whose identity contains ``text``, shortest first; ``id`` as text (63-bit ids lose digits
     as JavaScript numbers), ``key`` as ``dataset_key`` / ``job_key`` spell it."""
-    return _rows(con, """
+    return _rows(con, f"""
         SELECT * FROM (
             SELECT 'dataset' AS kind, ds_id::VARCHAR AS id, namespace, name,
-                   CASE WHEN starts_with(name, '/') THEN namespace || name ELSE namespace || '/' || name END AS key
+                   {dataset_key_sql("namespace", "name")} AS key
             FROM datasets
             WHERE contains(lower(namespace || '/' || name), lower($1))
             UNION ALL

@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from lineagelab.events.identity import dataset_key_sql
 from lineagelab.graph.modes import Mode, relations, temporary
 
 CATEGORIES = ("datasets", "jobs", "edges", "columns", "column-edges")
@@ -28,8 +29,7 @@ class GraphState:
 
 def _key(alias: str, id_col: str) -> str:
     """A dataset's key (``dataset_key``) in SQL, its id where the store does not name it."""
-    return (f"coalesce(CASE WHEN starts_with({alias}.name, '/') THEN {alias}.namespace || {alias}.name "
-            f"ELSE {alias}.namespace || '/' || {alias}.name END, CAST({id_col} AS VARCHAR))")
+    return f"coalesce({dataset_key_sql(f'{alias}.namespace', f'{alias}.name')}, CAST({id_col} AS VARCHAR))"
 
 
 @contextmanager
