@@ -47,11 +47,10 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
 
     keep_jobs: set[str] | None = None
     partial: dict[str, Any] | None = None
-    if focus is not None or max_runs:
+    total = int(scalar(con, "SELECT count(*) FROM runs WHERE has_io")) if focus is not None or max_runs else 0
+    if focus is not None or total > max_runs:  # a part of the store: walk out from the focus
         with _Hood.of(con) as hood:
-            total = hood.total_runs()
-            if focus is None and total > max_runs:
-                focus = hood.busiest()
+            focus = focus or hood.busiest()
             if focus is not None:
                 keep_jobs, cut, kept_runs = hood.near(focus, depth, max_runs)
                 if kept_runs < total:
@@ -152,9 +151,6 @@ class _Hood:
                 FROM run_io io JOIN runs r USING (run_key) LEFT JOIN aliases a ON a.member_id = io.ds_id
                 WHERE r.has_io AND r.job_id IS NOT NULL""")
             yield cls(con, f"{name}_pairs")
-
-    def total_runs(self) -> int:
-        return int(scalar(self.con, "SELECT count(*) FROM runs WHERE has_io"))
 
     def busiest(self) -> Node | None:
         """The dataset the most jobs touch (the viewer's default focus)."""
