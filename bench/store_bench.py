@@ -38,6 +38,7 @@ from lineagelab.graph.modes import Mode
 from lineagelab.graph.resolve import Node
 from lineagelab.graph.traverse import table_lineage
 from lineagelab.simulator.synthetic import Shape, events
+from lineagelab.store import derive
 from lineagelab.store.parallel import BLOCK_BYTES, default_workers
 from lineagelab.store.prepare import Batch, event_id_of, prepare_block
 from lineagelab.store.store import Store
@@ -60,7 +61,8 @@ def ingest_bench(n_events: int, path: Path | None = None) -> None:
     for line in lines:
         orjson.loads(line)
     raw_rate = len(lines) / (time.perf_counter() - t)
-    print(f"ingest: {len(lines):,} events of {size / 1024:.1f} KB avg")
+    print(f"ingest: {len(lines):,} events of {size / 1024:.1f} KB avg; facts derived in "
+          f"{'Python (no C derivation built, or LINEAGELAB_PURE_PYTHON set)' if derive._native is None else 'C'}")
     print(f"  orjson.loads baseline                {raw_rate:>8,.0f} events/s")
     store_path = OUT / "ingest.duckdb"
     for label, workers in (("one process (Store.ingest)", 0), (f"{default_workers()} worker processes (CLI)", None)):
@@ -127,7 +129,9 @@ def stages(path: Path, lines: list[bytes], raw_rate: float) -> None:
     parse_validate = per_event(lambda: [validate_event(orjson.loads(line)) for line in lines])
     with_id = per_event(lambda: [event_id_of(orjson.loads(line)) for line in lines])
     batches: list[Batch] = []
-    worker = per_event(lambda: batches.extend(prepare_block(b) for b in read_blocks([path], split_bytes=BLOCK_BYTES)))
+    sent: set[str] = set()  # as in a worker process: each schema's fields go with the first batch that has it
+    worker = per_event(lambda: batches.extend(prepare_block(b, sent)
+                                              for b in read_blocks([path], split_bytes=BLOCK_BYTES)))
     store_path = OUT / "stages.duckdb"
     for p in (store_path, Path(f"{store_path}.wal")):
         p.unlink(missing_ok=True)

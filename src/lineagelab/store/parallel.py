@@ -44,8 +44,9 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
-#: What a worker can be asked to do: prepare a block of input (ingest), or derive the facts of stored rows (rebuild).
-TASKS: dict[str, Callable[[Any], Any]] = {"prepare": prepare_block, "facts": facts_of_rows}
+#: What a worker can be asked to do: prepare a block of input (ingest), or derive the facts of stored rows (rebuild);
+#: each also gets the set of schemas the worker's earlier answers carried (see ``prepare``).
+TASKS: dict[str, Callable[[Any, set[str]], Any]] = {"prepare": prepare_block, "facts": facts_of_rows}
 
 
 class _Worker:
@@ -145,8 +146,9 @@ def prepared_batches(paths: Iterable[str | os.PathLike[str]], workers: int | Non
         if size >= PARALLEL_MIN_BYTES:
             break
     if workers <= 1 or size < PARALLEL_MIN_BYTES:
+        schemas_sent: set[str] = set()
         for block in [*head, *blocks]:
-            yield prepare_block(block)
+            yield prepare_block(block, schemas_sent)
         return
     with Pool(workers) as pool:
         yield from pool.map("prepare", itertools.chain(head, blocks))
@@ -154,6 +156,7 @@ def prepared_batches(paths: Iterable[str | os.PathLike[str]], workers: int | Non
 
 def _serve(tasks: IO[bytes], results: IO[bytes]) -> None:
     gc.disable()  # a task's thousands of parsed documents make no reference cycles; the cyclic GC only rescans
+    schemas_sent: set[str] = set()  # this process serves one ingest or rebuild
     while True:
         try:
             task, item = pickle.load(tasks)
@@ -161,7 +164,7 @@ def _serve(tasks: IO[bytes], results: IO[bytes]) -> None:
             return
         answer: tuple[str, Any]
         try:
-            answer = ("ok", TASKS[task](item))
+            answer = ("ok", TASKS[task](item, schemas_sent))
         except Exception as exc:  # reported to the ingesting process, which stops with it
             answer = ("error", f"{type(exc).__name__}: {exc}")
         try:

@@ -228,10 +228,11 @@ class Batch:
                      self.facts.without(event_ids), self.rejected, self.duplicates, self.read)
 
 
-def facts_of(rows: Iterable[tuple[str, str, str]], parsed: dict[str, Pending] | None = None) -> Facts:
+def facts_of(rows: Iterable[tuple[str, str, str]], parsed: dict[str, Pending] | None = None,
+             schemas_sent: set[str] | None = None) -> Facts:
     """The facts of stored events (event_id, raw, kind): what catching up and rebuilding derive from. Events found
-    in ``parsed`` (taken out of it) are not parsed again."""
-    facts = Facts()
+    in ``parsed`` (taken out of it) are not parsed again; see ``prepare`` for ``schemas_sent``."""
+    facts = Facts() if schemas_sent is None else Facts(schemas_sent=schemas_sent)
     for event_id, raw, kind in rows:
         known = parsed.pop(event_id, None) if parsed is not None else None
         if known is not None:
@@ -242,13 +243,21 @@ def facts_of(rows: Iterable[tuple[str, str, str]], parsed: dict[str, Pending] | 
     return facts
 
 
-def facts_of_rows(rows: list[tuple[str, str, str]]) -> FactTables:
+def facts_of_rows(rows: list[tuple[str, str, str]], schemas_sent: set[str] | None = None) -> FactTables:
     """A worker process's task in a parallel rebuild (see ``parallel.py``)."""
-    return FactTables.of(facts_of(rows))
+    facts = facts_of(rows, schemas_sent=schemas_sent)
+    if schemas_sent is not None:
+        schemas_sent.update(facts.schemas)
+    return FactTables.of(facts)
 
 
-def prepare(events: Iterable[RawEvent]) -> Batch:
+def prepare(events: Iterable[RawEvent], schemas_sent: set[str] | None = None) -> Batch:
     """Validate, identify and derive the facts of a batch of read events.
+
+    ``schemas_sent``: hashes of the schemas whose fields earlier batches of the same ingest carry (updated with this
+    one's). A batch leaves them out: the writer stores batches in order and keeps each schema once, and an ingest that
+    stops storing (an error, ``--strict``) stores nothing later. Measured: a synthetic 20,000-event ingest's workers
+    flattened and sent ~500,000 field rows, 25 an event, ~10x the distinct ones.
 
     Streams: each parsed document is dropped once its facts and ``raw_fields`` are taken (measured: holding a
     block's 800 parsed documents until the end made parsing alone 2x slower, ~35 us an event, in fresh memory)."""
@@ -256,7 +265,7 @@ def prepare(events: Iterable[RawEvent]) -> Batch:
     rows: list[tuple[Any, ...]] = []
     texts: list[bytes] = []
     rejected: list[Rejection] = []
-    facts = Facts()
+    facts = Facts() if schemas_sent is None else Facts(schemas_sent=schemas_sent)
     seen: set[str] = set()
     read = 0
     for raw in events:
@@ -270,9 +279,11 @@ def prepare(events: Iterable[RawEvent]) -> Batch:
             rows.append(raw_fields(item))
             texts.append(item.text)
             derive(facts, item.event_id, item.kind, item.doc, item.event_time)
+    if schemas_sent is not None:
+        schemas_sent.update(facts.schemas)
     return Batch(ids, _raw_table(rows, texts), FactTables.of(facts), rejected, read - len(rejected) - len(ids), read)
 
 
-def prepare_block(block: Block) -> Batch:
+def prepare_block(block: Block, schemas_sent: set[str] | None = None) -> Batch:
     """A worker process's task (see ``parallel.py``)."""
-    return prepare(block.events())
+    return prepare(block.events(), schemas_sent)

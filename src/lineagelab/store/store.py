@@ -775,7 +775,8 @@ class Store:
                 # the Python half (parsing, deriving facts) in worker processes, as a bulk ingest does
                 tables: Iterator[FactTables] = stack.enter_context(Pool(workers)).map("facts", chunks)
             else:
-                tables = (facts_of_rows(rows) for rows in chunks)
+                schemas_sent: set[str] = set()
+                tables = (facts_of_rows(rows, schemas_sent) for rows in chunks)
             for facts in tables:
                 self._insert_facts(con, facts)
                 run_keys |= facts.run_keys

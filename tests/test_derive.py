@@ -1,0 +1,217 @@
+"""The facts of an event: the C derivation (``store/_derive.c``) gives exactly the rows of the Python reference."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from lineagelab.events.reader import read_events
+from lineagelab.events.validation import EventKind
+from lineagelab.simulator.synthetic import Shape
+from lineagelab.simulator.synthetic import events as synthetic_events
+from lineagelab.store import derive
+from lineagelab.store.prepare import Pending, accept, prepare
+from lineagelab.store.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def native() -> Any:
+    assert derive._native is not None, "lineagelab.store._derive did not build (./scripts/setup.sh builds it)"
+    return derive._native
+
+
+def both(items: list[tuple[str, EventKind, Any, int | None]]) -> tuple[derive.Facts, derive.Facts]:
+    c, py = derive.Facts(), derive.Facts()
+    for event_id, kind, doc, when in items:
+        native().derive(c, event_id, kind.value, doc, when)
+        derive.derive_py(py, event_id, kind, doc, when)
+    return c, py
+
+
+def assert_same(c: derive.Facts, py: derive.Facts) -> None:
+    for f in dataclasses.fields(derive.Facts):
+        got, want = getattr(c, f.name), getattr(py, f.name)
+        assert got == want, f.name
+        if isinstance(want, list):  # equal values of the same types (True is not 1, "5" is not 5)
+            assert [[type(v) for v in r] if isinstance(r, tuple) else type(r) for r in got] == \
+                [[type(v) for v in r] if isinstance(r, tuple) else type(r) for r in want], f.name
+
+
+def pending(paths: list[Path]) -> list[tuple[str, EventKind, Any, int | None]]:
+    out = []
+    for raw in read_events(paths):
+        item = accept(raw)
+        if isinstance(item, Pending):
+            when = None if item.event_time is None else (item.event_time - derive._EPOCH) // derive._MICROSECOND
+            out.append((item.event_id, item.kind, item.doc, when))
+    return out
+
+
+def test_the_c_derivation_gives_the_python_rows_on_real_events(tmp_path: Path) -> None:
+    path = tmp_path / "synthetic.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in synthetic_events(Shape(jobs=60, columns=6, seed=9))))
+    items = pending([ROOT / "fixtures" / "events", path])  # the seed's captured events and synthetic ones
+    assert len(items) > 250
+    c, py = both(items)
+    assert len(py.lineage_edges) > 1000 and py.symlinks and py.schemas  # every kind of row was made
+    assert_same(c, py)
+
+
+def run_event(outputs: list[Any], inputs: list[Any] | None = None, **run_facets: Any) -> dict[str, Any]:
+    return {"eventType": "COMPLETE", "eventTime": "2024-01-01T00:00:00Z", "producer": "p", "schemaURL": "s",
+            "run": {"runId": str(uuid.uuid4()), "facets": run_facets},
+            "job": {"namespace": "ns", "name": "job"}, "inputs": inputs or [], "outputs": outputs}
+
+
+def lineage(fields: Any, dataset: Any = None) -> dict[str, Any]:
+    facet: dict[str, Any] = {"_producer": "p", "_schemaURL": "x", "fields": fields}
+    if dataset is not None:
+        facet["dataset"] = dataset
+    return facet
+
+
+ODD = [
+    # column lineage as producers really send it, and as malformed custom facets reusing the key
+    run_event([{"namespace": "s3://b", "name": "out", "facets": {"columnLineage": lineage({
+        "a": {"inputFields": [
+            {"namespace": 5, "name": True, "field": 1.5, "transformations": [
+                {"type": "DIRECT", "subtype": "IDENTITY", "description": "", "masking": "yes"},
+                {"type": None, "subtype": 3, "description": {"x": 1}, "masking": 0},
+                "not a dict",
+            ]},
+            {"namespace": "n", "name": "t", "field": "f", "transformations": []},
+            {"namespace": "n", "name": "t", "field": "g", "transformations": "nope"},
+            {"namespace": None, "name": "t"},
+            {"namespace": "n"},
+            "not a dict",
+            {"namespace": "n", "name": "big", "field": 2**70, "transformations": [{"masking": 2**70}]},
+        ], "transformationType": "identity", "transformationDescription": "copied"},
+        "b": {"inputFields": [{"namespace": "n", "name": "t", "field": "x"}], "transformationType": ""},
+        "c": {"inputFields": "not a list"},
+        "d": "not a dict",
+        "e": {"inputFields": [{"namespace": "n", "name": "u", "field": "y"}], "transformationType": 7,
+              "transformationDescription": False},
+    }, dataset=[{"namespace": "n", "name": "filter", "field": "z",
+                 "transformations": [{"type": "INDIRECT", "subtype": "FILTER", "masking": True}]}, 7])}}]),
+    run_event([{"namespace": "s3://b", "name": "o2", "facets": {"columnLineage": lineage("not a dict", dataset="x")}},
+               {"namespace": "s3://b", "name": "o3", "facets": {"columnLineage": "not a dict"}},
+               {"namespace": "s3://b", "name": "o4", "facets": {"columnLineage": lineage({}, dataset=[])}}],
+              inputs=[{"namespace": "s3://b", "name": "in", "facets": {"columnLineage": lineage({
+                  "a": {"inputFields": [{"namespace": "n", "name": "t", "field": "f"}]}})}}]),
+    # schemas (nested, odd fields), symlinks (to itself, falsy lists), lifecycle, statistics, parents, errors
+    run_event([{"namespace": "s3://b", "name": "t", "facets": {
+        "schema": {"fields": [{"name": "a", "type": "struct", "fields": [
+            {"name": "x", "type": "int", "description": "d"}, {"name": 5}, "junk", {"fields": []},
+            {"name": "y", "fields": [{"name": "z"}]}]}, {"name": "b", "extra": [1, 2]}]},
+        "symlinks": {"identifiers": [{"namespace": "s3://b", "name": "t", "type": "TABLE"},
+                                     {"namespace": "glue", "name": "db.t", "type": "TABLE"},
+                                     {"namespace": "glue", "name": 5}, {"namespace": "glue", "name": "db.u"}, "x"]},
+        "lifecycleStateChange": {"lifecycleStateChange": "OVERWRITE"}},
+        "outputFacets": {"outputStatistics": {"rowCount": 12}}},
+        {"namespace": "s3://b", "name": "u", "facets": {"schema": {"fields": "x"}, "symlinks": {"identifiers": []},
+                                                       "lifecycleStateChange": {"lifecycleStateChange": 3}},
+         "outputFacets": {"outputStatistics": {"rowCount": True}}},
+        {"namespace": "s3://b", "name": "v", "facets": {"symlinks": {"identifiers": 0}},
+         "outputFacets": {"outputStatistics": {"rowCount": 1.5}}}],
+        parent={"run": {"runId": "p"}, "job": {"namespace": "pns"}}, errorMessage={"message": "boom"}),
+    run_event([], parent={"job": {"namespace": 1, "name": None}}, errorMessage={"message": 5}),
+    {**run_event([]), "eventType": "START", "job": {}},
+]
+
+
+def test_the_c_derivation_gives_the_python_rows_on_odd_facets() -> None:
+    items = [(f"e{i}", EventKind.RUN, doc, 1_700_000_000_000_000 + i) for i, doc in enumerate(ODD)]
+    items.append(("d", EventKind.DATASET, {"dataset": {"namespace": "n", "name": "d", "facets": {
+        "schema": {"fields": [{"name": "a"}]}}}}, None))
+    items.append(("j", EventKind.JOB, {"job": {"namespace": "n", "name": "j"}, "inputs": [{"namespace": "n",
+                                                                                          "name": "i"}],
+                                       "outputs": [{"namespace": "n", "name": "o", "facets": {"columnLineage": lineage(
+                                           {"c": {"inputFields": [{"namespace": "n", "name": "r", "field": "f"}]}})}}]},
+                  None))
+    items += [(f"again{i}", kind, copy.deepcopy(doc), when) for i, (_, kind, doc, when) in enumerate(items)]
+    c, py = both(items)
+    assert any(row[6] == "ref" for row in py.datasets)  # datasets named only in lineage
+    assert len(py.lineage_facets) < len(py.lineage_uses)  # repeated facets expanded once
+    assert_same(c, py)
+
+
+@pytest.mark.parametrize("doc", [
+    {"job": {"namespace": "n"}, "run": {"runId": "r"}},  # a job without a name
+    {"job": {"namespace": "n", "name": "j"}, "run": {}},  # a run without an id
+    {"job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}, "inputs": [{"name": "t"}]},
+    {"job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}, "outputs": ["x"]},
+    {"job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}, "outputs": 5},
+    {"job": {"namespace": "n", "name": 7}, "run": {"runId": "r"}},  # stable_id needs text
+])
+def test_the_c_derivation_refuses_what_the_python_one_refuses(doc: dict[str, Any]) -> None:
+    with pytest.raises(Exception) as py_error:
+        derive.derive_py(derive.Facts(), "e", EventKind.RUN, doc, None)
+    with pytest.raises(type(py_error.value)):
+        native().derive(derive.Facts(), "e", EventKind.RUN.value, doc, None)
+
+
+def test_later_batches_leave_out_the_schemas_earlier_ones_carry(tmp_path: Path) -> None:
+    docs = list(synthetic_events(Shape(jobs=40, runs_per_job=3, columns=5, seed=2)))
+    texts = [orjson.dumps(d) for d in docs]
+    half = len(texts) // 2
+    sent: set[str] = set()
+    first, second = (prepare(read_events_of(part), sent) for part in (texts[:half], texts[half:]))
+    alone = prepare(read_events_of(texts[half:]))
+    assert set(alone.facts.tables["schemas"]["schema_hash"].to_pylist()) - \
+        set(first.facts.tables["schemas"]["schema_hash"].to_pylist())  # the second half has schemas of its own
+    sent_again = set(second.facts.tables["schemas"]["schema_hash"].to_pylist()) if "schemas" in \
+        second.facts.tables else set()
+    assert not sent_again & set(first.facts.tables["schemas"]["schema_hash"].to_pylist())
+    assert alone.facts.tables["schema_fields"].num_rows > (second.facts.tables["schema_fields"].num_rows
+                                                           if "schema_fields" in second.facts.tables else 0)
+    with Store(tmp_path / "a.duckdb") as a, Store(tmp_path / "b.duckdb") as b:
+        a.ingest_batches([first, second])
+        b.ingest_batches([prepare(read_events_of(texts[:half])), prepare(read_events_of(texts[half:]))])
+        query = "SELECT * FROM schema_fields ORDER BY ALL"
+        assert a.con.execute(query).fetchall() == b.con.execute(query).fetchall()
+        assert a.con.execute("SELECT count(*) FROM f_datasets WHERE schema_hash IS NOT NULL AND schema_hash "
+                             "NOT IN (SELECT schema_hash FROM schemas)").fetchone() == (0,)
+
+
+def read_events_of(texts: list[bytes]) -> Any:
+    from lineagelab.events.reader import parse_bytes
+
+    return parse_bytes(b"\n".join(texts) + b"\n", "test")
+
+
+def test_the_c_derivation_leaks_nothing() -> None:
+    """Every object it makes is owned by the facts (or freed on an error): a long ingest's workers stay flat."""
+    import gc
+    import tracemalloc
+
+    items = pending([ROOT / "fixtures" / "events"])[:60]
+    items += [(f"e{i}", EventKind.RUN, doc, 5) for i, doc in enumerate(ODD)]
+    bad = {"job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}, "outputs": [{"namespace": "n"}]}
+
+    def rounds(n: int) -> None:
+        for _ in range(n):
+            facts = derive.Facts()
+            for event_id, kind, doc, when in items:
+                native().derive(facts, event_id, kind.value, doc, when)
+            with pytest.raises(KeyError):
+                native().derive(derive.Facts(), "e", "RunEvent", bad, None)
+        derive.stable_id.cache_clear()
+        gc.collect()
+
+    rounds(3)
+    tracemalloc.start()
+    try:
+        rounds(3)
+        before = tracemalloc.get_traced_memory()[0]
+        rounds(60)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1024, f"{grown} bytes more after 60 rounds"
