@@ -215,3 +215,17 @@ def test_the_c_derivation_leaks_nothing() -> None:
     finally:
         tracemalloc.stop()
     assert grown < 1024, f"{grown} bytes more after 60 rounds"
+
+
+def test_a_schema_nested_too_deeply_is_an_error_not_a_crash() -> None:
+    deep: list[Any] = [{"name": "leaf"}]
+    for i in range(20_000):
+        deep = [{"name": f"f{i}", "fields": deep}]
+    with pytest.raises(RecursionError):
+        derive._flatten_fields(deep)
+    with pytest.raises(RecursionError):
+        native().flatten_fields(deep)
+    shallow = deep
+    for _ in range(19_990):
+        shallow = shallow[0]["fields"]
+    assert native().flatten_fields(shallow) == derive._flatten_fields(shallow)

@@ -201,8 +201,12 @@ static int facet_edges(PyObject *fid, PyObject *facet, PyObject *out, PyObject *
 /* derive._flatten_fields: (dotted name, type, description) of every field of a schema, nested ones after their
  * parent. Appends to out; 0, or -1 on error. */
 static int flatten(PyObject *fields, PyObject *prefix, PyObject *out) {
+    if (Py_EnterRecursiveCall(" while flattening schema fields")) return -1;  /* RecursionError, as in Python */
     PyObject *it = PyObject_GetIter(fields);
-    if (it == NULL) return -1;
+    if (it == NULL) {
+        Py_LeaveRecursiveCall();
+        return -1;
+    }
     PyObject *f;
     int rc = 0;
     while (rc == 0 && (f = PyIter_Next(it)) != NULL) {
@@ -222,6 +226,7 @@ static int flatten(PyObject *fields, PyObject *prefix, PyObject *out) {
         Py_DECREF(f);
     }
     Py_DECREF(it);
+    Py_LeaveRecursiveCall();
     return rc == 0 && PyErr_Occurred() ? -1 : rc;
 }
 

@@ -131,7 +131,8 @@ def _without_vacuum(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def _batches(events: Iterator[RawEvent], size: int) -> Iterator[Batch]:
     """Prepared batches of ``size`` events, read lazily: an event is parsed only when its batch gets to it."""
-    while (batch := prepare(itertools.islice(events, size))).read:
+    schemas_sent: set[str] = set()
+    while (batch := prepare(itertools.islice(events, size), schemas_sent)).read:
         yield batch
 
 
