@@ -229,3 +229,25 @@ def test_a_schema_nested_too_deeply_is_an_error_not_a_crash() -> None:
     for _ in range(19_990):
         shallow = shallow[0]["fields"]
     assert native().flatten_fields(shallow) == derive._flatten_fields(shallow)
+
+
+def test_without_the_c_derivation_a_parallel_ingest_stores_the_same(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where ``_derive`` did not build, the workers derive in Python: the same store (LINEAGELAB_PURE_PYTHON makes
+    them do so here)."""
+    from lineagelab.store import parallel
+    from tests.test_store import snapshot
+
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 64 * 1024)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 3 * 64 * 1024)
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in synthetic_events(Shape(jobs=80, columns=6, seed=5))))
+    snapshots = []
+    for pure in (False, True):
+        if pure:
+            monkeypatch.setenv("LINEAGELAB_PURE_PYTHON", "1")
+        with Store(tmp_path / f"{pure}.duckdb") as s:
+            report = s.ingest_paths([path], workers=2)
+            assert report.accepted > 300 and not report.rejected
+            snapshots.append(snapshot(s))
+    assert snapshots[0] == snapshots[1]
