@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from lineagelab.events.reader import read_events
+from lineagelab.events.reader import RawEvent, read_events
 from lineagelab.events.validation import EventKind
 from lineagelab.simulator.synthetic import Shape
 from lineagelab.simulator.synthetic import events as synthetic_events
@@ -251,3 +252,17 @@ def test_without_the_c_derivation_a_parallel_ingest_stores_the_same(tmp_path: Pa
             assert report.accepted > 300 and not report.rejected
             snapshots.append(snapshot(s))
     assert snapshots[0] == snapshots[1]
+
+
+def test_an_integer_beyond_64_bits_in_a_schema_is_stored(tmp_path: Path) -> None:
+    """An event built in Python may hold one (parsed JSON holds a float instead), and orjson refuses to write it: the
+    schema hash falls back to the stdlib's JSON instead of failing the ingest."""
+    doc = run_event([{"namespace": "s3://b", "name": "t", "facets": {"schema": {
+        "_producer": "https://example.com/p", "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/"
+        "SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet",
+        "fields": [{"name": "a", "type": "bigint", "maxValue": 2**70}]}}}])
+    doc["producer"], doc["schemaURL"] = "https://example.com/p", "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+    with Store(tmp_path / "s.duckdb") as s:
+        report = s.ingest([RawEvent("test", "event 0", json.dumps(doc).encode(), doc)])
+        assert (report.accepted, report.rejected) == (1, [])
+        assert s.con.execute("SELECT name, type FROM schema_fields").fetchall() == [("a", "bigint")]
