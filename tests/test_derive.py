@@ -266,3 +266,21 @@ def test_an_integer_beyond_64_bits_in_a_schema_is_stored(tmp_path: Path) -> None
         report = s.ingest([RawEvent("test", "event 0", json.dumps(doc).encode(), doc)])
         assert (report.accepted, report.rejected) == (1, [])
         assert s.con.execute("SELECT name, type FROM schema_fields").fetchall() == [("a", "bigint")]
+
+
+def test_schema_fields_go_to_the_batch_tables_in_order() -> None:
+    schema_url = "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
+    docs = [run_event([{"namespace": "n", "name": f"t{i}", "facets": {"schema": {
+        "_producer": "https://example.com/p", "_schemaURL": schema_url, "fields": fields}}}])
+        for i, fields in enumerate([[], [{"name": "a", "type": "int"}, {"name": "s", "fields": [{"name": "x"}]}], []])]
+    for doc in docs:
+        doc["producer"], doc["schemaURL"] = "https://example.com/p", "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+    batch = prepare(read_events_of([orjson.dumps(d) for d in docs]))
+    assert not batch.rejected
+    fields = batch.facts.tables["schema_fields"].to_pylist()
+    counts = dict(zip(*batch.facts.tables["schemas"].to_pydict().values(), strict=True))
+    assert sorted(counts.values()) == [0, 3]
+    (full,) = [h for h, n in counts.items() if n == 3]
+    assert fields == [{"schema_hash": full, "ordinal": 0, "name": "a", "type": "int", "description": None},
+                      {"schema_hash": full, "ordinal": 1, "name": "s", "type": None, "description": None},
+                      {"schema_hash": full, "ordinal": 2, "name": "s.x", "type": None, "description": None}]

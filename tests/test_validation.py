@@ -220,3 +220,16 @@ def test_facets_are_checked_by_their_url_whatever_their_key(spec_dir: Path, even
             rejected += not official
             checked += 1
     assert checked >= 40 and rejected >= 5  # the variants do produce invalid events, and they are caught
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2024-06-01T10:00:00Z", "2024-06-01T10:00:00+00:00"),
+    ("2024-06-01T10:00:00.123456789Z", "2024-06-01T10:00:00.123456+00:00"),  # Java's nanoseconds, truncated
+    ("2024-06-01T12:30:00.5+02:30", "2024-06-01T10:00:00.500000+00:00"),
+    (" 2024-06-01t10:00:00.1234567z ", "2024-06-01T10:00:00.123456+00:00"),  # blanks, lower case
+    ("2024-06-01T10:00:00", "2024-06-01T10:00:00+00:00"),  # no offset: UTC
+])
+def test_event_times_are_read_as_utc(text: str, expected: str) -> None:
+    from lineagelab.events.identity import parse_time
+
+    assert parse_time(text).isoformat() == expected
