@@ -34,8 +34,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
 fi
 # The C part of the ingest (src/lineagelab/store/_derive.c) is built in place by the editable install: again when it
 # changed. Without a C compiler the package still works, with the slower Python derivation.
-native=$(ls src/lineagelab/store/_derive.*.so 2>/dev/null | head -1)
-if [ -z "$native" ] || [ src/lineagelab/store/_derive.c -nt "$native" ]; then
+native=src/lineagelab/store/_derive$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+if [ ! -f "$native" ] || [ src/lineagelab/store/_derive.c -nt "$native" ]; then
   .venv/bin/python -m pip install --quiet --no-deps -e . >/tmp/lineagelab-native-build.log 2>&1 \
     || { cat /tmp/lineagelab-native-build.log; exit 1; }
 fi
