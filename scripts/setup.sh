@@ -32,13 +32,17 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e ".[dev]"
   touch "$stamp"
 fi
-# The C part of the ingest (src/lineagelab/store/_derive.c) is built in place by the editable install: again when it
-# changed. Without a C compiler the package still works, with the slower Python derivation.
-native=src/lineagelab/store/_derive$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-if [ ! -f "$native" ] || [ src/lineagelab/store/_derive.c -nt "$native" ]; then
-  .venv/bin/python -m pip install --quiet --no-deps -e . >/tmp/lineagelab-native-build.log 2>&1 \
-    || { cat /tmp/lineagelab-native-build.log; exit 1; }
-fi
+# The C parts of the ingest (src/lineagelab/store/_derive.c, src/lineagelab/events/_check.c) are built in place by the
+# editable install: again when one changed. Without a C compiler the package still works, with the slower Python paths.
+suffix=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+for source in src/lineagelab/store/_derive.c src/lineagelab/events/_check.c; do
+  native=${source%.c}$suffix
+  if [ ! -f "$native" ] || [ "$source" -nt "$native" ]; then
+    .venv/bin/python -m pip install --quiet --no-deps -e . >/tmp/lineagelab-native-build.log 2>&1 \
+      || { cat /tmp/lineagelab-native-build.log; exit 1; }
+    break
+  fi
+done
 
 # The viewer's front end: built from ui/ with its lockfile into the package's static folder.
 if [ -f ui/package.json ]; then

@@ -541,7 +541,38 @@ static PyObject *derive_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
     return derive(self, args, nargs);
 }
 
+/* The keys looked up in event documents: ``use_keys`` may swap each for an equal string object (see derive.py). */
+static PyObject **key_slots[] = {
+    &s_job, &s_run, &s_eventType, &s_namespace, &s_name, &s_runId, &s_facets, &s_parent, &s_errorMessage,
+    &s_message, &s_dataset, &s_inputs, &s_outputs, &s_schema, &s_fields, &s_lifecycleStateChange, &s_outputFacets,
+    &s_outputStatistics, &s_rowCount, &s_symlinks, &s_identifiers, &s_type, &s_columnLineage, &s_inputFields,
+    &s_transformationType, &s_transformationDescription, &s_field, &s_transformations, &s_subtype, &s_description,
+    &s_masking,
+};
+#define N_KEYS (sizeof(key_slots) / sizeof(key_slots[0]))
+
+static PyObject *key_names(PyObject *self, PyObject *unused) {
+    PyObject *out = PyList_New(N_KEYS);
+    if (out == NULL) return NULL;
+    for (size_t i = 0; i < N_KEYS; i++) PyList_SET_ITEM(out, i, Py_NewRef(*key_slots[i]));
+    return out;
+}
+
+static PyObject *use_keys(PyObject *self, PyObject *list) {
+    if (!PyList_Check(list) || PyList_GET_SIZE(list) != (Py_ssize_t)N_KEYS)
+        return PyErr_Format(PyExc_ValueError, "use_keys takes a list of the %d key_names()", (int)N_KEYS);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        PyObject *k = PyList_GET_ITEM(list, i);
+        if (!PyUnicode_CheckExact(k) || PyUnicode_Compare(k, *key_slots[i]) != 0)
+            return PyErr_Format(PyExc_ValueError, "use_keys: item %d is not %R", (int)i, *key_slots[i]);
+    }
+    for (size_t i = 0; i < N_KEYS; i++) Py_SETREF(*key_slots[i], Py_NewRef(PyList_GET_ITEM(list, i)));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"key_names", key_names, METH_NOARGS, "The keys this module looks up in documents."},
+    {"use_keys", use_keys, METH_O, "Equal string objects to use for key_names() (same order)."},
     {"derive", (PyCFunction)(void (*)(void))derive_entry, METH_FASTCALL,
      "derive(facts, event_id, kind, doc, event_time): append the facts of one valid event (see derive.py)."},
     {"flatten_fields", (PyCFunction)flatten_fields, METH_O,

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from lineagelab.events.identity import parse_time, stable_id
+from lineagelab.events.precheck import parsed_key
 from lineagelab.events.validation import EventKind
 from lineagelab.store import column_lineage
 
@@ -233,6 +234,7 @@ def _load_native() -> Any:
         return None
     _derive.configure(stable_id=stable_id, schema=_schema, text=column_lineage._text,
                       masking=column_lineage._masking, lineage_key=_lineage_key)
+    _derive.use_keys([parsed_key(k) for k in _derive.key_names()])  # lookups by identity in parsed documents
     return _derive
 
 

@@ -1,0 +1,570 @@
+/* An accept-only validation of parsed events against the spec's schemas, compiled by ``precheck.py``.
+ *
+ * Every node answers VALID, INVALID or UNKNOWN. UNKNOWN is whatever this file does not settle exactly (a keyword the
+ * compiler did not know, a format string outside the plain forms below, a float where an integer is asked, a value
+ * whose type is not one parsed JSON makes); it is sticky through allOf/anyOf/oneOf, ``not`` and ``if``, so a doubt is
+ * never negated into a pass. ``validate_event`` accepts only VALID and sends the rest down the reference path.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+
+enum { INVALID = 0, VALID = 1, UNKNOWN = 2, FAILED = -1 };
+enum { F_UNKNOWN = 1, F_FALSE = 2, F_ROUTE = 4 };
+enum { T_NULL = 1, T_BOOL = 2, T_OBJECT = 4, T_ARRAY = 8, T_STRING = 16, T_INTEGER = 32, T_NUMBER = 64 };
+enum { FMT_NONE = 0, FMT_URI = 1, FMT_UUID = 2, FMT_DATETIME = 3 };
+
+typedef struct {
+    int flags, types, addl, items, not_, if_, then_, else_, ref, format;
+    Py_ssize_t n_props, n_req, n_all, n_any, n_one, n_dep;
+    PyObject **prop_keys, **req, **dep_keys, **dep_vals; /* borrowed from the node tuples */
+    int *prop_ids, *all, *any, *one;
+    PyObject *prop_set; /* dict: property name -> its index in prop_keys */
+    PyObject *enum_, *const_, *minimum;
+} Node;
+
+static Node *nodes;
+static Py_ssize_t n_nodes;
+static PyObject *held;      /* the node tuples and the compiled schemas, kept alive */
+static PyObject *route_fn;  /* url -> node id or -1 */
+static PyObject *routes;    /* dict url -> int: the memo of route_fn */
+static PyObject *s_schemaURL;
+#define ROUTES_MAX 10000
+
+static void free_nodes(void) {
+    for (Py_ssize_t i = 0; i < n_nodes; i++) {
+        Node *n = &nodes[i];
+        PyMem_Free(n->prop_keys); PyMem_Free(n->req); PyMem_Free(n->dep_keys); PyMem_Free(n->dep_vals);
+        PyMem_Free(n->prop_ids); PyMem_Free(n->all); PyMem_Free(n->any); PyMem_Free(n->one);
+        Py_XDECREF(n->prop_set);
+    }
+    PyMem_Free(nodes);
+    nodes = NULL;
+    n_nodes = 0;
+    Py_CLEAR(held);
+    Py_CLEAR(route_fn);
+    Py_CLEAR(routes);
+}
+
+/* ---- formats: VALID for the plain, unambiguous forms; UNKNOWN for anything else (never INVALID) ---- */
+
+static int is_hex(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static int is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+static int uuid_ok(const unsigned char *s, Py_ssize_t n) {
+    if (n != 36) return UNKNOWN;
+    for (Py_ssize_t i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') return UNKNOWN;
+        } else if (!is_hex(s[i])) {
+            return UNKNOWN;
+        }
+    }
+    return VALID;
+}
+
+static int digits(const unsigned char *s, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!is_digit(s[i])) return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), upper-case T and Z, real calendar days. */
+static int datetime_ok(const unsigned char *s, Py_ssize_t n) {
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (n < 20) return UNKNOWN;
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+    int h = digits(s + 11, 2), mi = digits(s + 14, 2), sec = digits(s + 17, 2);
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59)
+        return UNKNOWN;
+    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return UNKNOWN;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > days[mo - 1] + (mo == 2 && leap)) return UNKNOWN;
+    Py_ssize_t i = 19;
+    if (i < n && s[i] == '.') {
+        Py_ssize_t start = ++i;
+        while (i < n && is_digit(s[i])) i++;
+        if (i == start || i - start > 9) return UNKNOWN;
+    }
+    if (i == n - 1 && s[i] == 'Z') return VALID;
+    if (i == n - 6 && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+        int oh = digits(s + i + 1, 2), om = digits(s + i + 4, 2);
+        if (oh >= 0 && oh <= 23 && om >= 0 && om <= 59) return VALID;
+    }
+    return UNKNOWN;
+}
+
+/* Character classes of RFC 3986: unreserved and sub-delims (1), ':' (2), '/' and '?' (4), '@' (8). */
+static unsigned char uri_class[256];
+
+static void init_classes(void) {
+    for (int c = 0; c < 256; c++) {
+        if (is_alpha((unsigned char)c) || is_digit((unsigned char)c) || (c && strchr("-._~!$&'()*+,;=", c)))
+            uri_class[c] = 1;
+    }
+    uri_class[':'] = 2;
+    uri_class['@'] = 8;
+    uri_class['/'] = uri_class['?'] = 4;
+}
+
+/* A run of characters of the classes in ``allowed``, percent escapes well-formed; returns the end. */
+static Py_ssize_t span(const unsigned char *s, Py_ssize_t i, Py_ssize_t n, int allowed, int *bad) {
+    while (i < n) {
+        unsigned char c = s[i];
+        if (uri_class[c] & allowed) {
+            i++;
+        } else if (c == '%') {
+            if (i + 2 >= n || !is_hex(s[i + 1]) || !is_hex(s[i + 2])) { *bad = 1; return i; }
+            i += 3;
+        } else {
+            return i;
+        }
+    }
+    return i;
+}
+
+/* A host of dot-separated labels of letters, digits, '-' and '_', the last not all digits (so never an IP address
+ * to parse, and the same under RFC 3986 and the WHATWG URL rules); returns nonzero when it is one. */
+static int plain_host(const unsigned char *s, Py_ssize_t a, Py_ssize_t b) {
+    Py_ssize_t label = a;
+    int all_digits = 1;
+    if (a == b) return 0;
+    for (Py_ssize_t i = a; i < b; i++) {
+        unsigned char c = s[i];
+        if (c == '.') {
+            if (i == label) return 0;
+            label = i + 1;
+            all_digits = 1;
+        } else if (is_alpha(c) || c == '-' || c == '_') {
+            all_digits = 0;
+        } else if (!is_digit(c)) {
+            return 0;
+        }
+    }
+    if (label == b) return 0; /* a trailing dot */
+    if (b - a >= 4 && (s[a] | 32) == 'x' && (s[a + 1] | 32) == 'n' && s[a + 2] == '-' && s[a + 3] == '-') return 0;
+    for (Py_ssize_t i = a; i + 4 < b; i++)
+        if (s[i] == '.' && (s[i + 1] | 32) == 'x' && (s[i + 2] | 32) == 'n' && s[i + 3] == '-' && s[i + 4] == '-') return 0;
+    return !all_digits;
+}
+
+/* An absolute URI (RFC 3986): scheme ":" ["//" authority] path ["?" query] ["#" fragment], with a plain host
+ * (``plain_host``) and a port of 1-5 digits up to 65535. */
+static int uri_ok(const unsigned char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    int bad = 0;
+    if (n == 0 || !is_alpha(s[0])) return UNKNOWN;
+    while (i < n && (is_alpha(s[i]) || is_digit(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) i++;
+    if (i >= n || s[i] != ':') return UNKNOWN;
+    i++;
+    if (i + 1 < n && s[i] == '/' && s[i + 1] == '/') {
+        i += 2;
+        Py_ssize_t a = i, at = -1, colon = -1;
+        while (i < n && s[i] != '/' && s[i] != '?' && s[i] != '#') {
+            if (s[i] == '@') at = i;
+            i++;
+        }
+        Py_ssize_t host = a;
+        if (at >= 0) {
+            if (span(s, a, at, 1 | 2, &bad) != at || bad) return UNKNOWN;
+            host = at + 1;
+        }
+        for (Py_ssize_t p = host; p < i; p++)
+            if (s[p] == ':') { colon = p; break; }
+        if (!plain_host(s, host, colon >= 0 ? colon : i)) return UNKNOWN;
+        if (colon >= 0) {
+            Py_ssize_t len = i - colon - 1;
+            if (len < 1 || len > 5) return UNKNOWN;
+            long port = 0;
+            for (Py_ssize_t p = colon + 1; p < i; p++) {
+                if (!is_digit(s[p])) return UNKNOWN;
+                port = port * 10 + (s[p] - '0');
+            }
+            if (port > 65535) return UNKNOWN;
+        }
+    }
+    /* path, then query: one run, as "?" and "/" are allowed in the query and the fragment too */
+    i = span(s, i, n, 1 | 2 | 4 | 8, &bad);
+    if (bad) return UNKNOWN;
+    if (i < n && s[i] == '#') {
+        i = span(s, i + 1, n, 1 | 2 | 4 | 8, &bad);
+        if (bad) return UNKNOWN;
+    }
+    return i == n ? VALID : UNKNOWN;
+}
+
+static int format_ok(int format, PyObject *str) {
+    if (!PyUnicode_IS_ASCII(str)) return UNKNOWN;
+    const unsigned char *s = PyUnicode_1BYTE_DATA(str);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(str);
+    switch (format) {
+    case FMT_URI: return uri_ok(s, n);
+    case FMT_UUID: return uuid_ok(s, n);
+    case FMT_DATETIME: return datetime_ok(s, n);
+    default: return UNKNOWN;
+    }
+}
+
+/* ---- values ---- */
+
+/* The JSON type of a value parsed JSON makes (exact types only), 0 for anything else. */
+static int type_of(PyObject *x) {
+    if (PyDict_CheckExact(x)) return T_OBJECT;
+    if (PyUnicode_CheckExact(x)) return T_STRING;
+    if (PyList_CheckExact(x)) return T_ARRAY;
+    if (x == Py_None) return T_NULL;
+    if (x == Py_True || x == Py_False) return T_BOOL;
+    if (PyLong_CheckExact(x)) return T_INTEGER;
+    if (PyFloat_CheckExact(x)) return isfinite(PyFloat_AS_DOUBLE(x)) ? T_NUMBER : 0;
+    return 0;
+}
+
+/* JSON equality where it is plain (strings, null, booleans, integers, different types); UNKNOWN otherwise. */
+static int json_eq(PyObject *a, PyObject *b) {
+    int ta = type_of(a), tb = type_of(b);
+    if (!ta || !tb) return UNKNOWN;
+    int na = ta == T_INTEGER || ta == T_NUMBER, nb = tb == T_INTEGER || tb == T_NUMBER;
+    if (na && nb) {
+        if (ta != T_INTEGER || tb != T_INTEGER) return UNKNOWN;
+        int r = PyObject_RichCompareBool(a, b, Py_EQ);
+        return r < 0 ? FAILED : r ? VALID : INVALID;
+    }
+    if (ta != tb) return INVALID;
+    switch (ta) {
+    case T_STRING: {
+        int r = PyUnicode_Compare(a, b);
+        if (r == -1 && PyErr_Occurred()) return FAILED;
+        return r == 0 ? VALID : INVALID;
+    }
+    case T_NULL: return VALID;
+    case T_BOOL: return a == b ? VALID : INVALID;
+    default: return UNKNOWN;
+    }
+}
+
+/* ---- the walk ---- */
+
+static int depth;  /* of eval calls: a deeply nested document (or a $ref loop) ends as RecursionError */
+#define MAX_DEPTH 2000
+
+static int eval(int id, PyObject *x, int t);
+
+/* Combine a conjunct's answer into ``acc``; returns at once on INVALID (settles the whole) or FAILED. */
+#define AND(acc, r)                              \
+    do {                                         \
+        int r_ = (r);                            \
+        if (r_ == FAILED) return FAILED;         \
+        if (r_ == INVALID) return INVALID;       \
+        if (r_ == UNKNOWN) acc = UNKNOWN;        \
+    } while (0)
+
+static inline int child(int id, PyObject *x) {
+    int t = type_of(x);
+    if (t == T_OBJECT && !_PyDict_HasOnlyStringKeys(x)) return UNKNOWN; /* O(1) for a dict of str keys */
+    return t ? eval(id, x, t) : UNKNOWN;
+}
+
+static int route(PyObject *url) {
+    PyObject *hit = PyDict_GetItemWithError(routes, url);
+    if (hit != NULL) return (int)PyLong_AsLong(hit);
+    if (PyErr_Occurred()) return -2;
+    PyObject *r = PyObject_CallOneArg(route_fn, url);
+    if (r == NULL) return -2;
+    long id = PyLong_AsLong(r);
+    if (id == -1 && PyErr_Occurred()) { Py_DECREF(r); return -2; }
+    if (id < -1 || id >= n_nodes) { Py_DECREF(r); PyErr_SetString(PyExc_ValueError, "route out of range"); return -2; }
+    if (PyDict_GET_SIZE(routes) < ROUTES_MAX && PyDict_SetItem(routes, url, r) < 0) { Py_DECREF(r); return -2; }
+    Py_DECREF(r);
+    return (int)id;
+}
+
+/* A standard facet (a dict whose _schemaURL names one) checked against its own schema. */
+static int routed(PyObject *v) {
+    if (!PyDict_CheckExact(v)) return VALID;
+    PyObject *url = PyDict_GetItemWithError(v, s_schemaURL);
+    if (url == NULL) return PyErr_Occurred() ? FAILED : VALID;
+    if (!PyUnicode_CheckExact(url)) return VALID;
+    int target = route(url);
+    if (target == -2) return FAILED;
+    return target >= 0 ? eval(target, v, T_OBJECT) : VALID;
+}
+
+static int eval_object(Node *n, PyObject *x) {
+    int acc = VALID;
+    for (Py_ssize_t i = 0; i < n->n_req; i++) {
+        int has = PyDict_Contains(x, n->req[i]);
+        if (has < 0) return FAILED;
+        if (!has) return INVALID;
+    }
+    for (Py_ssize_t i = 0; i < n->n_dep; i++) {
+        int has = PyDict_Contains(x, n->dep_keys[i]);
+        if (has < 0) return FAILED;
+        if (!has) continue;
+        PyObject *need = n->dep_vals[i];
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(need); j++) {
+            int h = PyDict_Contains(x, PyTuple_GET_ITEM(need, j));
+            if (h < 0) return FAILED;
+            if (!h) return INVALID;
+        }
+    }
+    int route_all = (n->flags & F_ROUTE) != 0;
+    if (n->addl >= 0 || route_all || PyDict_GET_SIZE(x) < n->n_props) {
+        /* walk the instance: one lookup per member instead of one per declared property */
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(x, &pos, &k, &v)) {
+            if (!PyUnicode_CheckExact(k)) return UNKNOWN;
+            if (n->n_props || n->addl >= 0) {
+                PyObject *index = PyDict_GetItemWithError(n->prop_set, k);
+                if (index != NULL) {
+                    int id = n->prop_ids[PyLong_AS_LONG(index)];
+                    if (id >= 0) AND(acc, child(id, v));
+                }
+                else if (PyErr_Occurred()) return FAILED;
+                else if (n->addl >= 0) AND(acc, child(n->addl, v));
+            }
+            if (route_all) AND(acc, routed(v));
+        }
+        return acc;
+    }
+    for (Py_ssize_t i = 0; i < n->n_props; i++) {
+        PyObject *v = PyDict_GetItemWithError(x, n->prop_keys[i]);
+        if (v != NULL) {
+            if (n->prop_ids[i] >= 0) AND(acc, child(n->prop_ids[i], v));
+        }
+        else if (PyErr_Occurred()) return FAILED;
+    }
+    return acc;
+}
+
+static int eval_node(Node *n, PyObject *x, int t) {
+    if (n->flags & F_UNKNOWN) return UNKNOWN;
+    if (n->flags & F_FALSE) return INVALID;
+    int acc = VALID;
+    if (n->types) {
+        if (t == T_INTEGER) {
+            if (!(n->types & (T_INTEGER | T_NUMBER))) return INVALID;
+        } else if (t == T_NUMBER) {
+            if (!(n->types & T_NUMBER)) {
+                if (!(n->types & T_INTEGER)) return INVALID;
+                double d = PyFloat_AS_DOUBLE(x);
+                if (d != floor(d)) return INVALID;
+                acc = UNKNOWN; /* 1.0 as an integer: left to the reference */
+            }
+        } else if (!(n->types & t)) {
+            return INVALID;
+        }
+    }
+    if (t == T_OBJECT && (n->n_req || n->n_dep || n->n_props || n->addl >= 0 || (n->flags & F_ROUTE)))
+        AND(acc, eval_object(n, x));
+    if (t == T_ARRAY && n->items >= 0) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(x); i++) AND(acc, child(n->items, PyList_GET_ITEM(x, i)));
+    }
+    if (t == T_STRING && n->format) AND(acc, format_ok(n->format, x));
+    if (n->minimum != NULL && (t == T_INTEGER || t == T_NUMBER)) {
+        if (t == T_INTEGER && PyLong_CheckExact(n->minimum)) {
+            int ge = PyObject_RichCompareBool(x, n->minimum, Py_GE);
+            if (ge < 0) return FAILED;
+            if (!ge) return INVALID;
+        } else {
+            acc = UNKNOWN;
+        }
+    }
+    if (n->enum_ != NULL) {
+        int found = INVALID;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(n->enum_) && found != VALID; i++) {
+            int r = json_eq(x, PyTuple_GET_ITEM(n->enum_, i));
+            if (r == FAILED) return FAILED;
+            if (r == VALID || r == UNKNOWN) found = r;
+        }
+        AND(acc, found);
+    }
+    if (n->const_ != NULL) AND(acc, json_eq(x, n->const_));
+    if (n->ref >= 0) AND(acc, eval(n->ref, x, t));
+    for (Py_ssize_t i = 0; i < n->n_all; i++) AND(acc, eval(n->all[i], x, t));
+    if (n->n_any) {
+        int any = INVALID;
+        for (Py_ssize_t i = 0; i < n->n_any && any != VALID; i++) {
+            int r = eval(n->any[i], x, t);
+            if (r == FAILED) return FAILED;
+            if (r == VALID || r == UNKNOWN) any = r;
+        }
+        AND(acc, any);
+    }
+    if (n->n_one) {
+        int valid = 0, unknown = 0;
+        for (Py_ssize_t i = 0; i < n->n_one; i++) {
+            int r = eval(n->one[i], x, t);
+            if (r == FAILED) return FAILED;
+            valid += r == VALID;
+            unknown += r == UNKNOWN;
+        }
+        AND(acc, valid > 1 ? INVALID : unknown ? UNKNOWN : valid == 1 ? VALID : INVALID);
+    }
+    if (n->not_ >= 0) {
+        int r = eval(n->not_, x, t);
+        if (r == FAILED) return FAILED;
+        AND(acc, r == VALID ? INVALID : r == INVALID ? VALID : UNKNOWN);
+    }
+    if (n->if_ >= 0 && (n->then_ >= 0 || n->else_ >= 0)) {
+        int c = eval(n->if_, x, t);
+        if (c == FAILED) return FAILED;
+        if (c == UNKNOWN) acc = UNKNOWN;
+        else if (c == VALID && n->then_ >= 0) AND(acc, eval(n->then_, x, t));
+        else if (c == INVALID && n->else_ >= 0) AND(acc, eval(n->else_, x, t));
+    }
+    return acc;
+}
+
+static int eval(int id, PyObject *x, int t) {
+    if (++depth > MAX_DEPTH) {
+        depth--;
+        PyErr_SetString(PyExc_RecursionError, "maximum nesting exceeded in the event pre-check");
+        return FAILED;
+    }
+    int r = eval_node(&nodes[id], x, t);
+    depth--;
+    return r;
+}
+
+/* ---- configure ---- */
+
+static int node_id(PyObject *o, int *out) {
+    long v = PyLong_AsLong(o);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (v < -1 || v >= n_nodes) {
+        PyErr_Format(PyExc_ValueError, "node id %ld out of range", v);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int id_array(PyObject *t, int **out, Py_ssize_t *n) {
+    if (!PyTuple_Check(t)) { PyErr_SetString(PyExc_TypeError, "expected a tuple of node ids"); return -1; }
+    *n = PyTuple_GET_SIZE(t);
+    *out = PyMem_Calloc(*n ? *n : 1, sizeof(int));
+    if (*out == NULL) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < *n; i++)
+        if (node_id(PyTuple_GET_ITEM(t, i), &(*out)[i]) < 0) return -1;
+    return 0;
+}
+
+static int load_node(Node *n, PyObject *t) {
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 19) {
+        PyErr_SetString(PyExc_TypeError, "a node is a 19-tuple");
+        return -1;
+    }
+#define ITEM(i) PyTuple_GET_ITEM(t, i)
+    n->flags = (int)PyLong_AsLong(ITEM(0));
+    n->types = (int)PyLong_AsLong(ITEM(1));
+    if (PyErr_Occurred()) return -1;
+    PyObject *props = ITEM(2), *req = ITEM(3), *dep = ITEM(17);
+    if (!PyTuple_Check(props) || !PyTuple_Check(req) || !PyTuple_Check(dep)) {
+        PyErr_SetString(PyExc_TypeError, "properties, required and dependentRequired are tuples");
+        return -1;
+    }
+    n->n_props = PyTuple_GET_SIZE(props);
+    n->prop_keys = PyMem_Calloc(n->n_props + 1, sizeof(PyObject *));
+    n->prop_ids = PyMem_Calloc(n->n_props + 1, sizeof(int));
+    n->prop_set = PyDict_New();
+    if (!n->prop_keys || !n->prop_ids || !n->prop_set) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < n->n_props; i++) {
+        PyObject *p = PyTuple_GET_ITEM(props, i);
+        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(p, 0))) {
+            PyErr_SetString(PyExc_TypeError, "a property is (name, node id)");
+            return -1;
+        }
+        n->prop_keys[i] = PyTuple_GET_ITEM(p, 0);
+        if (node_id(PyTuple_GET_ITEM(p, 1), &n->prop_ids[i]) < 0) return -1;
+        PyObject *index = PyLong_FromSsize_t(i);
+        if (index == NULL || PyDict_SetItem(n->prop_set, n->prop_keys[i], index) < 0) { Py_XDECREF(index); return -1; }
+        Py_DECREF(index);
+    }
+    n->n_req = PyTuple_GET_SIZE(req);
+    n->req = PyMem_Calloc(n->n_req + 1, sizeof(PyObject *));
+    if (!n->req) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < n->n_req; i++) n->req[i] = PyTuple_GET_ITEM(req, i);
+    if (node_id(ITEM(4), &n->addl) < 0 || node_id(ITEM(5), &n->items) < 0) return -1;
+    if (id_array(ITEM(6), &n->all, &n->n_all) < 0 || id_array(ITEM(7), &n->any, &n->n_any) < 0 ||
+        id_array(ITEM(8), &n->one, &n->n_one) < 0)
+        return -1;
+    if (node_id(ITEM(9), &n->not_) < 0 || node_id(ITEM(10), &n->if_) < 0 || node_id(ITEM(11), &n->then_) < 0 ||
+        node_id(ITEM(12), &n->else_) < 0 || node_id(ITEM(13), &n->ref) < 0)
+        return -1;
+    n->enum_ = ITEM(14) == Py_None ? NULL : ITEM(14);
+    if (n->enum_ != NULL && !PyTuple_Check(n->enum_)) { PyErr_SetString(PyExc_TypeError, "enum is a tuple"); return -1; }
+    PyObject *c = ITEM(15);
+    if (!PyTuple_Check(c) || PyTuple_GET_SIZE(c) > 1) { PyErr_SetString(PyExc_TypeError, "const is () or (value,)"); return -1; }
+    n->const_ = PyTuple_GET_SIZE(c) ? PyTuple_GET_ITEM(c, 0) : NULL;
+    n->format = (int)PyLong_AsLong(ITEM(16));
+    if (PyErr_Occurred()) return -1;
+    n->n_dep = PyTuple_GET_SIZE(dep);
+    n->dep_keys = PyMem_Calloc(n->n_dep + 1, sizeof(PyObject *));
+    n->dep_vals = PyMem_Calloc(n->n_dep + 1, sizeof(PyObject *));
+    if (!n->dep_keys || !n->dep_vals) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < n->n_dep; i++) {
+        PyObject *p = PyTuple_GET_ITEM(dep, i);
+        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(p, 1))) {
+            PyErr_SetString(PyExc_TypeError, "dependentRequired is ((name, (names...)), ...)");
+            return -1;
+        }
+        n->dep_keys[i] = PyTuple_GET_ITEM(p, 0);
+        n->dep_vals[i] = PyTuple_GET_ITEM(p, 1);
+    }
+    n->minimum = ITEM(18) == Py_None ? NULL : ITEM(18);
+#undef ITEM
+    return 0;
+}
+
+static PyObject *configure(PyObject *self, PyObject *args) {
+    PyObject *list, *fn, *keep;
+    if (!PyArg_ParseTuple(args, "O!OO", &PyList_Type, &list, &fn, &keep)) return NULL;
+    free_nodes();
+    Py_ssize_t count = PyList_GET_SIZE(list);
+    nodes = PyMem_Calloc(count ? count : 1, sizeof(Node));
+    if (nodes == NULL) return PyErr_NoMemory();
+    n_nodes = count;
+    held = Py_BuildValue("(OO)", list, keep);
+    routes = PyDict_New();
+    if (held == NULL || routes == NULL) { free_nodes(); return NULL; }
+    Py_INCREF(fn);
+    route_fn = fn;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (load_node(&nodes[i], PyList_GET_ITEM(list, i)) < 0) {
+            free_nodes();
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *check(PyObject *self, PyObject *args) {
+    int id;
+    PyObject *doc;
+    if (!PyArg_ParseTuple(args, "iO", &id, &doc)) return NULL;
+    if (id < 0 || id >= n_nodes) return PyErr_Format(PyExc_ValueError, "no node %d (configure first)", id);
+    depth = 0;
+    int r = child(id, doc);
+    if (r == FAILED) return NULL;
+    return PyLong_FromLong(r);
+}
+
+static PyMethodDef methods[] = {
+    {"configure", configure, METH_VARARGS, "Load the compiled nodes and the facet router."},
+    {"check", check, METH_VARARGS, "VALID (1), INVALID (0) or UNKNOWN (2) for a document against a node."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_check", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__check(void) {
+    init_classes();
+    s_schemaURL = PyUnicode_InternFromString("_schemaURL");
+    if (s_schemaURL == NULL) return NULL;
+    return PyModule_Create(&module);
+}
