@@ -274,6 +274,40 @@ def test_three_valued_logic(schema: dict[str, Any], value: Any, expected: int) -
     assert json.loads(out.stdout) == [expected]
 
 
+_THREADS = """
+import copy, json, sys, threading
+from lineagelab.events.validation import InvalidEvent, validate_event
+docs = json.loads(sys.stdin.read())
+def verdict(d):
+    try:
+        return validate_event(d).value
+    except InvalidEvent as exc:
+        return exc.path
+barrier = threading.Barrier(8)
+results = [None] * 8
+def work(i):
+    barrier.wait()  # all threads ask for the check at once, before it is built
+    results[i] = [verdict(copy.deepcopy(d)) for d in docs]
+threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(json.dumps(results))
+"""
+
+
+def test_threads_share_one_check(events: list[dict[str, Any]]) -> None:
+    """Request threads validating at once, from a fresh process: the same verdicts as one thread, no crash."""
+    docs = _base_events(events)
+    bad = copy.deepcopy(docs[2])
+    bad["run"]["runId"] = "nope"
+    docs = [*docs, bad]
+    out = subprocess.run([sys.executable, "-c", _THREADS], input=json.dumps(docs), capture_output=True, text=True,
+                         check=True)
+    results = json.loads(out.stdout)
+    expected = [validate_event(copy.deepcopy(d)).value for d in docs[:-1]] + ["$.run.runId"]
+    assert results == [expected] * 8
+
+
 def test_pure_python_switch_turns_it_off() -> None:
     code = "from lineagelab.events.precheck import precheck; print(precheck() is None)"
     env = {**os.environ, "LINEAGELAB_PURE_PYTHON": "1"}

@@ -248,7 +248,9 @@ static int json_eq(PyObject *a, PyObject *b) {
 
 /* ---- the walk ---- */
 
-static int depth;  /* of eval calls: a deeply nested document (or a $ref loop) ends as RecursionError */
+/* Nesting of eval calls, per thread (route() calls Python, which may let another thread check meanwhile): a deeply
+ * nested document (or a $ref loop) ends as RecursionError instead of overflowing the C stack. */
+static _Thread_local int depth;
 #define MAX_DEPTH 2000
 
 static int eval(int id, PyObject *x, int t);
@@ -548,8 +550,10 @@ static PyObject *check(PyObject *self, PyObject *args) {
     PyObject *doc;
     if (!PyArg_ParseTuple(args, "iO", &id, &doc)) return NULL;
     if (id < 0 || id >= n_nodes) return PyErr_Format(PyExc_ValueError, "no node %d (configure first)", id);
+    int outer = depth;
     depth = 0;
     int r = child(id, doc);
+    depth = outer;
     if (r == FAILED) return NULL;
     return PyLong_FromLong(r);
 }

@@ -14,8 +14,8 @@ Standard facets are routed by their ``_schemaURL`` with ``facet_schema_ref``, th
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 import orjson
@@ -243,9 +243,23 @@ def _simplified(nodes: list[Node]) -> tuple[list[Node], Callable[..., int]]:
     return out, remap
 
 
-@cache
+_lock = threading.Lock()
+_built: list[Callable[[str, Any], int] | None] = []
+
+
 def precheck() -> Callable[[str, Any], int] | None:
-    """The native check, or None where ``_check`` did not build or ``LINEAGELAB_PURE_PYTHON`` is set."""
+    """The native check, or None where ``_check`` did not build or ``LINEAGELAB_PURE_PYTHON`` is set. Built once,
+    under a lock: the server's request threads may ask at the same time, and configuring again would free the node
+    table under a thread walking it."""
+    if _built:
+        return _built[0]
+    with _lock:
+        if not _built:
+            _built.append(_build())
+    return _built[0]
+
+
+def _build() -> Callable[[str, Any], int] | None:
     if os.environ.get("LINEAGELAB_PURE_PYTHON"):
         return None
     try:
