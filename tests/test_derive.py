@@ -284,3 +284,33 @@ def test_schema_fields_go_to_the_batch_tables_in_order() -> None:
     assert fields == [{"schema_hash": full, "ordinal": 0, "name": "a", "type": "int", "description": None},
                       {"schema_hash": full, "ordinal": 1, "name": "s", "type": None, "description": None},
                       {"schema_hash": full, "ordinal": 2, "name": "s.x", "type": None, "description": None}]
+
+
+def test_schema_hashes_are_taken_in_c_and_big_integers_in_python() -> None:
+    """The C derivation hashes a schema itself (orjson.dumps and blake2b called from C, the same steps as
+    ``schema_hash``) and hands only what orjson refuses to the Python helper, with the same result either way."""
+    import hashlib
+
+    from lineagelab.store import column_lineage
+
+    asked: list[Any] = []
+
+    def helper(facts: derive.Facts, fields: list[Any]) -> str:
+        asked.append(fields)
+        return derive._schema(facts, fields)
+
+    plain = [{"name": "a", "type": "int"}, {"name": "b", "type": "struct", "fields": [{"name": "c", "type": "x"}]}]
+    huge = [{"name": "a", "type": "int", "default": 2**70}]
+    native().configure(stable_id=derive.stable_id, schema=helper, text=column_lineage._text,
+                       masking=column_lineage._masking, lineage_key=derive._lineage_key, dumps=orjson.dumps,
+                       sort_option=orjson.OPT_SORT_KEYS, blake2b=hashlib.blake2b)
+    try:
+        items = [(f"e{i}", EventKind.RUN, run_event([{"namespace": "n", "name": f"d{i}", "facets": {
+            "schema": {"_producer": "p", "_schemaURL": "s", "fields": fields}}}]), None)
+            for i, fields in enumerate([plain, huge])]
+        c, py = both(items)
+        assert asked == [huge]  # the plain schema never left C
+        assert_same(c, py)
+        assert [r[9] for r in c.datasets] == [derive.schema_hash(plain), derive.schema_hash(huge)]
+    finally:
+        derive._load_native()  # configured as the module does it again

@@ -14,6 +14,8 @@
 
 /* Python helpers (see configure) */
 static PyObject *stable_id_fn, *schema_fn, *text_fn, *masking_fn, *lineage_key_fn;
+/* derive.schema_hash's own steps (orjson.dumps with sorted keys, blake2b of 12 bytes), when configure is given them */
+static PyObject *dumps_fn, *sort_option, *blake2b_fn, *kw_option, *kw_digest_size, *digest_size, *s_hexdigest;
 
 /* interned strings */
 static PyObject *s_job, *s_run, *s_eventType, *s_namespace, *s_name, *s_runId, *s_facets, *s_parent,
@@ -24,7 +26,7 @@ static PyObject *s_job, *s_run, *s_eventType, *s_namespace, *s_name, *s_runId, *
     *s_JobEvent, *s_DatasetEvent, *s_true, *s_false, *s_upper;
 /* Facts attributes */
 static PyObject *a_events, *a_datasets, *a_symlinks, *a_lineage_facets, *a_lineage_edges, *a_lineage_inputs,
-    *a_lineage_uses, *a_schemas, *a_run_keys, *a_job_ids, *a_ds_ids;
+    *a_lineage_uses, *a_schemas, *a_run_keys, *a_job_ids, *a_ds_ids, *a_schemas_sent;
 
 /* d[key] when d is a dict, else NULL (borrowed; never sets an error: keys are interned strings). */
 static inline PyObject *get(PyObject *d, PyObject *key) {
@@ -239,7 +241,7 @@ static PyObject *flatten_fields(PyObject *self, PyObject *fields) {
 typedef struct {
     PyObject *obj;  /* the Facts (borrowed) */
     PyObject *events, *datasets, *symlinks, *lineage_facets, *lineage_edges, *lineage_inputs, *lineage_uses, *schemas,
-        *run_keys, *job_ids, *ds_ids;
+        *run_keys, *job_ids, *ds_ids, *schemas_sent;
 } FactLists;
 
 static int load_facts(PyObject *facts, FactLists *f) {
@@ -250,11 +252,14 @@ static int load_facts(PyObject *facts, FactLists *f) {
     int ok = 1;
     f->obj = facts;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) *slots[i] = NULL;
+    f->schemas_sent = NULL;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         PyObject *v = PyObject_GetAttr(facts, names[i]);
         if (v == NULL) return -1;
         *slots[i] = v;
     }
+    f->schemas_sent = PyObject_GetAttr(facts, a_schemas_sent);
+    if (f->schemas_sent == NULL) return -1;
     ok = PyList_CheckExact(f->events) && PyList_CheckExact(f->datasets) && PyList_CheckExact(f->symlinks) &&
          PyDict_CheckExact(f->lineage_facets) && PyList_CheckExact(f->lineage_edges) &&
          PyList_CheckExact(f->lineage_inputs) && PyList_CheckExact(f->lineage_uses) && PyDict_CheckExact(f->schemas) &&
@@ -268,8 +273,38 @@ static int load_facts(PyObject *facts, FactLists *f) {
 
 static void release_facts(FactLists *f) {
     PyObject *all[] = {f->events, f->datasets, f->symlinks, f->lineage_facets, f->lineage_edges, f->lineage_inputs,
-                       f->lineage_uses, f->schemas, f->run_keys, f->job_ids, f->ds_ids};
+                       f->lineage_uses, f->schemas, f->run_keys, f->job_ids, f->ds_ids, f->schemas_sent};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) Py_XDECREF(all[i]);
+}
+
+/* derive._schema: the schema's hash, its flat fields recorded in facts.schemas the first time (unless an earlier batch
+ * sent it). The hash is schema_hash's own steps called from here (two Python frames fewer a schema facet); any field
+ * orjson refuses (integers beyond 64 bits) goes through the Python helper, which falls back to the stdlib. */
+static PyObject *schema_of(FactLists *f, PyObject *fields) {
+    if (dumps_fn == NULL) return call2(schema_fn, f->obj, fields);
+    PyObject *args[2] = {fields, sort_option};
+    PyObject *text = PyObject_Vectorcall(dumps_fn, args, 1, kw_option);
+    if (text == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError)) return NULL;
+        PyErr_Clear();
+        return call2(schema_fn, f->obj, fields);
+    }
+    PyObject *hargs[2] = {text, digest_size};
+    PyObject *h = PyObject_Vectorcall(blake2b_fn, hargs, 1, kw_digest_size);
+    Py_DECREF(text);
+    if (h == NULL) return NULL;
+    PyObject *hex = PyObject_CallMethodNoArgs(h, s_hexdigest);
+    Py_DECREF(h);
+    if (hex == NULL) return NULL;
+    int known = PyDict_Contains(f->schemas, hex);
+    if (known == 0) known = PySequence_Contains(f->schemas_sent, hex);
+    if (known == 0) {
+        PyObject *flat = PyList_New(0);
+        if (flat == NULL || flatten(fields, NULL, flat) < 0 || PyDict_SetItem(f->schemas, hex, flat) < 0) known = -1;
+        Py_XDECREF(flat);
+    }
+    if (known < 0) Py_CLEAR(hex);
+    return hex;
 }
 
 /* A required key of a dict the spec guarantees (a validated event has it): KeyError like derive.py's ds["name"]. */
@@ -296,7 +331,7 @@ static int dataset_facts(FactLists *f, PyObject *event_id, PyObject *run_key, Py
     PyObject *schema = get_dict(facets, s_schema);
     PyObject *fields = get(schema, s_fields);
     if (fields != NULL && PyList_Check(fields)) {
-        shash = call2(schema_fn, f->obj, fields);
+        shash = schema_of(f, fields);
         if (shash == NULL) goto done;
     }
     PyObject *lifecycle = get(get_dict(facets, s_lifecycleStateChange), s_lifecycleStateChange);
@@ -518,9 +553,11 @@ done:
 }
 
 static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"stable_id", "schema", "text", "masking", "lineage_key", NULL};
-    PyObject *fns[5];
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO", names, &fns[0], &fns[1], &fns[2], &fns[3], &fns[4]))
+    static char *names[] = {"stable_id", "schema", "text", "masking", "lineage_key", "dumps", "sort_option", "blake2b",
+                            NULL};
+    PyObject *fns[5], *dumps = NULL, *option = NULL, *blake2b = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO|OOO", names, &fns[0], &fns[1], &fns[2], &fns[3], &fns[4],
+                                     &dumps, &option, &blake2b))
         return NULL;
     PyObject **slots[5] = {&stable_id_fn, &schema_fn, &text_fn, &masking_fn, &lineage_key_fn};
     for (int i = 0; i < 5; i++) {
@@ -529,7 +566,25 @@ static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
             return NULL;
         }
     }
+    if ((dumps != NULL || option != NULL || blake2b != NULL) &&
+        (dumps == NULL || option == NULL || blake2b == NULL || !PyCallable_Check(dumps) || !PyCallable_Check(blake2b))) {
+        PyErr_SetString(PyExc_TypeError, "configure: dumps, sort_option and blake2b go together (callables and an int)");
+        return NULL;
+    }
+    if (kw_option == NULL) {  /* interned names: orjson matches keyword names by identity */
+        PyObject *option_name = PyUnicode_InternFromString("option");
+        PyObject *digest_name = PyUnicode_InternFromString("digest_size");
+        kw_option = option_name ? PyTuple_Pack(1, option_name) : NULL;
+        kw_digest_size = digest_name ? PyTuple_Pack(1, digest_name) : NULL;
+        Py_XDECREF(option_name);
+        Py_XDECREF(digest_name);
+        digest_size = PyLong_FromLong(12);
+        if (kw_option == NULL || kw_digest_size == NULL || digest_size == NULL) return NULL;
+    }
     for (int i = 0; i < 5; i++) Py_XSETREF(*slots[i], Py_NewRef(fns[i]));
+    Py_XSETREF(dumps_fn, Py_XNewRef(dumps));
+    Py_XSETREF(sort_option, Py_XNewRef(option));
+    Py_XSETREF(blake2b_fn, Py_XNewRef(blake2b));
     Py_RETURN_NONE;
 }
 
@@ -607,6 +662,7 @@ PyMODINIT_FUNC PyInit__derive(void) {
         {&a_lineage_facets, "lineage_facets"}, {&a_lineage_edges, "lineage_edges"},
         {&a_lineage_inputs, "lineage_inputs"}, {&a_lineage_uses, "lineage_uses"}, {&a_schemas, "schemas"},
         {&a_run_keys, "run_keys"}, {&a_job_ids, "job_ids"}, {&a_ds_ids, "ds_ids"},
+        {&a_schemas_sent, "schemas_sent"}, {&s_hexdigest, "hexdigest"},
     };
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         *strings[i].slot = PyUnicode_InternFromString(strings[i].text);

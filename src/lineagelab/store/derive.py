@@ -233,7 +233,8 @@ def _load_native() -> Any:
     except ImportError:
         return None
     _derive.configure(stable_id=stable_id, schema=_schema, text=column_lineage._text,
-                      masking=column_lineage._masking, lineage_key=_lineage_key)
+                      masking=column_lineage._masking, lineage_key=_lineage_key,
+                      dumps=orjson.dumps, sort_option=orjson.OPT_SORT_KEYS, blake2b=hashlib.blake2b)  # schema_hash's
     _derive.use_keys([parsed_key(k) for k in _derive.key_names()])  # lookups by identity in parsed documents
     return _derive
 
