@@ -215,7 +215,9 @@ def test_the_c_derivation_leaks_nothing() -> None:
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    assert grown < 1024, f"{grown} bytes more after 60 rounds"
+    # A leak of one object per event would be ~6,000 objects (~300 KB) here; a few dozen small objects (~1.5 KB) of
+    # interpreter and library caches may appear once, depending on what ran before in the process.
+    assert grown < 8192, f"{grown} bytes more after 60 rounds"
 
 
 def test_a_schema_nested_too_deeply_is_an_error_not_a_crash() -> None:
