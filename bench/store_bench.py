@@ -31,6 +31,7 @@ from pathlib import Path
 import networkx as nx
 import orjson
 
+from lineagelab.events.precheck import precheck
 from lineagelab.events.reader import read_blocks, read_events
 from lineagelab.events.validation import validate_event
 from lineagelab.graph.memory import MemoryGraph
@@ -62,7 +63,8 @@ def ingest_bench(n_events: int, path: Path | None = None) -> None:
         orjson.loads(line)
     raw_rate = len(lines) / (time.perf_counter() - t)
     print(f"ingest: {len(lines):,} events of {size / 1024:.1f} KB avg; facts derived in "
-          f"{'Python (no C derivation built, or LINEAGELAB_PURE_PYTHON set)' if derive._native is None else 'C'}")
+          f"{'Python (no C derivation built, or LINEAGELAB_PURE_PYTHON set)' if derive._native is None else 'C'}; "
+          f"validation {'without' if precheck() is None else 'with'} the C pre-check")
     print(f"  orjson.loads baseline                {raw_rate:>8,.0f} events/s")
     store_path = OUT / "ingest.duckdb"
     for label, workers in (("one process (Store.ingest)", 0), (f"{default_workers()} worker processes (CLI)", None)):
