@@ -456,6 +456,21 @@ static int id_array(PyObject *t, int **out, Py_ssize_t *n) {
     return 0;
 }
 
+/* Item i of a tuple of pairs, checked to be a 2-tuple whose second item is of the given check (NULL, with TypeError
+ * naming ``what``, otherwise). Borrowed. */
+static PyObject *pair_at(PyObject *pairs, Py_ssize_t i, int (*second_ok)(PyObject *), const char *what) {
+    PyObject *p = PyTuple_GET_ITEM(pairs, i);
+    if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(p, 0)) ||
+        !second_ok(PyTuple_GET_ITEM(p, 1))) {
+        PyErr_Format(PyExc_TypeError, "%s", what);
+        return NULL;
+    }
+    return p;
+}
+
+static int is_int(PyObject *o) { return PyLong_Check(o); }
+static int is_tuple(PyObject *o) { return PyTuple_Check(o); }
+
 static int load_node(Node *n, PyObject *t) {
     if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 19) {
         PyErr_SetString(PyExc_TypeError, "a node is a 19-tuple");
@@ -476,11 +491,8 @@ static int load_node(Node *n, PyObject *t) {
     n->prop_set = PyDict_New();
     if (!n->prop_keys || !n->prop_ids || !n->prop_set) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t i = 0; i < n->n_props; i++) {
-        PyObject *p = PyTuple_GET_ITEM(props, i);
-        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(p, 0))) {
-            PyErr_SetString(PyExc_TypeError, "a property is (name, node id)");
-            return -1;
-        }
+        PyObject *p = pair_at(props, i, is_int, "a property is (name, node id)");
+        if (p == NULL) return -1;
         n->prop_keys[i] = PyTuple_GET_ITEM(p, 0);
         if (node_id(PyTuple_GET_ITEM(p, 1), &n->prop_ids[i]) < 0) return -1;
         PyObject *index = PyLong_FromSsize_t(i);
@@ -510,11 +522,8 @@ static int load_node(Node *n, PyObject *t) {
     n->dep_vals = PyMem_Calloc(n->n_dep + 1, sizeof(PyObject *));
     if (!n->dep_keys || !n->dep_vals) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t i = 0; i < n->n_dep; i++) {
-        PyObject *p = PyTuple_GET_ITEM(dep, i);
-        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(p, 1))) {
-            PyErr_SetString(PyExc_TypeError, "dependentRequired is ((name, (names...)), ...)");
-            return -1;
-        }
+        PyObject *p = pair_at(dep, i, is_tuple, "dependentRequired is ((name, (names...)), ...)");
+        if (p == NULL) return -1;
         n->dep_keys[i] = PyTuple_GET_ITEM(p, 0);
         n->dep_vals[i] = PyTuple_GET_ITEM(p, 1);
     }

@@ -161,12 +161,18 @@ def _composed_schema() -> dict[str, Any]:
             rule = {"if": _url_matches(pattern), "then": inner, "else": rule}
         keyed[key] = rule
     core["$defs"]["LLFacets"] = {"properties": keyed, "additionalProperties": {"$ref": "#/$defs/LLAnyFacet"}}
-    d = core["$defs"]
-    for container in (d["Run"]["properties"]["facets"], d["Job"]["properties"]["facets"],
-                      d["Dataset"]["properties"]["facets"], d["InputDataset"]["allOf"][1]["properties"]["inputFacets"],
-                      d["OutputDataset"]["allOf"][1]["properties"]["outputFacets"]):
+    for container in facet_containers(core):
         container["allOf"] = [{"$ref": "#/$defs/LLFacets"}]
     return core  # type: ignore[no-any-return]
+
+
+def facet_containers(core: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schemas of the core schema's facet containers (run, job and dataset facets, input and output facets):
+    where a standard facet is also checked against the schema its ``_schemaURL`` names."""
+    d = core["$defs"]
+    return [d["Run"]["properties"]["facets"], d["Job"]["properties"]["facets"], d["Dataset"]["properties"]["facets"],
+            d["InputDataset"]["allOf"][1]["properties"]["inputFacets"],
+            d["OutputDataset"]["allOf"][1]["properties"]["outputFacets"]]
 
 
 @cache

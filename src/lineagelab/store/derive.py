@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from lineagelab.events.identity import parse_time, stable_id
-from lineagelab.events.precheck import parsed_key
+from lineagelab.events.reader import parsed_key
 from lineagelab.events.validation import EventKind
 from lineagelab.store import column_lineage
 
