@@ -248,12 +248,12 @@ static int json_eq(PyObject *a, PyObject *b) {
 
 /* ---- the walk ---- */
 
-/* Nesting of eval calls, per thread (route() calls Python, which may let another thread check meanwhile): a deeply
- * nested document (or a $ref loop) ends as RecursionError instead of overflowing the C stack. */
-static _Thread_local int depth;
+/* Nesting of eval calls is counted in an argument (``depth``), not a global: route() calls Python, which may let
+ * another thread check meanwhile, and a thread-local costs a call per access in a shared library (measured: ~5% of
+ * the check). A deeply nested document (or a $ref loop) ends as RecursionError instead of overflowing the C stack. */
 #define MAX_DEPTH 2000
 
-static int eval(int id, PyObject *x, int t);
+static int eval(int id, PyObject *x, int t, int depth);
 
 /* Combine a conjunct's answer into ``acc``; returns at once on INVALID (settles the whole) or FAILED. */
 #define AND(acc, r)                              \
@@ -264,10 +264,9 @@ static int eval(int id, PyObject *x, int t);
         if (r_ == UNKNOWN) acc = UNKNOWN;        \
     } while (0)
 
-static inline int child(int id, PyObject *x) {
+static inline int child(int id, PyObject *x, int depth) {
     int t = type_of(x);
-    if (t == T_OBJECT && !_PyDict_HasOnlyStringKeys(x)) return UNKNOWN; /* O(1) for a dict of str keys */
-    return t ? eval(id, x, t) : UNKNOWN;
+    return t ? eval(id, x, t, depth) : UNKNOWN;
 }
 
 static int route(PyObject *url) {
@@ -285,17 +284,17 @@ static int route(PyObject *url) {
 }
 
 /* A standard facet (a dict whose _schemaURL names one) checked against its own schema. */
-static int routed(PyObject *v) {
+static int routed(PyObject *v, int depth) {
     if (!PyDict_CheckExact(v)) return VALID;
     PyObject *url = PyDict_GetItemWithError(v, s_schemaURL);
     if (url == NULL) return PyErr_Occurred() ? FAILED : VALID;
     if (!PyUnicode_CheckExact(url)) return VALID;
     int target = route(url);
     if (target == -2) return FAILED;
-    return target >= 0 ? eval(target, v, T_OBJECT) : VALID;
+    return target >= 0 ? eval(target, v, T_OBJECT, depth) : VALID;
 }
 
-static int eval_object(Node *n, PyObject *x) {
+static int eval_object(Node *n, PyObject *x, int depth) {
     int acc = VALID;
     for (Py_ssize_t i = 0; i < n->n_req; i++) {
         int has = PyDict_Contains(x, n->req[i]);
@@ -324,26 +323,28 @@ static int eval_object(Node *n, PyObject *x) {
                 PyObject *index = PyDict_GetItemWithError(n->prop_set, k);
                 if (index != NULL) {
                     int id = n->prop_ids[PyLong_AS_LONG(index)];
-                    if (id >= 0) AND(acc, child(id, v));
+                    if (id >= 0) AND(acc, child(id, v, depth));
                 }
                 else if (PyErr_Occurred()) return FAILED;
-                else if (n->addl >= 0) AND(acc, child(n->addl, v));
+                else if (n->addl >= 0) AND(acc, child(n->addl, v, depth));
             }
-            if (route_all) AND(acc, routed(v));
+            if (route_all) AND(acc, routed(v, depth));
         }
         return acc;
     }
+    /* declared properties looked up: members with keys that are not strings (a dict built in Python) go unseen */
+    if (!_PyDict_HasOnlyStringKeys(x)) return UNKNOWN; /* O(1) for a dict of str keys */
     for (Py_ssize_t i = 0; i < n->n_props; i++) {
         PyObject *v = PyDict_GetItemWithError(x, n->prop_keys[i]);
         if (v != NULL) {
-            if (n->prop_ids[i] >= 0) AND(acc, child(n->prop_ids[i], v));
+            if (n->prop_ids[i] >= 0) AND(acc, child(n->prop_ids[i], v, depth));
         }
         else if (PyErr_Occurred()) return FAILED;
     }
     return acc;
 }
 
-static int eval_node(Node *n, PyObject *x, int t) {
+static int eval_node(Node *n, PyObject *x, int t, int depth) {
     if (n->flags & F_UNKNOWN) return UNKNOWN;
     if (n->flags & F_FALSE) return INVALID;
     int acc = VALID;
@@ -362,9 +363,9 @@ static int eval_node(Node *n, PyObject *x, int t) {
         }
     }
     if (t == T_OBJECT && (n->n_req || n->n_dep || n->n_props || n->addl >= 0 || (n->flags & F_ROUTE)))
-        AND(acc, eval_object(n, x));
+        AND(acc, eval_object(n, x, depth));
     if (t == T_ARRAY && n->items >= 0) {
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(x); i++) AND(acc, child(n->items, PyList_GET_ITEM(x, i)));
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(x); i++) AND(acc, child(n->items, PyList_GET_ITEM(x, i), depth));
     }
     if (t == T_STRING && n->format) AND(acc, format_ok(n->format, x));
     if (n->minimum != NULL && (t == T_INTEGER || t == T_NUMBER)) {
@@ -386,12 +387,12 @@ static int eval_node(Node *n, PyObject *x, int t) {
         AND(acc, found);
     }
     if (n->const_ != NULL) AND(acc, json_eq(x, n->const_));
-    if (n->ref >= 0) AND(acc, eval(n->ref, x, t));
-    for (Py_ssize_t i = 0; i < n->n_all; i++) AND(acc, eval(n->all[i], x, t));
+    if (n->ref >= 0) AND(acc, eval(n->ref, x, t, depth));
+    for (Py_ssize_t i = 0; i < n->n_all; i++) AND(acc, eval(n->all[i], x, t, depth));
     if (n->n_any) {
         int any = INVALID;
         for (Py_ssize_t i = 0; i < n->n_any && any != VALID; i++) {
-            int r = eval(n->any[i], x, t);
+            int r = eval(n->any[i], x, t, depth);
             if (r == FAILED) return FAILED;
             if (r == VALID || r == UNKNOWN) any = r;
         }
@@ -400,7 +401,7 @@ static int eval_node(Node *n, PyObject *x, int t) {
     if (n->n_one) {
         int valid = 0, unknown = 0;
         for (Py_ssize_t i = 0; i < n->n_one; i++) {
-            int r = eval(n->one[i], x, t);
+            int r = eval(n->one[i], x, t, depth);
             if (r == FAILED) return FAILED;
             valid += r == VALID;
             unknown += r == UNKNOWN;
@@ -408,29 +409,26 @@ static int eval_node(Node *n, PyObject *x, int t) {
         AND(acc, valid > 1 ? INVALID : unknown ? UNKNOWN : valid == 1 ? VALID : INVALID);
     }
     if (n->not_ >= 0) {
-        int r = eval(n->not_, x, t);
+        int r = eval(n->not_, x, t, depth);
         if (r == FAILED) return FAILED;
         AND(acc, r == VALID ? INVALID : r == INVALID ? VALID : UNKNOWN);
     }
     if (n->if_ >= 0 && (n->then_ >= 0 || n->else_ >= 0)) {
-        int c = eval(n->if_, x, t);
+        int c = eval(n->if_, x, t, depth);
         if (c == FAILED) return FAILED;
         if (c == UNKNOWN) acc = UNKNOWN;
-        else if (c == VALID && n->then_ >= 0) AND(acc, eval(n->then_, x, t));
-        else if (c == INVALID && n->else_ >= 0) AND(acc, eval(n->else_, x, t));
+        else if (c == VALID && n->then_ >= 0) AND(acc, eval(n->then_, x, t, depth));
+        else if (c == INVALID && n->else_ >= 0) AND(acc, eval(n->else_, x, t, depth));
     }
     return acc;
 }
 
-static int eval(int id, PyObject *x, int t) {
-    if (++depth > MAX_DEPTH) {
-        depth--;
+static int eval(int id, PyObject *x, int t, int depth) {
+    if (depth >= MAX_DEPTH) {
         PyErr_SetString(PyExc_RecursionError, "maximum nesting exceeded in the event pre-check");
         return FAILED;
     }
-    int r = eval_node(&nodes[id], x, t);
-    depth--;
-    return r;
+    return eval_node(&nodes[id], x, t, depth + 1);
 }
 
 /* ---- configure ---- */
@@ -559,10 +557,7 @@ static PyObject *check(PyObject *self, PyObject *args) {
     PyObject *doc;
     if (!PyArg_ParseTuple(args, "iO", &id, &doc)) return NULL;
     if (id < 0 || id >= n_nodes) return PyErr_Format(PyExc_ValueError, "no node %d (configure first)", id);
-    int outer = depth;
-    depth = 0;
-    int r = child(id, doc);
-    depth = outer;
+    int r = child(id, doc, 0);
     if (r == FAILED) return NULL;
     return PyLong_FromLong(r);
 }
