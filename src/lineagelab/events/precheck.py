@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lineagelab.events.reader import parsed_key
@@ -170,7 +171,26 @@ class Precheck:
             return UNKNOWN
 
 
-def _compile(native: Any) -> Precheck:
+@dataclass(frozen=True)
+class Compiled:
+    """The spec's schemas as node tuples: what ``_check.configure`` (and the store's fast path) take."""
+
+    nodes: list[Node]
+    route: Callable[[str], int]  # a facet's _schemaURL -> its node, -1 for none
+    keep: list[Any]  # compiled schema objects: the ids() in the nodes refer to them
+    roots: dict[str, int]  # event kind -> its node
+
+
+def compiled() -> Compiled:
+    """Compiled once, under the lock (see ``precheck``)."""
+    if not _compiled:
+        with _lock:
+            if not _compiled:
+                _compiled.append(_compile())
+    return _compiled[0]
+
+
+def _compile() -> Compiled:
     from lineagelab.events import validation as v
 
     schemas = v._schemas()
@@ -191,8 +211,7 @@ def _compile(native: Any) -> Precheck:
     nodes, remap = _simplified(built)
     roots = {k: remap(i, keep_true=True) for k, i in roots.items()}
     facet_nodes.update({ref: remap(i, keep_true=True) for ref, i in facet_nodes.items()})
-    native.configure(nodes, route, compiler.keep)
-    return Precheck(native, roots)
+    return Compiled(nodes, route, compiler.keep, roots)
 
 
 _EMPTY: Node = (0, 0, (), (), -1, -1, (), (), (), -1, -1, -1, -1, -1, None, (), 0, (), None)
@@ -232,7 +251,8 @@ def _simplified(nodes: list[Node]) -> tuple[list[Node], Callable[..., int]]:
     return out, remap
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()
+_compiled: list[Compiled] = []
 _built: list[Callable[[str, Any], int] | None] = []
 
 
@@ -255,4 +275,6 @@ def _build() -> Callable[[str, Any], int] | None:
         from lineagelab.events import _check
     except ImportError:
         return None
-    return _compile(_check).check
+    c = compiled()
+    _check.configure(c.nodes, c.route, c.keep)
+    return Precheck(_check, c.roots).check

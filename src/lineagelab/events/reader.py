@@ -135,7 +135,12 @@ def _parse_lines(data: bytes, source: str, first: int = 1) -> Iterator[RawEvent]
     for number, line in enumerate(data.split(b"\n"), start=first):
         line = line.strip()
         if line:
-            yield _one(line, source, f"line {number}")
+            yield read_line(line, source, number)
+
+
+def read_line(line: bytes, source: str, number: int) -> RawEvent:
+    """One NDJSON line (stripped, not blank), as ``read_events`` reads it."""
+    return _one(line, source, f"line {number}")
 
 
 def _parse_array(data: bytes, source: str) -> Iterator[RawEvent]:
@@ -191,6 +196,19 @@ class Block:
             yield from _parse_lines(self.data, self.source, self.first_line)
         else:
             yield from parse_bytes(self.data, self.source)
+
+
+def ndjson_lines(block: Block) -> tuple[bytes, int] | None:
+    """(data, number of its first line) when ``block.events()`` would read NDJSON lines from ``data``, else None."""
+    if block.error is not None:
+        return None
+    if block.first_line is not None:
+        return block.data, block.first_line
+    data, error = _gunzip(block.data)
+    stripped = data.strip()
+    if error is not None or not stripped or stripped[:1] == b"[" or not _is_ndjson(stripped):
+        return None
+    return data, 1
 
 
 def read_blocks(paths: Iterable[str | os.PathLike[str]], split_bytes: int | None) -> Iterator[Block]:

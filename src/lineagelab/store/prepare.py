@@ -11,18 +11,20 @@ import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
-from lineagelab.events.reader import Block, RawEvent
+from lineagelab.events.reader import Block, RawEvent, ndjson_lines, read_line
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
-from lineagelab.store import column_lineage
+from lineagelab.store import column_lineage, fastpath
 from lineagelab.store.derive import Facts, derive, event_time_of
 
 _TS = pa.timestamp("us", tz="UTC")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass
@@ -285,5 +287,53 @@ def prepare(events: Iterable[RawEvent], schemas_sent: set[str] | None = None) ->
 
 
 def prepare_block(block: Block, schemas_sent: set[str] | None = None) -> Batch:
-    """A worker process's task (see ``parallel.py``)."""
-    return prepare(block.events(), schemas_sent)
+    """A worker process's task (see ``parallel.py``): NDJSON through the fast path where it is built."""
+    fast = fastpath.native()
+    lines = ndjson_lines(block) if fast is not None else None
+    if lines is None:
+        return prepare(block.events(), schemas_sent)
+    return _prepare_lines(fast, block.source, *lines, schemas_sent)
+
+
+def _prepare_lines(fast: Any, source: str, data: bytes, first: int, schemas_sent: set[str] | None) -> Batch:
+    """``prepare`` of NDJSON lines, the same batch: ``_fast`` settles a run of lines at a time, and each line it
+    leaves goes down the reference path (``accept``, ``derive``) in its place, so rows and facts keep input order.
+    Measured (min of 3 a block, alternating): 86-90 -> 60-64 us a synthetic event, 58-61 -> 40-43 seed-shaped."""
+    numbers: list[int] = []
+    texts: list[bytes] = []
+    for number, line in enumerate(data.split(b"\n"), start=first):
+        line = line.strip()
+        if line:
+            numbers.append(number)
+            texts.append(line)
+    facts = Facts() if schemas_sent is None else Facts(schemas_sent=schemas_sent)
+    seen: set[str] = set()
+    settled: list[Any] = []  # per line: its raw row, False (a repeat) or a Rejection
+    i = 0
+    while (i := fast.run(texts, i, facts, seen, settled)) < len(texts):
+        item = accept(read_line(texts[i], source, numbers[i]))
+        if isinstance(item, Rejection):
+            settled.append(item)
+        elif item.event_id in seen:
+            settled.append(False)
+        else:
+            seen.add(item.event_id)
+            derive(facts, item.event_id, item.kind, item.doc, item.event_time)
+            row = raw_fields(item)
+            settled.append((row[0], None if row[1] is None else (row[1] - _EPOCH) // _MICROSECOND, *row[2:]))
+        i += 1
+    ids: list[str] = []
+    rows: list[tuple[Any, ...]] = []
+    kept: list[bytes] = []
+    rejected: list[Rejection] = []
+    for text, row in zip(texts, settled, strict=True):
+        if isinstance(row, Rejection):
+            rejected.append(row)
+        elif row is not False:
+            ids.append(row[0])
+            rows.append(row)
+            kept.append(text)
+    if schemas_sent is not None:
+        schemas_sent.update(facts.schemas)
+    return Batch(ids, _raw_table(rows, kept), FactTables.of(facts), rejected,
+                 len(texts) - len(rejected) - len(ids), len(texts))

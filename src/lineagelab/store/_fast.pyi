@@ -1,0 +1,12 @@
+"""Types of the bulk ingest's fast path (``_fast.c``), configured by ``fastpath.py``."""
+
+from collections.abc import Callable
+from typing import Any
+
+from lineagelab.store.derive import Facts
+
+def configure(nodes: list[tuple[Any, ...]], route: Callable[[str], int], roots: dict[str, int],
+              stable_id: Callable[..., int], masking: Callable[[Any], bool], blake2b: Callable[..., Any],
+              sha256: Callable[..., Any], max_bytes: int) -> None: ...
+def run(lines: list[bytes], start: int, facts: Facts, seen: set[str], out: list[Any], /) -> int: ...
+def canonical(text: bytes, sorted: bool = True, /) -> bytes | None: ...

@@ -1,0 +1,45 @@
+"""The bulk ingest's fast path: NDJSON lines to raw rows and facts in C (``_fast.c``), without Python documents.
+
+A worker spent about two thirds of its time building each event as Python objects (orjson), walking them three times
+(validation, content id, facts) and freeing them. ``_fast`` parses a line with yyjson, walks the spec's compiled
+schema nodes (``precheck.compiled``, the same table as the validation pre-check), writes the canonical JSON of the
+content id and of schema hashes, and appends the same fact rows ``derive`` would. It settles only what it reproduces
+exactly; ``prepare`` sends every other line down the reference path (orjson, ``validate_event``, ``derive``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from typing import Any
+
+from lineagelab.events.identity import stable_id
+from lineagelab.events.precheck import compiled
+from lineagelab.events.reader import MAX_EVENT_BYTES
+from lineagelab.store import column_lineage
+
+_lock = threading.Lock()
+_built: list[Any] = []
+
+
+def native() -> Any:
+    """The configured ``_fast`` module, or None where it did not build or ``LINEAGELAB_PURE_PYTHON`` is set."""
+    if not _built:
+        with _lock:
+            if not _built:
+                _built.append(_build())
+    return _built[0]
+
+
+def _build() -> Any:
+    if os.environ.get("LINEAGELAB_PURE_PYTHON"):
+        return None
+    try:
+        from lineagelab.store import _fast
+    except ImportError:
+        return None
+    c = compiled()
+    _fast.configure(c.nodes, c.route, c.roots, stable_id, column_lineage._masking, hashlib.blake2b, hashlib.sha256,
+                    MAX_EVENT_BYTES)
+    return _fast

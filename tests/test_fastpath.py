@@ -1,0 +1,207 @@
+"""The bulk ingest's native fast path (store/_fast.c) gives the batches of the reference path, row for row.
+
+The reference is ``prepare`` over the reader's parsed events (orjson, ``validate_event``, ``derive``); the fast path is
+``prepare_block``, which settles NDJSON lines in C and sends the rest down that reference path. Every test compares
+whole batches (raw rows and their Arrow table, fact tables, key sets, rejections with their line numbers, duplicate
+counts) and also checks that the fast path really settled lines (a path that always fell back would pass otherwise).
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lineagelab.events.reader import MAX_EVENT_BYTES, Block, read_blocks
+from lineagelab.simulator.synthetic import Shape
+from lineagelab.simulator.synthetic import events as synthetic_events
+from lineagelab.store import fastpath
+from lineagelab.store.derive import Facts
+from lineagelab.store.prepare import Batch, prepare, prepare_block
+from tests.test_derive import ODD
+from tests.test_precheck import _TRICKY_VALUES, _base_events, _mutate, _nodes
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+
+pytestmark = pytest.mark.skipif(fastpath.native() is None, reason="the native fast path is not built here")
+
+
+def assert_same(fast: Batch, ref: Batch) -> None:
+    assert fast.ids == ref.ids
+    assert fast.raw.equals(ref.raw), (fast.raw.to_pylist()[:2], ref.raw.to_pylist()[:2])
+    assert sorted(fast.facts.tables) == sorted(ref.facts.tables)
+    for name, table in ref.facts.tables.items():
+        assert fast.facts.tables[name].to_pylist() == table.to_pylist(), name
+        assert fast.facts.tables[name].schema == table.schema, name
+    assert (fast.facts.run_keys, fast.facts.job_ids, fast.facts.ds_ids) == (
+        ref.facts.run_keys, ref.facts.job_ids, ref.facts.ds_ids)
+    assert (fast.facts.symlinks, fast.facts.facets) == (ref.facts.symlinks, ref.facts.facets)
+    assert [str(r) for r in fast.rejected] == [str(r) for r in ref.rejected]
+    assert (fast.duplicates, fast.read) == (ref.duplicates, ref.read)
+
+
+def settled(lines: list[bytes]) -> int:
+    """How many of ``lines`` the fast path settles itself (as ``_prepare_lines`` drives it)."""
+    fast = fastpath.native()
+    facts, seen, out = Facts(), set[str](), list[Any]()
+    done = i = 0
+    while (j := fast.run(lines, i, facts, seen, out)) < len(lines):
+        done += j - i
+        out.append(None)
+        i = j + 1
+    return done + len(lines) - i
+
+
+def compare(block: Block) -> None:
+    sent_fast: set[str] = set()
+    sent_ref: set[str] = set()
+    assert_same(prepare_block(block, sent_fast), prepare(block.events(), sent_ref))
+    assert sent_fast == sent_ref  # the schemas later batches leave out
+
+
+def ndjson(docs: list[Any]) -> bytes:
+    return b"".join(orjson.dumps(d) + b"\n" for d in docs)
+
+
+def test_real_events_take_the_fast_path_and_give_the_same_batches(events: list[dict[str, Any]]) -> None:
+    docs = [*_base_events(events), *synthetic_events(Shape(jobs=40, columns=6, seed=5))]
+    assert len(docs) > 150
+    lines = [orjson.dumps(d) for d in docs]
+    assert settled(lines) == len(lines)  # every real event: no fallback at all
+    # with what a real file holds besides: blank lines, repeats (also in another key order), CRLF line ends
+    data = ndjson(docs[:30]) + b"\n  \n" + lines[3] + b"\r\n" + orjson.dumps(dict(reversed(docs[4].items()))) + b"\n"
+    compare(Block("f.ndjson", data + ndjson(docs[30:]), first_line=7))
+
+
+def test_mutated_events_give_the_same_batches(events: list[dict[str, Any]]) -> None:
+    bases = [e for e in _base_events(events) if "run" in e]
+    urls = sorted({v["_schemaURL"] for e in bases for _, v in _nodes(e)
+                   if isinstance(v, dict) and isinstance(v.get("_schemaURL"), str)})
+    rnd = random.Random(1126)
+    lines = []
+    for _ in range(1500):
+        try:
+            lines.append(orjson.dumps(_mutate(rnd.choice(bases), rnd, urls)))
+        except TypeError:  # 2**70 or NaN: not JSON orjson writes
+            continue
+    # and lines no parsed document can stand for: JSON the reader refuses, floats, duplicate keys, escapes
+    base = orjson.dumps(bases[0])
+    lines += [b"{", b"[1,]", b"\xef\xbb\xbf" + base, base[:-1] + b',"x":1.5}', base[:-1] + b',"x":1e400}',
+              base[:-1] + b',"eventType":"FAIL"}', base[:-1] + b',"producer":"http://h"}', b"\xff\xfe",
+              base.replace(b'"eventType"', b'"eventType":"START","eventType"'), b'"\\ud800"', b"5", b"null",
+              base.replace(b"{", b'{"a":"\\u0000\\/\\u00e9\\ud83d\\ude00",', 1), base + b" ", b"[" + base + b"]"]
+    count = settled(lines)
+    assert 200 <= count <= len(lines) - 500, count  # both paths taken, many times
+    compare(Block("m.ndjson", b"\n".join(lines), first_line=1))
+
+
+def _valid(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` made a valid event: URIs where the spec wants them, facets with their required keys (the custom
+    ``_schemaURL`` leaves each facet's content unchecked, as for any custom facet)."""
+    doc = copy.deepcopy(doc)
+    doc.update(producer="https://producer.example/x", schemaURL=CORE)
+    for _, value in _nodes(doc):
+        if isinstance(value, dict):
+            for key in ("facets", "inputFacets", "outputFacets"):
+                for facet in (value.get(key) or {}).values() if isinstance(value.get(key), dict) else ():
+                    if isinstance(facet, dict):
+                        facet.update(_producer="https://producer.example/x",
+                                     _schemaURL="https://custom.example/Facet.json")
+    return doc
+
+
+def test_odd_facets_give_the_same_batches() -> None:
+    """The facets the C derivation is held to the Python one with (malformed column lineage, nested schemas,
+    symlinks to itself, odd parents): valid events around them, settled natively where the fast path can."""
+    docs = [_valid(_plain(d)) for d in ODD]
+    lines = [orjson.dumps(d) for d in docs]
+    assert settled(lines) >= 3  # floats and 2**70 made text; a numeric parent namespace still falls back
+    compare(Block("odd.ndjson", b"\n".join(lines * 2 + [orjson.dumps(_valid(ODD[2]))]), first_line=1))
+
+
+def _plain(doc: Any) -> Any:
+    """``doc`` with floats and integers beyond 64 bits as text (those the fast path leaves to the reference)."""
+    if isinstance(doc, dict):
+        return {k: _plain(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_plain(v) for v in doc]
+    if isinstance(doc, float) or (isinstance(doc, int) and not isinstance(doc, bool) and abs(doc) >= 2**63):
+        return str(doc)
+    return doc
+
+
+def test_an_event_left_half_way_is_taken_back(events: list[dict[str, Any]]) -> None:
+    """An event the fast path gives up on after appending some of its facts (a custom schema facet whose field
+    type is not text) leaves the facts exactly as they were: the reference path then handles it."""
+    fast = fastpath.native()
+    good = _valid(_plain(ODD[0]))
+    bad = _valid(_plain(ODD[0]))
+    bad["outputs"].append({"namespace": "s3://b", "name": "new", "facets": {  # a new schema and lineage facet
+        "schema": {"fields": [{"name": "n", "type": "int"}]},
+        "columnLineage": {"fields": {"n": {"inputFields": [{"namespace": "s3://b", "name": "src", "field": "m"}]}}}}})
+    bad["outputs"].append({"namespace": "s3://b", "name": "late", "facets": {"schema": {
+        "fields": [{"name": "a", "type": {"nested": True}}]}}})
+    bad = _valid(bad)
+    facts, seen, out = Facts(), set[str](), list[Any]()
+    assert fast.run([orjson.dumps(good)], 0, facts, seen, out) == 1
+    before = copy.deepcopy((facts.events, facts.datasets, facts.symlinks, facts.lineage_edges, facts.lineage_inputs,
+                            facts.lineage_uses, facts.lineage_facets, facts.schemas))
+    assert fast.run([orjson.dumps(bad)], 0, facts, seen, out) == 0  # not settled
+    assert (facts.events, facts.datasets, facts.symlinks, facts.lineage_edges, facts.lineage_inputs,
+            facts.lineage_uses, facts.lineage_facets, facts.schemas) == before
+    assert len(out) == 1 and len(seen) == 1
+
+
+def test_whole_files_and_gzip_take_the_fast_path(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    docs = _base_events(events)
+    (tmp_path / "a.ndjson").write_bytes(ndjson(docs))
+    (tmp_path / "b.ndjson.gz").write_bytes(gzip.compress(ndjson(docs[::-1])))
+    (tmp_path / "c.json").write_bytes(orjson.dumps(docs))  # an array: the reference reads it
+    blocks = list(read_blocks([tmp_path], split_bytes=None))
+    assert [b.first_line for b in blocks] == [None, None, None]
+    for block in blocks:
+        compare(block)
+
+
+def test_an_event_over_the_size_limit_is_refused_as_before(events: list[dict[str, Any]]) -> None:
+    doc = _base_events(events)[0]
+    big = copy.deepcopy(doc)
+    big["run"]["facets"]["blob"] = {"_producer": "https://p.example", "_schemaURL": "https://s.example/B.json",
+                                    "text": "x" * MAX_EVENT_BYTES}
+    block = Block("big.ndjson", ndjson([doc, big, doc]), first_line=1)
+    fast, ref = prepare_block(block), prepare(block.events())
+    assert_same(fast, ref)
+    assert len(ref.rejected) == 1 and "exceeds" in ref.rejected[0].message and ref.duplicates == 1
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=25)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json)
+def test_canonical_json_is_orjsons(value: Any) -> None:
+    """The content id and schema hashes hash this text: it must be orjson's to the byte (sorted keys, its escapes)."""
+    fast = fastpath.native()
+    text = orjson.dumps(value)
+    assert fast.canonical(text) == orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    assert fast.canonical(text, False) == text
+
+
+@pytest.mark.parametrize("text", [b"1.5", b"[0.0]", b'{"a":1,"a":2}', b"1" * 30, b"[" * 300 + b"]" * 300, b"{"])
+def test_what_canonical_json_leaves_to_the_reference(text: bytes) -> None:
+    assert fastpath.native().canonical(text) is None
+
+
+def test_tricky_values_are_covered() -> None:
+    assert any(isinstance(v, float) for v in _TRICKY_VALUES)  # the mutations include floats: fallbacks tested
