@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pytest
 
@@ -233,3 +234,83 @@ def test_ctrl_c_while_the_last_batches_commit_waits_for_the_writer(tmp_path: Pat
         before = snapshot(s)
         s.rebuild()
         assert snapshot(s) == before
+
+
+def test_facts_failing_after_their_raw_events_committed_are_derived_on_next_open(
+        tmp_path: Path, small_blocks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk ingest stores raw events and facts in two transactions side by side (``_flush_split``); the facts commit
+    only after their raw events. When the facts of a batch fail, the ingest stops with that error, and the raw events
+    already committed get their facts and model when the store is next opened: the same model as a serial ingest."""
+    from lineagelab.store import store as store_module
+
+    path = tmp_path / "events.ndjson"
+    docs = synthetic_file(path)
+    insert = store_module.Store._insert_facts
+    calls = []
+
+    def failing(self: Store, con: Any, facts: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full (simulated)")
+        insert(self, con, facts)
+
+    monkeypatch.setattr(store_module.Store, "_insert_facts", failing)
+    with Store(tmp_path / "s.duckdb") as s, pytest.raises(RuntimeError, match="disk full"):
+        s.ingest_paths([path], workers=2)
+    monkeypatch.setattr(store_module.Store, "_insert_facts", insert)
+    with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:  # as the failed ingest left it
+        raw = con.execute("SELECT count(*), max(seq) FROM raw_events").fetchone()
+        facts = con.execute("SELECT count(*) FROM f_events").fetchone()
+        facts_seq = con.execute("SELECT value FROM meta WHERE key = 'facts_seq'").fetchone()
+    assert raw is not None and facts is not None and facts_seq is not None
+    assert 0 < facts[0] < raw[0] <= len(docs) and int(facts_seq[0]) < raw[1]  # raw events ahead of their facts
+    with Store(tmp_path / "s.duckdb") as s:  # opened for writing: derives what the raw events are ahead by
+        assert s.con.execute("SELECT count(*) FROM f_events").fetchone() == (raw[0],)
+        model = snapshot(s)
+        ids = [r[0] for r in s.con.execute("SELECT event_id FROM raw_events ORDER BY seq").fetchall()]
+    with Store(tmp_path / "serial.duckdb") as ser:
+        ser.ingest(read_events([path]))
+        kept = set(ids)
+        ser_ids = [r[0] for r in ser.con.execute("SELECT event_id FROM raw_events ORDER BY seq").fetchall()]
+        assert ids == ser_ids[:len(ids)]
+    with Store(tmp_path / "prefix.duckdb") as pre:  # the serial model of exactly the events stored
+        pre.ingest(e for e in read_events([path]) if e.doc is not None and _event_id(e) in kept)
+        assert snapshot(pre) == model
+
+
+def _event_id(raw: Any) -> str:
+    from lineagelab.store.prepare import event_id_of
+
+    return event_id_of(raw.doc)
+
+
+def test_raw_events_failing_take_their_facts_back(tmp_path: Path, small_blocks: list[int],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """When a batch's raw events fail to store, its facts (inserted side by side) are rolled back: no facts of
+    events that are not stored, and the store stays as a serial ingest of the batches before would leave it."""
+    from lineagelab.store import store as store_module
+
+    path = tmp_path / "events.ndjson"
+    synthetic_file(path)
+    insert = store_module.Store._insert_raw
+    calls = []
+
+    def failing(self: Store, table: Any, ids: list[str]) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("raw failed (simulated)")
+        insert(self, table, ids)
+
+    monkeypatch.setattr(store_module.Store, "_insert_raw", failing)
+    with Store(tmp_path / "s.duckdb") as s, pytest.raises(RuntimeError, match="raw failed"):
+        s.ingest_paths([path], workers=2)
+    monkeypatch.setattr(store_module.Store, "_insert_raw", insert)
+    with Store(tmp_path / "s.duckdb") as s:
+        orphans = s.con.execute("SELECT count(*) FROM f_events WHERE event_id NOT IN "
+                                "(SELECT event_id FROM raw_events)").fetchone()
+        assert orphans == (0,)
+        assert s.con.execute("SELECT count(*) FROM f_events").fetchone() == s.con.execute(
+            "SELECT count(*) FROM raw_events").fetchone() != (0,)
+        model = snapshot(s)
+        s.rebuild()
+        assert snapshot(s) == model
