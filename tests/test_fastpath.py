@@ -29,6 +29,7 @@ from tests.test_derive import ODD
 from tests.test_precheck import _TRICKY_VALUES, _base_events, _mutate, _nodes
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "fixtures" / "events" / "seed_scenarios.ndjson"
 CORE = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 
 pytestmark = pytest.mark.skipif(fastpath.native() is None, reason="the native fast path is not built here")
@@ -205,3 +206,29 @@ def test_what_canonical_json_leaves_to_the_reference(text: bytes) -> None:
 
 def test_tricky_values_are_covered() -> None:
     assert any(isinstance(v, float) for v in _TRICKY_VALUES)  # the mutations include floats: fallbacks tested
+
+
+def test_byte_level_damage_gives_the_same_batches() -> None:
+    """Lines damaged byte by byte (JSON punctuation, escapes, control and non-UTF-8 bytes put in, runs cut out): the
+    fast path never crashes, and what it settles (damage inside strings that keeps the event valid) is the
+    reference's answer; everything else is the reference's to reject."""
+    lines = FIXTURE.read_bytes().splitlines()
+    lines += [orjson.dumps(e) for e in synthetic_events(Shape(jobs=10, columns=4, seed=2))]
+    rnd = random.Random(7)
+    alphabet = b'{}[]":,\\0123456789.eE+-tfnulr \x00\x1f\x7f\xc3\xa9\xff'
+    damaged = []
+    for _ in range(1200):
+        line = bytearray(rnd.choice(lines))
+        for _ in range(rnd.choice((1, 1, 2, 3, 8))):
+            op, i = rnd.random(), rnd.randrange(len(line))
+            if op < 0.4:
+                line[i] = rnd.choice(alphabet)
+            elif op < 0.7:
+                del line[i:i + rnd.randrange(1, 20)]
+            else:
+                line[i:i] = bytes(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 5)))
+        damaged.append(bytes(line).replace(b"\n", b" "))
+    count = settled([d.strip() for d in damaged if d.strip()])
+    assert 100 <= count <= 1000, count
+    for start in range(0, len(damaged), 100):
+        compare(Block("damaged.ndjson", b"\n".join(damaged[start:start + 100]), first_line=start + 1))
