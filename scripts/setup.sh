@@ -36,9 +36,9 @@ fi
 # place by the editable install: again when a source or a header it includes changed. Without a C compiler the package
 # still works, with the slower Python paths.
 suffix=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-formats=src/lineagelab/events/_formats.h
-for parts in "src/lineagelab/store/_derive.c" "src/lineagelab/events/_check.c $formats" \
-             "src/lineagelab/store/_fast.c $formats third_party/yyjson/yyjson.c third_party/yyjson/yyjson.h"; do
+headers="src/lineagelab/events/_formats.h src/lineagelab/events/_nodes.h"
+for parts in "src/lineagelab/store/_derive.c src/lineagelab/store/_rows.h" "src/lineagelab/events/_check.c $headers" \
+             "src/lineagelab/store/_fast.c $headers src/lineagelab/store/_rows.h third_party/yyjson/yyjson.c third_party/yyjson/yyjson.h"; do
   set -- $parts
   native=${1%.c}$suffix
   stale=0

@@ -13,13 +13,18 @@ enum { INVALID = 0, VALID = 1, UNKNOWN = 2, FAILED = -1 };
 enum { F_UNKNOWN = 1, F_FALSE = 2, F_ROUTE = 4 };
 #include "_formats.h"
 
+#define VALUE PyObject *
+static int eval(int id, PyObject *x, int t, int depth);
+#include "_nodes.h"
+
 enum { T_NULL = 1, T_BOOL = 2, T_OBJECT = 4, T_ARRAY = 8, T_STRING = 16, T_INTEGER = 32, T_NUMBER = 64 };
 
 typedef struct {
-    int flags, types, addl, items, not_, if_, then_, else_, ref, format;
-    Py_ssize_t n_props, n_req, n_all, n_any, n_one, n_dep;
+    int flags, types, format;
+    Links l;
+    Py_ssize_t n_props, n_req, n_dep;
     PyObject **prop_keys, **req, **dep_keys, **dep_vals; /* borrowed from the node tuples */
-    int *prop_ids, *all, *any, *one;
+    int *prop_ids;
     PyObject *prop_set; /* dict: property name -> its index in prop_keys */
     PyObject *enum_, *const_, *minimum;
 } Node;
@@ -36,7 +41,8 @@ static void free_nodes(void) {
     for (Py_ssize_t i = 0; i < n_nodes; i++) {
         Node *n = &nodes[i];
         PyMem_Free(n->prop_keys); PyMem_Free(n->req); PyMem_Free(n->dep_keys); PyMem_Free(n->dep_vals);
-        PyMem_Free(n->prop_ids); PyMem_Free(n->all); PyMem_Free(n->any); PyMem_Free(n->one);
+        PyMem_Free(n->prop_ids);
+        free_links(&n->l);
         Py_XDECREF(n->prop_set);
     }
     PyMem_Free(nodes);
@@ -96,16 +102,7 @@ static int json_eq(PyObject *a, PyObject *b) {
  * the check). A deeply nested document (or a $ref loop) ends as RecursionError instead of overflowing the C stack. */
 #define MAX_DEPTH 2000
 
-static int eval(int id, PyObject *x, int t, int depth);
 
-/* Combine a conjunct's answer into ``acc``; returns at once on INVALID (settles the whole) or FAILED. */
-#define AND(acc, r)                              \
-    do {                                         \
-        int r_ = (r);                            \
-        if (r_ == FAILED) return FAILED;         \
-        if (r_ == INVALID) return INVALID;       \
-        if (r_ == UNKNOWN) acc = UNKNOWN;        \
-    } while (0)
 
 static inline int child(int id, PyObject *x, int depth) {
     int t = type_of(x);
@@ -156,20 +153,20 @@ static int eval_object(Node *n, PyObject *x, int depth) {
         }
     }
     int route_all = (n->flags & F_ROUTE) != 0;
-    if (n->addl >= 0 || route_all || PyDict_GET_SIZE(x) < n->n_props) {
+    if (n->l.addl >= 0 || route_all || PyDict_GET_SIZE(x) < n->n_props) {
         /* walk the instance: one lookup per member instead of one per declared property */
         Py_ssize_t pos = 0;
         PyObject *k, *v;
         while (PyDict_Next(x, &pos, &k, &v)) {
             if (!PyUnicode_CheckExact(k)) return UNKNOWN;
-            if (n->n_props || n->addl >= 0) {
+            if (n->n_props || n->l.addl >= 0) {
                 PyObject *index = PyDict_GetItemWithError(n->prop_set, k);
                 if (index != NULL) {
                     int id = n->prop_ids[PyLong_AS_LONG(index)];
                     if (id >= 0) AND(acc, child(id, v, depth));
                 }
                 else if (PyErr_Occurred()) return FAILED;
-                else if (n->addl >= 0) AND(acc, child(n->addl, v, depth));
+                else if (n->l.addl >= 0) AND(acc, child(n->l.addl, v, depth));
             }
             if (route_all) AND(acc, routed(v, depth));
         }
@@ -205,10 +202,10 @@ static int eval_node(Node *n, PyObject *x, int t, int depth) {
             return INVALID;
         }
     }
-    if (t == T_OBJECT && (n->n_req || n->n_dep || n->n_props || n->addl >= 0 || (n->flags & F_ROUTE)))
+    if (t == T_OBJECT && (n->n_req || n->n_dep || n->n_props || n->l.addl >= 0 || (n->flags & F_ROUTE)))
         AND(acc, eval_object(n, x, depth));
-    if (t == T_ARRAY && n->items >= 0) {
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(x); i++) AND(acc, child(n->items, PyList_GET_ITEM(x, i), depth));
+    if (t == T_ARRAY && n->l.items >= 0) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(x); i++) AND(acc, child(n->l.items, PyList_GET_ITEM(x, i), depth));
     }
     if (t == T_STRING && n->format) AND(acc, format_ok(n->format, x));
     if (n->minimum != NULL && (t == T_INTEGER || t == T_NUMBER)) {
@@ -230,40 +227,7 @@ static int eval_node(Node *n, PyObject *x, int t, int depth) {
         AND(acc, found);
     }
     if (n->const_ != NULL) AND(acc, json_eq(x, n->const_));
-    if (n->ref >= 0) AND(acc, eval(n->ref, x, t, depth));
-    for (Py_ssize_t i = 0; i < n->n_all; i++) AND(acc, eval(n->all[i], x, t, depth));
-    if (n->n_any) {
-        int any = INVALID;
-        for (Py_ssize_t i = 0; i < n->n_any && any != VALID; i++) {
-            int r = eval(n->any[i], x, t, depth);
-            if (r == FAILED) return FAILED;
-            if (r == VALID || r == UNKNOWN) any = r;
-        }
-        AND(acc, any);
-    }
-    if (n->n_one) {
-        int valid = 0, unknown = 0;
-        for (Py_ssize_t i = 0; i < n->n_one; i++) {
-            int r = eval(n->one[i], x, t, depth);
-            if (r == FAILED) return FAILED;
-            valid += r == VALID;
-            unknown += r == UNKNOWN;
-        }
-        AND(acc, valid > 1 ? INVALID : unknown ? UNKNOWN : valid == 1 ? VALID : INVALID);
-    }
-    if (n->not_ >= 0) {
-        int r = eval(n->not_, x, t, depth);
-        if (r == FAILED) return FAILED;
-        AND(acc, r == VALID ? INVALID : r == INVALID ? VALID : UNKNOWN);
-    }
-    if (n->if_ >= 0 && (n->then_ >= 0 || n->else_ >= 0)) {
-        int c = eval(n->if_, x, t, depth);
-        if (c == FAILED) return FAILED;
-        if (c == UNKNOWN) acc = UNKNOWN;
-        else if (c == VALID && n->then_ >= 0) AND(acc, eval(n->then_, x, t, depth));
-        else if (c == INVALID && n->else_ >= 0) AND(acc, eval(n->else_, x, t, depth));
-    }
-    return acc;
+    return combine(&n->l, x, t, depth, acc);
 }
 
 static int eval(int id, PyObject *x, int t, int depth) {
@@ -276,26 +240,7 @@ static int eval(int id, PyObject *x, int t, int depth) {
 
 /* ---- configure ---- */
 
-static int node_id(PyObject *o, int *out) {
-    long v = PyLong_AsLong(o);
-    if (v == -1 && PyErr_Occurred()) return -1;
-    if (v < -1 || v >= n_nodes) {
-        PyErr_Format(PyExc_ValueError, "node id %ld out of range", v);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
 
-static int id_array(PyObject *t, int **out, Py_ssize_t *n) {
-    if (!PyTuple_Check(t)) { PyErr_SetString(PyExc_TypeError, "expected a tuple of node ids"); return -1; }
-    *n = PyTuple_GET_SIZE(t);
-    *out = PyMem_Calloc(*n ? *n : 1, sizeof(int));
-    if (*out == NULL) { PyErr_NoMemory(); return -1; }
-    for (Py_ssize_t i = 0; i < *n; i++)
-        if (node_id(PyTuple_GET_ITEM(t, i), &(*out)[i]) < 0) return -1;
-    return 0;
-}
 
 /* Item i of a tuple of pairs, checked to be a 2-tuple whose second item is of the given check (NULL, with TypeError
  * naming ``what``, otherwise). Borrowed. */
@@ -335,7 +280,7 @@ static int load_node(Node *n, PyObject *t) {
         PyObject *p = pair_at(props, i, is_int, "a property is (name, node id)");
         if (p == NULL) return -1;
         n->prop_keys[i] = PyTuple_GET_ITEM(p, 0);
-        if (node_id(PyTuple_GET_ITEM(p, 1), &n->prop_ids[i]) < 0) return -1;
+        if (node_id(PyTuple_GET_ITEM(p, 1), n_nodes, &n->prop_ids[i]) < 0) return -1;
         PyObject *index = PyLong_FromSsize_t(i);
         if (index == NULL || PyDict_SetItem(n->prop_set, n->prop_keys[i], index) < 0) { Py_XDECREF(index); return -1; }
         Py_DECREF(index);
@@ -344,13 +289,7 @@ static int load_node(Node *n, PyObject *t) {
     n->req = PyMem_Calloc(n->n_req + 1, sizeof(PyObject *));
     if (!n->req) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t i = 0; i < n->n_req; i++) n->req[i] = PyTuple_GET_ITEM(req, i);
-    if (node_id(ITEM(4), &n->addl) < 0 || node_id(ITEM(5), &n->items) < 0) return -1;
-    if (id_array(ITEM(6), &n->all, &n->n_all) < 0 || id_array(ITEM(7), &n->any, &n->n_any) < 0 ||
-        id_array(ITEM(8), &n->one, &n->n_one) < 0)
-        return -1;
-    if (node_id(ITEM(9), &n->not_) < 0 || node_id(ITEM(10), &n->if_) < 0 || node_id(ITEM(11), &n->then_) < 0 ||
-        node_id(ITEM(12), &n->else_) < 0 || node_id(ITEM(13), &n->ref) < 0)
-        return -1;
+    if (load_links(&n->l, t, n_nodes) < 0) return -1;
     n->enum_ = ITEM(14) == Py_None ? NULL : ITEM(14);
     if (n->enum_ != NULL && !PyTuple_Check(n->enum_)) { PyErr_SetString(PyExc_TypeError, "enum is a tuple"); return -1; }
     PyObject *c = ITEM(15);

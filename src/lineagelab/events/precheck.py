@@ -17,11 +17,12 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from lineagelab.events.reader import parsed_key
 
 VALID, INVALID, UNKNOWN = 1, 0, 2
+T = TypeVar("T")
 
 # node flags
 _UNKNOWN, _FALSE, _ROUTE = 1, 2, 4
@@ -181,13 +182,20 @@ class Compiled:
     roots: dict[str, int]  # event kind -> its node
 
 
-def compiled() -> Compiled:
-    """Compiled once, under the lock (see ``precheck``)."""
-    if not _compiled:
-        with _lock:
-            if not _compiled:
-                _compiled.append(_compile())
-    return _compiled[0]
+def once(build: Callable[[], T]) -> Callable[[], T]:
+    """``build()`` on the first call only, under a lock: the server's request threads may ask at the same time, and
+    building again would configure a C module anew under a thread walking its node table."""
+    lock = threading.Lock()
+    built: list[T] = []
+
+    def get() -> T:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(build())
+        return built[0]
+
+    return get
 
 
 def _compile() -> Compiled:
@@ -251,21 +259,14 @@ def _simplified(nodes: list[Node]) -> tuple[list[Node], Callable[..., int]]:
     return out, remap
 
 
-_lock = threading.RLock()
-_compiled: list[Compiled] = []
-_built: list[Callable[[str, Any], int] | None] = []
+def compiled() -> Compiled:
+    """The spec's schemas compiled (once)."""
+    return _compiled()
 
 
 def precheck() -> Callable[[str, Any], int] | None:
-    """The native check, or None where ``_check`` did not build or ``LINEAGELAB_PURE_PYTHON`` is set. Built once,
-    under a lock: the server's request threads may ask at the same time, and configuring again would free the node
-    table under a thread walking it."""
-    if _built:
-        return _built[0]
-    with _lock:
-        if not _built:
-            _built.append(_build())
-    return _built[0]
+    """The native check (built once), or None where ``_check`` did not build or ``LINEAGELAB_PURE_PYTHON`` is set."""
+    return _precheck()
 
 
 def _build() -> Callable[[str, Any], int] | None:
@@ -278,3 +279,7 @@ def _build() -> Callable[[str, Any], int] | None:
     c = compiled()
     _check.configure(c.nodes, c.route, c.keep)
     return Precheck(_check, c.roots).check
+
+
+_compiled = once(_compile)
+_precheck = once(_build)

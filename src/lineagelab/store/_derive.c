@@ -12,6 +12,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "_rows.h"
+
 /* Python helpers (see configure) */
 static PyObject *stable_id_fn, *schema_fn, *text_fn, *masking_fn, *lineage_key_fn;
 /* derive.schema_hash's own steps (orjson.dumps with sorted keys, blake2b of 12 bytes), when configure is given them */
@@ -44,30 +46,6 @@ static inline PyObject *or_none(PyObject *v) {
     v = v ? v : Py_None;
     Py_INCREF(v);
     return v;
-}
-
-/* Steals every item (NULL items: an error already set; the others are released). */
-static PyObject *tuple_of(Py_ssize_t n, PyObject **items) {
-    PyObject *t = NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (items[i] == NULL) goto fail;
-    }
-    t = PyTuple_New(n);
-    if (t == NULL) goto fail;
-    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(t, i, items[i]);
-    return t;
-fail:
-    for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(items[i]);
-    return NULL;
-}
-
-/* Append a tuple of the stolen items to list; -1 on error. */
-static int append_row(PyObject *list, Py_ssize_t n, PyObject **items) {
-    PyObject *t = tuple_of(n, items);
-    if (t == NULL) return -1;
-    int rc = PyList_Append(list, t);
-    Py_DECREF(t);
-    return rc;
 }
 
 static PyObject *call2(PyObject *fn, PyObject *a, PyObject *b) {

@@ -15,9 +15,14 @@
 #include <Python.h>
 #include <stdint.h>
 #include "yyjson.h"
+#include "_rows.h"
 
 enum { INVALID = 0, VALID = 1, UNKNOWN = 2 };
 #include "_formats.h"
+
+#define VALUE yyjson_val *
+static int eval(int id, yyjson_val *x, int t, int depth);
+#include "_nodes.h"
 
 enum { F_UNKNOWN = 1, F_FALSE = 2, F_ROUTE = 4 };
 enum { T_NULL = 1, T_BOOL = 2, T_OBJECT = 4, T_ARRAY = 8, T_STRING = 16, T_INTEGER = 32, T_NUMBER = 64 };
@@ -46,12 +51,13 @@ typedef struct { /* a JSON constant of an enum or const */
 } Const;
 
 typedef struct {
-    int flags, types, addl, items, not_, if_, then_, else_, ref, format;
-    Py_ssize_t n_props, n_req, n_all, n_any, n_one, n_dep, n_enum;
+    int flags, types, format;
+    Links l;
+    Py_ssize_t n_props, n_req, n_dep, n_enum;
     Str *prop_keys, *req, *dep_keys;
     Str **dep_vals;
     Py_ssize_t *dep_counts;
-    int *prop_ids, *all, *any, *one;
+    int *prop_ids;
     Const *enum_, *const_;
     int has_min, min_unknown;
     int64_t minimum;
@@ -70,7 +76,8 @@ static void free_nodes(void) {
         PyMem_Free(n->prop_keys); PyMem_Free(n->req); PyMem_Free(n->dep_keys); PyMem_Free(n->dep_counts);
         for (Py_ssize_t j = 0; j < n->n_dep; j++) PyMem_Free(n->dep_vals ? n->dep_vals[j] : NULL);
         PyMem_Free(n->dep_vals);
-        PyMem_Free(n->prop_ids); PyMem_Free(n->all); PyMem_Free(n->any); PyMem_Free(n->one);
+        PyMem_Free(n->prop_ids);
+        free_links(&n->l);
         PyMem_Free(n->enum_); PyMem_Free(n->const_);
     }
     PyMem_Free(nodes);
@@ -170,15 +177,7 @@ static int json_eq(yyjson_val *x, int t, const Const *c) {
     }
 }
 
-static int eval(int id, yyjson_val *x, int t, int depth);
 
-#define AND(acc, r)                              \
-    do {                                         \
-        int r_ = (r);                            \
-        if (r_ < 0) return r_;                   \
-        if (r_ == INVALID) return INVALID;       \
-        if (r_ == UNKNOWN) acc = UNKNOWN;        \
-    } while (0)
 
 static inline int child(int id, yyjson_val *x, int depth) {
     int t = type_of(x);
@@ -206,12 +205,12 @@ static int eval_object(Node *n, yyjson_val *x, int depth) {
             if (!has_key(x, &n->dep_vals[i][j])) return INVALID;
     }
     int route_all = (n->flags & F_ROUTE) != 0;
-    if (!n->n_props && n->addl < 0 && !route_all) return acc;
+    if (!n->n_props && n->l.addl < 0 && !route_all) return acc;
     yyjson_obj_iter it = yyjson_obj_iter_with(x);
     yyjson_val *k;
     while ((k = yyjson_obj_iter_next(&it)) != NULL) {
         yyjson_val *v = yyjson_obj_iter_get_val(k);
-        if (n->n_props || n->addl >= 0) {
+        if (n->n_props || n->l.addl >= 0) {
             Py_ssize_t found = -1;
             for (Py_ssize_t i = 0; i < n->n_props; i++) {
                 if (str_eq(k, &n->prop_keys[i])) {
@@ -221,8 +220,8 @@ static int eval_object(Node *n, yyjson_val *x, int depth) {
             }
             if (found >= 0) {
                 if (n->prop_ids[found] >= 0) AND(acc, child(n->prop_ids[found], v, depth));
-            } else if (n->addl >= 0) {
-                AND(acc, child(n->addl, v, depth));
+            } else if (n->l.addl >= 0) {
+                AND(acc, child(n->l.addl, v, depth));
             }
         }
         if (route_all) AND(acc, routed(v, depth));
@@ -241,12 +240,12 @@ static int eval_node(Node *n, yyjson_val *x, int t, int depth) {
             return INVALID;
         }
     }
-    if (t == T_OBJECT && (n->n_req || n->n_dep || n->n_props || n->addl >= 0 || (n->flags & F_ROUTE)))
+    if (t == T_OBJECT && (n->n_req || n->n_dep || n->n_props || n->l.addl >= 0 || (n->flags & F_ROUTE)))
         AND(acc, eval_object(n, x, depth));
-    if (t == T_ARRAY && n->items >= 0) {
+    if (t == T_ARRAY && n->l.items >= 0) {
         yyjson_arr_iter it = yyjson_arr_iter_with(x);
         yyjson_val *v;
-        while ((v = yyjson_arr_iter_next(&it)) != NULL) AND(acc, child(n->items, v, depth));
+        while ((v = yyjson_arr_iter_next(&it)) != NULL) AND(acc, child(n->l.items, v, depth));
     }
     if (t == T_STRING && n->format)
         AND(acc, format_ascii_ok(n->format, (const unsigned char *)yyjson_get_str(x), (Py_ssize_t)yyjson_get_len(x)));
@@ -268,40 +267,7 @@ static int eval_node(Node *n, yyjson_val *x, int t, int depth) {
         AND(acc, found);
     }
     if (n->const_ != NULL) AND(acc, json_eq(x, t, n->const_));
-    if (n->ref >= 0) AND(acc, eval(n->ref, x, t, depth));
-    for (Py_ssize_t i = 0; i < n->n_all; i++) AND(acc, eval(n->all[i], x, t, depth));
-    if (n->n_any) {
-        int any = INVALID;
-        for (Py_ssize_t i = 0; i < n->n_any && any != VALID; i++) {
-            int r = eval(n->any[i], x, t, depth);
-            if (r < 0) return r;
-            if (r == VALID || r == UNKNOWN) any = r;
-        }
-        AND(acc, any);
-    }
-    if (n->n_one) {
-        int valid = 0, unknown = 0;
-        for (Py_ssize_t i = 0; i < n->n_one; i++) {
-            int r = eval(n->one[i], x, t, depth);
-            if (r < 0) return r;
-            valid += r == VALID;
-            unknown += r == UNKNOWN;
-        }
-        AND(acc, valid > 1 ? INVALID : unknown ? UNKNOWN : valid == 1 ? VALID : INVALID);
-    }
-    if (n->not_ >= 0) {
-        int r = eval(n->not_, x, t, depth);
-        if (r < 0) return r;
-        AND(acc, r == VALID ? INVALID : r == INVALID ? VALID : UNKNOWN);
-    }
-    if (n->if_ >= 0 && (n->then_ >= 0 || n->else_ >= 0)) {
-        int c = eval(n->if_, x, t, depth);
-        if (c < 0) return c;
-        if (c == UNKNOWN) acc = UNKNOWN;
-        else if (c == VALID && n->then_ >= 0) AND(acc, eval(n->then_, x, t, depth));
-        else if (c == INVALID && n->else_ >= 0) AND(acc, eval(n->else_, x, t, depth));
-    }
-    return acc;
+    return combine(&n->l, x, t, depth, acc);
 }
 
 static int eval(int id, yyjson_val *x, int t, int depth) {
@@ -320,32 +286,7 @@ static int as_str(PyObject *o, Str *out) {
     return out->s == NULL ? -1 : 0;
 }
 
-static int node_id(PyObject *o, int *out) {
-    long v = PyLong_AsLong(o);
-    if (v == -1 && PyErr_Occurred()) return -1;
-    if (v < -1 || v >= n_nodes) {
-        PyErr_Format(PyExc_ValueError, "node id %ld out of range", v);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
 
-static int id_array(PyObject *t, int **out, Py_ssize_t *n) {
-    if (!PyTuple_Check(t)) {
-        PyErr_SetString(PyExc_TypeError, "expected a tuple of node ids");
-        return -1;
-    }
-    *n = PyTuple_GET_SIZE(t);
-    *out = PyMem_Calloc(*n ? *n : 1, sizeof(int));
-    if (*out == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < *n; i++)
-        if (node_id(PyTuple_GET_ITEM(t, i), &(*out)[i]) < 0) return -1;
-    return 0;
-}
 
 static int load_const(PyObject *o, Const *c) {
     memset(c, 0, sizeof(*c));
@@ -414,7 +355,7 @@ static int load_node(Node *n, PyObject *t) {
             PyErr_SetString(PyExc_TypeError, "a property is (name, node id)");
             return -1;
         }
-        if (as_str(PyTuple_GET_ITEM(p, 0), &n->prop_keys[i]) < 0 || node_id(PyTuple_GET_ITEM(p, 1), &n->prop_ids[i]) < 0)
+        if (as_str(PyTuple_GET_ITEM(p, 0), &n->prop_keys[i]) < 0 || node_id(PyTuple_GET_ITEM(p, 1), n_nodes, &n->prop_ids[i]) < 0)
             return -1;
     }
     for (Py_ssize_t i = 0; i < n->n_req; i++)
@@ -436,13 +377,7 @@ static int load_node(Node *n, PyObject *t) {
         for (Py_ssize_t j = 0; j < n->dep_counts[i]; j++)
             if (as_str(PyTuple_GET_ITEM(names, j), &n->dep_vals[i][j]) < 0) return -1;
     }
-    if (node_id(ITEM(4), &n->addl) < 0 || node_id(ITEM(5), &n->items) < 0) return -1;
-    if (id_array(ITEM(6), &n->all, &n->n_all) < 0 || id_array(ITEM(7), &n->any, &n->n_any) < 0 ||
-        id_array(ITEM(8), &n->one, &n->n_one) < 0)
-        return -1;
-    if (node_id(ITEM(9), &n->not_) < 0 || node_id(ITEM(10), &n->if_) < 0 || node_id(ITEM(11), &n->then_) < 0 ||
-        node_id(ITEM(12), &n->else_) < 0 || node_id(ITEM(13), &n->ref) < 0)
-        return -1;
+    if (load_links(&n->l, t, n_nodes) < 0) return -1;
     PyObject *e = ITEM(14);
     if (e != Py_None) {
         if (!PyTuple_Check(e)) {
@@ -755,30 +690,6 @@ static int masking(Ctx *c, yyjson_val *v, PyObject **out) {
     *out = PyObject_CallOneArg(masking_fn, t);
     Py_DECREF(t);
     return *out ? OK : ERROR;
-}
-
-static PyObject *tuple_steal(Py_ssize_t n, PyObject **items) {
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (items[i] == NULL) {
-            for (Py_ssize_t j = 0; j < n; j++) Py_XDECREF(items[j]);
-            return NULL;
-        }
-    }
-    PyObject *t = PyTuple_New(n);
-    if (t == NULL) {
-        for (Py_ssize_t j = 0; j < n; j++) Py_DECREF(items[j]);
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(t, i, items[i]);
-    return t;
-}
-
-static int append_row(PyObject *list, Py_ssize_t n, PyObject **items) {
-    PyObject *t = tuple_steal(n, items);
-    if (t == NULL) return ERROR;
-    int rc = PyList_Append(list, t);
-    Py_DECREF(t);
-    return rc < 0 ? ERROR : OK;
 }
 
 static inline PyObject *or_none(PyObject *v) { return Py_NewRef(v ? v : Py_None); }
@@ -1339,7 +1250,7 @@ static int one_line(Ctx *c, const char *s, Py_ssize_t n, PyObject *seen, PyObjec
     PyObject *row[10] = {Py_NewRef(event_id), Py_NewRef(event_time), Py_NewRef(event_type), Py_NewRef(kind),
                          fields[0], fields[1], fields[2], fields[3], fields[4], PyLong_FromSsize_t(n)};
     for (int i = 0; i < 5; i++) fields[i] = NULL;
-    *out = tuple_steal(10, row);
+    *out = tuple_of(10, row);
     if (*out == NULL) rc = ERROR;
 done:
     yyjson_doc_free(doc);

@@ -11,25 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from typing import Any
 
 from lineagelab.events.identity import stable_id
-from lineagelab.events.precheck import compiled
+from lineagelab.events.precheck import compiled, once
 from lineagelab.events.reader import MAX_EVENT_BYTES
 from lineagelab.store import column_lineage
 
-_lock = threading.Lock()
-_built: list[Any] = []
-
 
 def native() -> Any:
-    """The configured ``_fast`` module, or None where it did not build or ``LINEAGELAB_PURE_PYTHON`` is set."""
-    if not _built:
-        with _lock:
-            if not _built:
-                _built.append(_build())
-    return _built[0]
+    """The configured ``_fast`` module (built once), or None where it did not build or ``LINEAGELAB_PURE_PYTHON`` is
+    set."""
+    return _native()
 
 
 def _build() -> Any:
@@ -43,3 +36,6 @@ def _build() -> Any:
     _fast.configure(c.nodes, c.route, c.roots, stable_id, column_lineage._masking, hashlib.blake2b, hashlib.sha256,
                     MAX_EVENT_BYTES)
     return _fast
+
+
+_native = once(_build)
