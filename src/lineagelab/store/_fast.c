@@ -132,6 +132,12 @@ static int route(const char *s, size_t n) {
         PyErr_SetString(PyExc_ValueError, "route out of range");
         return -2;
     }
+    /* the call ran Python: another thread may have filled slots meanwhile, so probe again before taking one */
+    slot = fnv(s, n) & (ROUTE_SLOTS - 1);
+    while (route_table[slot].s != NULL) {
+        if (route_table[slot].n == n && memcmp(route_table[slot].s, s, n) == 0) return (int)id;
+        slot = (slot + 1) & (ROUTE_SLOTS - 1);
+    }
     if (n_routes < ROUTES_MAX) {
         char *copy = PyMem_Malloc(n ? n : 1);
         if (copy != NULL) {
