@@ -132,10 +132,16 @@ def _one(text: bytes, source: str, location: str) -> RawEvent:
 
 
 def _parse_lines(data: bytes, source: str, first: int = 1) -> Iterator[RawEvent]:
+    for number, line in numbered_lines(data, first):
+        yield read_line(line, source, number)
+
+
+def numbered_lines(data: bytes, first: int = 1) -> Iterator[tuple[int, bytes]]:
+    """The lines of NDJSON data that are not blank, stripped, with their numbers."""
     for number, line in enumerate(data.split(b"\n"), start=first):
         line = line.strip()
         if line:
-            yield read_line(line, source, number)
+            yield number, line
 
 
 def read_line(line: bytes, source: str, number: int) -> RawEvent:
