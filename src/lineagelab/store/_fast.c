@@ -613,7 +613,7 @@ typedef struct {
     PyObject *events, *datasets, *symlinks, *lineage_facets, *lineage_edges, *lineage_inputs, *lineage_uses, *schemas,
         *run_keys, *job_ids, *ds_ids, *schemas_sent;
     /* what this event added, taken back if it falls back half-way */
-    Py_ssize_t mark[7];
+    Py_ssize_t mark[6];
     PyObject *added_facets, *added_schemas;
     Buf buf;      /* scratch JSON text */
     Buf doc_json; /* the event's canonical JSON (its content id), and where each value's part of it lies */
@@ -1095,7 +1095,7 @@ static void release_ctx(Ctx *c) {
 
 static PyObject **mark_lists(Ctx *c, int i) {
     PyObject **lists[] = {&c->events, &c->datasets, &c->symlinks, &c->lineage_edges, &c->lineage_inputs,
-                          &c->lineage_uses, &c->events};
+                          &c->lineage_uses};
     return lists[i];
 }
 
@@ -1195,7 +1195,7 @@ static int one_line(Ctx *c, const char *s, Py_ssize_t n, PyObject *seen, PyObjec
     yyjson_doc *doc = yyjson_read(s, (size_t)n, 0);
     if (doc == NULL) return FALLBACK;
     int rc = OK;
-    PyObject *event_id = NULL, *event_time = NULL, *event_type = NULL, *fields[6] = {NULL};
+    PyObject *event_id = NULL, *event_time = NULL, *event_type = NULL, *fields[5] = {NULL};
     yyjson_val *root = yyjson_doc_get_root(doc);
     if (!yyjson_is_obj(root)) TRY(FALLBACK);
     for (const char **k = (const char *[]){"run", "job", NULL}; *k; k++) { /* prepare.raw_fields reads them as dicts */
@@ -1263,7 +1263,7 @@ done:
     Py_XDECREF(event_id);
     Py_XDECREF(event_time);
     Py_XDECREF(event_type);
-    for (int i = 0; i < 6; i++) Py_XDECREF(fields[i]);
+    for (int i = 0; i < 5; i++) Py_XDECREF(fields[i]);
     return rc;
 }
 
