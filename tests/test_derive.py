@@ -304,7 +304,7 @@ def test_schema_hashes_are_taken_in_c_and_big_integers_in_python() -> None:
     plain = [{"name": "a", "type": "int"}, {"name": "b", "type": "struct", "fields": [{"name": "c", "type": "x"}]}]
     huge = [{"name": "a", "type": "int", "default": 2**70}]
     native().configure(stable_id=derive.stable_id, schema=helper, text=column_lineage._text,
-                       masking=column_lineage._masking, lineage_key=derive._lineage_key, dumps=orjson.dumps,
+                       masking=column_lineage._masking, lineage_key=derive.lineage_hash, dumps=orjson.dumps,
                        sort_option=orjson.OPT_SORT_KEYS, blake2b=hashlib.blake2b)
     try:
         items = [(f"e{i}", EventKind.RUN, run_event([{"namespace": "n", "name": f"d{i}", "facets": {

@@ -279,3 +279,35 @@ def test_column_lineage_facets_of_every_shape(store: Store) -> None:
     before = snapshot(store)
     store.rebuild()
     assert snapshot(store) == before
+
+
+def test_a_column_lineage_facet_is_stored_once_however_many_events_carry_it(store: Store) -> None:
+    """Runs of a job repeat the same facet (START and COMPLETE, every day): its edges are stored once, by content
+    (whatever the key order), each event's output records which facet it carried, and every edge still reads per
+    event through ``f_column_edges``; the model is what a rebuild gives, and a later ingest adds only uses."""
+    url = "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet"
+    facet = {"_schemaURL": url, "fields": {
+        "a": {"inputFields": [{"namespace": "s3://b", "name": "in1", "field": "x"}]},
+        "b": {"inputFields": [{"namespace": "s3://b", "name": "in1", "field": "y"},
+                              {"namespace": "s3://b", "name": "in2", "field": "z"}]}}}
+    reordered = {"fields": dict(reversed(facet["fields"].items())), "_schemaURL": url}
+    docs = []
+    for n, f in enumerate([facet, reordered, facet, facet]):
+        doc = _lineage_event(f, n)
+        doc["outputs"][0]["name"] = "out"  # the same output, run after run
+        docs.append(doc)
+    assert ingest_docs(store, docs[:2]).accepted == 2
+    assert ingest_docs(store, docs[2:]).accepted == 2  # a later batch: the facet is stored already
+
+    def count(sql: str) -> int:
+        return int(store.con.execute(sql).fetchone()[0])  # type: ignore[index]
+
+    assert count("SELECT count(*) FROM lineage_facets") == 1
+    assert count("SELECT count(*) FROM lineage_edges") == 3
+    assert count("SELECT count(*) FROM f_lineage_uses") == 4
+    assert count("SELECT count(*) FROM f_column_edges") == 12  # 3 edges for each of the 4 events
+    assert count("SELECT count(DISTINCT run_key) FROM f_column_edges") == 4
+    model = snapshot(store)
+    store.rebuild()
+    assert snapshot(store) == model
+    assert count("SELECT count(*) FROM lineage_edges") == 3

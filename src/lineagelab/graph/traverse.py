@@ -170,7 +170,8 @@ _COLS = "job_id, out_ds, out_field, in_ds, in_field, type, subtype, description,
 def column_edges_between(con: duckdb.DuckDBPyConnection, rel: Relations, ds_ids: list[int]) -> list[dict[str, Any]]:
     rows = con.execute(
         f"""SELECT {_COLS} FROM {rel.col}
-            WHERE out_ds IN (SELECT unnest($1::BIGINT[])) AND in_ds IN (SELECT unnest($1::BIGINT[]))""",
+            WHERE out_ds IN (SELECT unnest($1::BIGINT[])) AND in_ds IN (SELECT unnest($1::BIGINT[]))
+            ORDER BY ALL""",  # the same answer in the same order, whatever order DuckDB's joins produce
         [ds_ids],
     ).fetchall()
     return [{"source": src, "target": dst, "transformations": ts} for (src, dst), ts in _col_rows(rows).items()]

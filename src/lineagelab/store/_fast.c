@@ -941,8 +941,10 @@ static int dataset_facts(Ctx *c, EventCtx *e, PyObject *role, yyjson_val *ds) {
 
     yyjson_val *lineage = get(facets, "columnLineage");
     if (is_output && yyjson_is_obj(lineage)) {
-        TRY(write_json(&c->buf, lineage, 0)); /* orjson.dumps(lineage): derive._lineage_key */
-        key = PyBytes_FromStringAndSize(c->buf.p, (Py_ssize_t)c->buf.len);
+        /* derive.lineage_hash: blake2b of the facet's sorted JSON, a span of the event's canonical text */
+        size_t at = (size_t)(lineage - c->base);
+        key = hexdigest(blake2b_fn, c->doc_json.p + c->spans[2 * at], c->spans[2 * at + 1] - c->spans[2 * at],
+                        &digest_size, kw_digest_size);
         if (key == NULL) TRY(ERROR);
         number = PyDict_GetItemWithError(c->lineage_facets, key);
         if (number != NULL) {

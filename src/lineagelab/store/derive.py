@@ -31,9 +31,9 @@ class Facts:
     datasets: list[tuple[Any, ...]] = field(default_factory=list)
     symlinks: list[tuple[Any, ...]] = field(default_factory=list)
     # columnLineage facets, each distinct one once (START and COMPLETE, and every run of a job, repeat them): its
-    # JSON -> its number in this batch, its edges, the input datasets it names; and which output of which event
+    # content hash -> its number in this batch, its edges, the input datasets it names; and which output of which event
     # uses which
-    lineage_facets: dict[bytes, int] = field(default_factory=dict)
+    lineage_facets: dict[str, int] = field(default_factory=dict)
     lineage_edges: list[column_lineage.Edge] = field(default_factory=list)
     lineage_inputs: list[list[column_lineage.Named]] = field(default_factory=list)
     lineage_uses: list[tuple[Any, ...]] = field(default_factory=list)
@@ -68,7 +68,7 @@ def _flatten_fields(fields: Iterable[Any], prefix: str = "") -> list[tuple[str, 
     return out
 
 
-def schema_hash(fields: list[Any]) -> str:
+def schema_hash(fields: Any) -> str:
     """Same fields (whatever the key order inside each field) give the same hash."""
     try:
         text = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
@@ -87,12 +87,10 @@ def _schema(facts: Facts, fields: list[Any]) -> str:
     return shash
 
 
-def _lineage_key(lineage: dict[str, Any]) -> bytes:
-    """A columnLineage facet's JSON text: the same facet in several events is expanded once per batch."""
-    try:
-        return orjson.dumps(lineage)
-    except TypeError:  # integers beyond 64 bits
-        return json.dumps(lineage).encode()
+def lineage_hash(lineage: dict[str, Any]) -> str:
+    """A columnLineage facet's content hash: its edges are stored once (``lineage_edges``), whichever events and
+    outputs carry it, and a batch expands each once."""
+    return schema_hash(lineage)  # the same content hash: blake2b of the sorted JSON
 
 
 def event_time_of(doc: Mapping[str, Any]) -> datetime | None:
@@ -202,7 +200,7 @@ def derive_py(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, An
                 facts.symlinks.append((event_id, ds_id, stable_id(ans, aname), ans, aname, ident.get("type")))
         lineage = facets.get("columnLineage")
         if role == "output" and isinstance(lineage, dict):
-            key = _lineage_key(lineage)
+            key = lineage_hash(lineage)
             number = facts.lineage_facets.get(key)
             if number is None:
                 number = facts.lineage_facets[key] = len(facts.lineage_facets)
@@ -233,7 +231,7 @@ def _load_native() -> Any:
     except ImportError:
         return None
     _derive.configure(stable_id=stable_id, schema=_schema, text=column_lineage._text,
-                      masking=column_lineage._masking, lineage_key=_lineage_key,
+                      masking=column_lineage._masking, lineage_key=lineage_hash,
                       dumps=orjson.dumps, sort_option=orjson.OPT_SORT_KEYS, blake2b=hashlib.blake2b)  # schema_hash's
     _derive.use_keys([parsed_key(k) for k in _derive.key_names()])  # lookups by identity in parsed documents
     return _derive

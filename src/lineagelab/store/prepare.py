@@ -162,6 +162,9 @@ class FactTables:
         tables = {name: _columns(rows, _LAYOUTS[name]) for name, rows in (
             ("f_events", facts.events), ("f_datasets", facts.datasets), ("f_symlinks", facts.symlinks),
             ("uses", facts.lineage_uses), ("edges", facts.lineage_edges)) if rows}
+        if facts.lineage_facets:  # fid -> content hash (uses and edges name facets by their number in the batch)
+            tables["facets"] = pa.table({"fid": pa.array(list(facts.lineage_facets.values()), pa.int32()),
+                                         "lineage_hash": list(facts.lineage_facets)})
         if facts.schemas:
             hashes = list(facts.schemas)
             tables["schemas"] = pa.table({"schema_hash": hashes,
@@ -212,7 +215,7 @@ class Batch:
         offset = 0
         for b in parts:
             for name, t in b.facts.tables.items():
-                if name in ("uses", "edges") and offset:  # facet numbers are per batch
+                if name in ("uses", "edges", "facets") and offset:  # facet numbers are per batch
                     i = t.column_names.index("fid")
                     t = t.set_column(i, "fid", _compute().add(t["fid"], pa.scalar(offset, pa.int32())))
                 tables.setdefault(name, []).append(t)

@@ -779,8 +779,8 @@ class Store:
         for name in ("f_events", "f_datasets", "f_symlinks"):
             if name in tables:
                 self._append(con, name, tables[name])
-        if "uses" in tables and "edges" in tables:
-            column_lineage.insert(con, tables["edges"], tables["uses"])
+        if "uses" in tables and "facets" in tables:
+            column_lineage.insert(con, tables["facets"], tables.get("edges"), tables["uses"])
         if "schemas" in tables:  # only the schemas not stored yet
             con.register("_schemas", tables["schemas"])
             con.register("_fields", tables["schema_fields"])
