@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -187,10 +188,24 @@ def read_events_of(texts: list[bytes]) -> Any:
     return parse_bytes(b"\n".join(texts) + b"\n", "test")
 
 
+def memory_grown(rounds: Callable[[int], None]) -> int:
+    """Bytes still allocated after 60 more rounds, the first rounds run before counting (caches filled)."""
+    import tracemalloc
+
+    rounds(3)
+    tracemalloc.start()
+    try:
+        rounds(3)
+        before = tracemalloc.get_traced_memory()[0]
+        rounds(60)
+        return int(tracemalloc.get_traced_memory()[0] - before)
+    finally:
+        tracemalloc.stop()
+
+
 def test_the_c_derivation_leaks_nothing() -> None:
     """Every object it makes is owned by the facts (or freed on an error): a long ingest's workers stay flat."""
     import gc
-    import tracemalloc
 
     items = pending([ROOT / "fixtures" / "events"])[:60]
     items += [(f"e{i}", EventKind.RUN, doc, 5) for i, doc in enumerate(ODD)]
@@ -206,15 +221,7 @@ def test_the_c_derivation_leaks_nothing() -> None:
         derive.stable_id.cache_clear()
         gc.collect()
 
-    rounds(3)
-    tracemalloc.start()
-    try:
-        rounds(3)
-        before = tracemalloc.get_traced_memory()[0]
-        rounds(60)
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = memory_grown(rounds)
     # A leak of one object per event would be ~6,000 objects (~300 KB) here; a few dozen small objects (~1.5 KB) of
     # interpreter and library caches may appear once, depending on what ran before in the process.
     assert grown < 8192, f"{grown} bytes more after 60 rounds"

@@ -25,7 +25,7 @@ from lineagelab.simulator.synthetic import events as synthetic_events
 from lineagelab.store import fastpath
 from lineagelab.store.derive import Facts
 from lineagelab.store.prepare import Batch, prepare, prepare_block
-from tests.test_derive import ODD
+from tests.test_derive import ODD, memory_grown
 from tests.test_precheck import _TRICKY_VALUES, _base_events, _mutate, _nodes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,7 +238,6 @@ def test_the_fast_path_leaks_nothing(events: list[dict[str, Any]]) -> None:
     """Every object it makes is owned by the facts or freed, settled, left half-way or refused alike: a long
     ingest's workers stay flat."""
     import gc
-    import tracemalloc
 
     fast = fastpath.native()
     lines = [orjson.dumps(d) for d in _base_events(events)]
@@ -256,13 +255,5 @@ def test_the_fast_path_leaks_nothing(events: list[dict[str, Any]]) -> None:
                 i += 1
         gc.collect()
 
-    rounds(3)
-    tracemalloc.start()
-    try:
-        rounds(3)
-        before = tracemalloc.get_traced_memory()[0]
-        rounds(60)
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = memory_grown(rounds)
     assert grown < 8192, f"{grown} bytes more after 60 rounds"

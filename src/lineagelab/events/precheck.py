@@ -13,16 +13,14 @@ Standard facets are routed by their ``_schemaURL`` with ``facet_schema_ref``, th
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
+from lineagelab import native
 from lineagelab.events.reader import parsed_key
 
 VALID, INVALID, UNKNOWN = 1, 0, 2
-T = TypeVar("T")
 
 # node flags
 _UNKNOWN, _FALSE, _ROUTE = 1, 2, 4
@@ -182,22 +180,6 @@ class Compiled:
     roots: dict[str, int]  # event kind -> its node
 
 
-def once(build: Callable[[], T]) -> Callable[[], T]:
-    """``build()`` on the first call only, under a lock: the server's request threads may ask at the same time, and
-    building again would configure a C module anew under a thread walking its node table."""
-    lock = threading.Lock()
-    built: list[T] = []
-
-    def get() -> T:
-        if not built:
-            with lock:
-                if not built:
-                    built.append(build())
-        return built[0]
-
-    return get
-
-
 def _compile() -> Compiled:
     from lineagelab.events import validation as v
 
@@ -270,16 +252,13 @@ def precheck() -> Callable[[str, Any], int] | None:
 
 
 def _build() -> Callable[[str, Any], int] | None:
-    if os.environ.get("LINEAGELAB_PURE_PYTHON"):
-        return None
-    try:
-        from lineagelab.events import _check
-    except ImportError:
+    check = native.module("lineagelab.events._check")
+    if check is None:
         return None
     c = compiled()
-    _check.configure(c.nodes, c.route, c.keep)
-    return Precheck(_check, c.roots).check
+    check.configure(c.nodes, c.route, c.keep)
+    return Precheck(check, c.roots).check
 
 
-_compiled = once(_compile)
-_precheck = once(_build)
+_compiled = native.once(_compile)
+_precheck = native.once(_build)

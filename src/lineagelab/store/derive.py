@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from lineagelab import native
 from lineagelab.events.identity import parse_time, stable_id
 from lineagelab.events.reader import parsed_key
 from lineagelab.events.validation import EventKind
@@ -224,11 +224,8 @@ def derive_py(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, An
 def _load_native() -> Any:
     """``_derive`` (C) wired to the helpers it shares with this module, or None where it was not built (or
     ``LINEAGELAB_PURE_PYTHON`` is set, to compare the two)."""
-    if os.environ.get("LINEAGELAB_PURE_PYTHON"):
-        return None
-    try:
-        from lineagelab.store import _derive
-    except ImportError:
+    _derive = native.module("lineagelab.store._derive")
+    if _derive is None:
         return None
     _derive.configure(stable_id=stable_id, schema=_schema, text=column_lineage._text,
                       masking=column_lineage._masking, lineage_key=lineage_hash,

@@ -10,12 +10,12 @@ exactly; ``prepare`` sends every other line down the reference path (orjson, ``v
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Any
 
 from lineagelab.events.identity import stable_id
-from lineagelab.events.precheck import compiled, once
+from lineagelab.events.precheck import compiled
 from lineagelab.events.reader import MAX_EVENT_BYTES
+from lineagelab.native import module, once
 from lineagelab.store import column_lineage
 
 
@@ -26,16 +26,12 @@ def native() -> Any:
 
 
 def _build() -> Any:
-    if os.environ.get("LINEAGELAB_PURE_PYTHON"):
-        return None
-    try:
-        from lineagelab.store import _fast
-    except ImportError:
-        return None
-    c = compiled()
-    _fast.configure(c.nodes, c.route, c.roots, stable_id, column_lineage._masking, hashlib.blake2b, hashlib.sha256,
-                    MAX_EVENT_BYTES)
-    return _fast
+    fast = module("lineagelab.store._fast")
+    if fast is not None:
+        c = compiled()
+        fast.configure(c.nodes, c.route, c.roots, stable_id, column_lineage._masking, hashlib.blake2b, hashlib.sha256,
+                       MAX_EVENT_BYTES)
+    return fast
 
 
 _native = once(_build)
