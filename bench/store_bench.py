@@ -65,10 +65,9 @@ def ingest_bench(n_events: int, path: Path | None = None) -> None:
             orjson.loads(line)
         rates.append(len(lines) / (time.perf_counter() - t))
     raw_rate = max(rates)
-    print(f"ingest: {len(lines):,} events of {size / 1024:.1f} KB avg; "
-          f"{'NDJSON lines settled by the native fast path (store/_fast.c), the rest' if fastpath.native() else ''} "
-          f"facts derived in "
-          f"{'Python (no C derivation built, or LINEAGELAB_PURE_PYTHON set)' if derive._native is None else 'C'}; "
+    print(f"ingest: {len(lines):,} events of {size / 1024:.1f} KB avg; native fast path "
+          f"{'on' if fastpath.native() else 'off'}; elsewhere facts derived in "
+          f"{'Python (no C derivation built, or LINEAGELAB_PURE_PYTHON set)' if derive._native is None else 'C'}, "
           f"validation {'without' if precheck() is None else 'with'} the C pre-check")
     print(f"  orjson.loads baseline                {raw_rate:>8,.0f} events/s (best of "
           f"{', '.join(f'{r:,.0f}' for r in rates)})")

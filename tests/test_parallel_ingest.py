@@ -241,23 +241,12 @@ def test_facts_failing_after_their_raw_events_committed_are_derived_on_next_open
     """A bulk ingest stores raw events and facts in two transactions side by side (``_flush_split``); the facts commit
     only after their raw events. When the facts of a batch fail, the ingest stops with that error, and the raw events
     already committed get their facts and model when the store is next opened: the same model as a serial ingest."""
-    from lineagelab.store import store as store_module
-
     path = tmp_path / "events.ndjson"
     docs = synthetic_file(path)
-    insert = store_module.Store._insert_facts
-    calls = []
-
-    def failing(self: Store, con: Any, facts: Any) -> None:
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("disk full (simulated)")
-        insert(self, con, facts)
-
-    monkeypatch.setattr(store_module.Store, "_insert_facts", failing)
+    fail_on_second_call(monkeypatch, "_insert_facts", "disk full (simulated)")
     with Store(tmp_path / "s.duckdb") as s, pytest.raises(RuntimeError, match="disk full"):
         s.ingest_paths([path], workers=2)
-    monkeypatch.setattr(store_module.Store, "_insert_facts", insert)
+    monkeypatch.undo()
     with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:  # as the failed ingest left it
         raw = con.execute("SELECT count(*), max(seq) FROM raw_events").fetchone()
         facts = con.execute("SELECT count(*) FROM f_events").fetchone()
@@ -278,6 +267,20 @@ def test_facts_failing_after_their_raw_events_committed_are_derived_on_next_open
         assert snapshot(pre) == model
 
 
+def fail_on_second_call(monkeypatch: pytest.MonkeyPatch, method: str, message: str) -> None:
+    """``Store.<method>`` raises on its second call (the second batch written), as a full disk would."""
+    original = getattr(Store, method)
+    calls: list[int] = []
+
+    def failing(self: Store, *args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError(message)
+        return original(self, *args)
+
+    monkeypatch.setattr(Store, method, failing)
+
+
 def _event_id(raw: Any) -> str:
     from lineagelab.store.prepare import event_id_of
 
@@ -287,24 +290,13 @@ def _event_id(raw: Any) -> str:
 def test_raw_events_failing_take_their_facts_back(tmp_path: Path, small_blocks: list[int],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """When a batch's raw events fail to store, its facts (inserted side by side) are rolled back: no facts of
-    events that are not stored, and the store stays as a serial ingest of the batches before would leave it."""
-    from lineagelab.store import store as store_module
-
+    events that are not stored, and the model is the one a rebuild gives."""
     path = tmp_path / "events.ndjson"
     synthetic_file(path)
-    insert = store_module.Store._insert_raw
-    calls = []
-
-    def failing(self: Store, table: Any, ids: list[str]) -> None:
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("raw failed (simulated)")
-        insert(self, table, ids)
-
-    monkeypatch.setattr(store_module.Store, "_insert_raw", failing)
+    fail_on_second_call(monkeypatch, "_insert_raw", "raw failed (simulated)")
     with Store(tmp_path / "s.duckdb") as s, pytest.raises(RuntimeError, match="raw failed"):
         s.ingest_paths([path], workers=2)
-    monkeypatch.setattr(store_module.Store, "_insert_raw", insert)
+    monkeypatch.undo()
     with Store(tmp_path / "s.duckdb") as s:
         orphans = s.con.execute("SELECT count(*) FROM f_events WHERE event_id NOT IN "
                                 "(SELECT event_id FROM raw_events)").fetchone()

@@ -69,7 +69,8 @@ def _flatten_fields(fields: Iterable[Any], prefix: str = "") -> list[tuple[str, 
 
 
 def schema_hash(fields: Any) -> str:
-    """Same fields (whatever the key order inside each field) give the same hash."""
+    """The content hash of schema fields (and of column-lineage facets: ``lineage_hash``): the same value, whatever
+    the key order of its objects, gives the same hash."""
     try:
         text = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # integers beyond 64 bits
@@ -102,12 +103,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+def micros(when: datetime | None) -> int | None:
+    """An event time in microseconds since the epoch, as fact and raw rows carry it: Arrow takes an int 10x faster
+    than an aware datetime."""
+    return None if when is None else (when - _EPOCH) // _MICROSECOND
+
+
 def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any], when: datetime | None) -> None:
     """Append the facts of one valid event to ``facts`` (in C when ``_derive`` is built: the same rows; measured in
     800-event batches 39 -> 23 us a synthetic event, 14 -> 9 seed-shaped; a quarter of what is left is the schema
     hashing it shares with this module)."""
-    # in microseconds since the epoch: a fact row repeats it, and Arrow takes an int 10x faster than an aware datetime
-    event_time = None if when is None else (when - _EPOCH) // _MICROSECOND
+    event_time = micros(when)
     if _native is not None and type(doc) is dict:
         _native.derive(facts, event_id, kind.value, doc, event_time)
     else:

@@ -11,7 +11,7 @@ import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -20,11 +20,9 @@ import pyarrow as pa
 from lineagelab.events.reader import Block, RawEvent, ndjson_lines, numbered_lines, read_line
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
 from lineagelab.store import column_lineage, fastpath
-from lineagelab.store.derive import Facts, derive, event_time_of
+from lineagelab.store.derive import Facts, derive, event_time_of, micros
 
 _TS = pa.timestamp("us", tz="UTC")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass
@@ -318,7 +316,7 @@ def _prepare_lines(fast: Any, source: str, data: bytes, first: int, schemas_sent
             seen.add(item.event_id)
             derive(facts, item.event_id, item.kind, item.doc, item.event_time)
             row = raw_fields(item)
-            settled.append((row[0], None if row[1] is None else (row[1] - _EPOCH) // _MICROSECOND, *row[2:]))
+            settled.append((row[0], micros(row[1]), *row[2:]))  # as the fast path gives it
         i += 1
     ids: list[str] = []
     rows: list[tuple[Any, ...]] = []

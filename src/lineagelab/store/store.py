@@ -553,13 +553,10 @@ class Store:
 
     def derive_all(self, limit: int = BATCH_SIZE) -> int:
         """Derive everything pending, ``limit`` events a transaction; a backlog of more than one transaction without
-        vacuum (``_without_vacuum``); return how many. A step may derive fewer than ``limit`` and leave more (a
-        model catch-up of a bulk ingest's facts, then raw events stored past them): it goes on until none is left."""
+        vacuum (``_without_vacuum``); return how many."""
         done = self.derive_pending(limit)
-        more = self.derive_pending(limit) if done else 0
-        if not more:
+        if done < limit:  # fewer than a batch of raw events were left
             return done
-        done += more
         with _without_vacuum(self.reader()):  # this thread's own connection: the setting is the database's
             while more := self.derive_pending(limit):
                 done += more
@@ -567,19 +564,21 @@ class Store:
 
     def _derive_pending(self, limit: int) -> int:
         con = self._deriver()
+        caught_up = 0
         if self._facts_seq(con) > self._derived_seq(con):  # a bulk ingest stopped before its model caught up
             with _transaction(con):
-                return self._catch_up_model(con)
+                caught_up = self._catch_up_model(con)
+            # and raw events may be stored past its facts (a crash between a batch's two commits): derived below
         done = self._derived_seq(con)
         rows = con.execute("SELECT event_id, raw, kind, seq FROM raw_events WHERE seq > ? ORDER BY seq LIMIT ?",
                            [done, limit]).fetchall()
         if not rows:
-            return 0
+            return caught_up
         facts = FactTables.of(facts_of(((r[0], r[1], r[2]) for r in rows), self._parsed))
         with _transaction(con):
             self._derive_facts(con, facts)
             self._set_derived(con, rows[-1][3])
-        return len(rows)
+        return caught_up + len(rows)
 
     @staticmethod
     def _set_derived(con: duckdb.DuckDBPyConnection, seq: int) -> None:
@@ -626,7 +625,8 @@ class Store:
 
     def _flush(self, batch: Batch, report: IngestReport, *, own_transaction: bool, model_too: bool = True) -> None:
         """Store a prepared batch and its facts, and refresh the model unless ``model_too`` is false (the caller
-        then runs ``_catch_up_model``), in one transaction unless the caller holds one."""
+        then runs ``_catch_up_model``): in one transaction, or the caller's; a bulk ingest's (its own transactions,
+        model deferred) in two side by side (``_flush_split``)."""
         con = self.con
         report.rejected.extend(batch.rejected)
         existing = self._stored(batch.ids)
@@ -635,26 +635,29 @@ class Store:
             batch = batch.without(existing)
         if not batch.ids:
             return
-        if own_transaction and not model_too:
-            self._flush_split(batch)
-            report.accepted += len(batch.ids)
-            report.accepted_ids.extend(batch.ids)
-            return
         try:
-            with _transaction(con) if own_transaction else nullcontext():
-                seq0 = self._last_seq()
-                self._insert_raw(batch.raw, batch.ids)
-                if model_too:
-                    self._derive_facts(con, batch.facts)
-                    self._set_derived(con, seq0 + len(batch.ids))
-                else:
-                    self._insert_facts(con, batch.facts)
-                    con.execute("INSERT OR REPLACE INTO meta VALUES ('facts_seq', ?)", [str(seq0 + len(batch.ids))])
+            if own_transaction and not model_too:
+                self._flush_split(batch)
+            else:
+                self._flush_together(con, batch, own_transaction, model_too)
         except BaseException:
             self._forget()
             raise
         report.accepted += len(batch.ids)
         report.accepted_ids.extend(batch.ids)
+
+    def _flush_together(self, con: duckdb.DuckDBPyConnection, batch: Batch, own_transaction: bool,
+                        model_too: bool) -> None:
+        """Raw events and facts (and the model, with ``model_too``) in one transaction, the caller's or its own."""
+        with _transaction(con) if own_transaction else nullcontext():
+            seq0 = self._last_seq()
+            self._insert_raw(batch.raw, batch.ids)
+            if model_too:
+                self._derive_facts(con, batch.facts)
+                self._set_derived(con, seq0 + len(batch.ids))
+            else:
+                self._insert_facts(con, batch.facts)
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('facts_seq', ?)", [str(seq0 + len(batch.ids))])
 
     def _flush_split(self, batch: Batch) -> None:
         """A bulk ingest's batch (model deferred): raw events and facts in two transactions on two connections at
@@ -687,9 +690,6 @@ class Store:
             with _transaction(self.con):
                 self._insert_raw(batch.raw, batch.ids)
             raw_ok = True
-        except BaseException:
-            self._forget()
-            raise
         finally:
             raw_committed.set()
             facts.join()
