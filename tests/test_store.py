@@ -207,6 +207,18 @@ def test_not_a_store(tmp_path: Path) -> None:
         Store(tmp_path / "missing.duckdb", read_only=True)
 
 
+def test_a_store_path_with_quotes_and_spaces(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    """The store is attached by an SQL statement naming its path: no path may break out of it."""
+    path = tmp_path / "o'brien's lab" / "it's; DROP TABLE raw_events; --.duckdb"
+    with Store(path) as s:
+        ingest_docs(s, events)
+    with Store(path, read_only=True) as s:
+        assert s.stats()["events"] == len(events)
+        assert s.cursor().execute("SELECT count(*) FROM raw_events").fetchall() == [(len(events),)]
+    with duckdb.connect(str(path), read_only=True) as con:  # a plain DuckDB file for any other tool
+        assert con.execute("SELECT count(*) FROM raw_events").fetchall() == [(len(events),)]
+
+
 def test_dataset_and_job_events_in_model(store: Store) -> None:
     base = {"eventTime": "2024-01-01T00:00:00Z", "producer": "https://x/y",
             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent"}
