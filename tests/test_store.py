@@ -233,6 +233,36 @@ def test_dataset_and_job_events_in_model(store: Store) -> None:
 
 
 
+def test_the_model_derived_at_once_is_the_model_derived_event_by_event(tmp_path: Path) -> None:
+    """A store's first bulk ingest and a rebuild derive the whole model in one pass (``model.refresh_all``); it must
+    be what refreshing the touched keys event by event gives, DatasetEvents and JobEvents (no run) included."""
+    seed = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "seed_scenarios.ndjson"
+    docs = [orjson.loads(line) for line in seed.read_bytes().splitlines()]
+    assert any("symlinks" in str(d) for d in docs)  # aliases are part of it
+    base = {"eventTime": "2024-01-01T00:00:00Z", "producer": "https://x/y"}
+    docs += [
+        {**base, "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
+         "dataset": {"namespace": "s3://b", "name": "k", "facets": {"schema": {
+             "_producer": "https://x", "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",
+             "fields": [{"name": "a", "type": "int"}]}}}},
+        {**base, "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent",
+         "job": {"namespace": "n", "name": "j"}, "inputs": [{"namespace": "s3://b", "name": "k"}],
+         "outputs": [{"namespace": "s3://b", "name": "out"}]},
+    ]
+    with Store(tmp_path / "one_by_one.duckdb") as s:
+        for d in docs:
+            ingest_docs(s, [d])
+        expected = snapshot(s)
+        assert s.con.execute("SELECT count(*) FROM aliases").fetchall() != [(0,)]
+        s.rebuild()
+        assert snapshot(s) == expected
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+    with Store(tmp_path / "bulk.duckdb") as s:
+        s.ingest_paths([path], workers=1)  # a bulk ingest: its model caught up once, at the end
+        assert snapshot(s) == expected
+
+
 def _lineage_event(facet: dict[str, Any], n: int) -> dict[str, Any]:
     return {
         "eventType": "COMPLETE", "eventTime": f"2026-01-01T00:00:0{n}Z", "producer": "https://example.com/p",

@@ -37,33 +37,53 @@ LITERAL_KEYS = 512
 
 
 class Keys:
-    """A set of keys usable as ``column IN {keys}`` in SQL."""
+    """A set of keys, as an SQL condition on a column (``keys.of("run_key")``); ``Keys.ALL`` is every key there is
+    (a row with none, such as a DatasetEvent's run key, is no key: ``IN`` never matched it either)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, name: str, values: Iterable[object], sql_type: str):
-        self.values = sorted({v for v in values if v is not None}, key=str)
-        if len(self.values) <= LITERAL_KEYS:
+    ALL: Keys
+
+    def __init__(self, sql: str | None):
+        self.sql = sql  # "(k1, k2)" or "(SELECT k FROM table)"; None: every key
+
+    @classmethod
+    def of_values(cls, con: duckdb.DuckDBPyConnection, name: str, values: Iterable[object], sql_type: str) -> Keys:
+        ordered = sorted({v for v in values if v is not None}, key=str)
+        if len(ordered) <= LITERAL_KEYS:
             if sql_type == "BIGINT":
-                items = ", ".join(str(int(v)) for v in self.values)  # type: ignore[call-overload]
+                items = ", ".join(str(int(v)) for v in ordered)  # type: ignore[call-overload]
             else:
-                items = ", ".join("'" + str(v).replace("'", "''") + "'" for v in self.values)
-            self.sql = f"({items})" if items else "(NULL)"
-        else:
-            ids_table(con, name, self.values, sql_type)
-            self.sql = f"(SELECT k FROM {name})"
+                items = ", ".join("'" + str(v).replace("'", "''") + "'" for v in ordered)
+            return cls(f"({items})" if items else "(NULL)")
+        ids_table(con, name, ordered, sql_type)
+        return cls(f"(SELECT k FROM {name})")
 
-    def __str__(self) -> str:
-        return self.sql
+    def of(self, column: str) -> str:
+        return f"{column} IS NOT NULL" if self.sql is None else f"{column} IN {self.sql}"
+
+
+Keys.ALL = Keys(None)
 
 
 def refresh(con: duckdb.DuckDBPyConnection, run_keys: set[str], job_ids: set[int], ds_ids: set[int]) -> None:
     """Recompute the model for the touched keys. Runs inside the caller's transaction."""
-    runs = Keys(con, "aff_runs", run_keys, "VARCHAR")
+    runs = Keys.of_values(con, "aff_runs", run_keys, "VARCHAR")
     _refresh_runs(con, runs)
     # jobs of touched runs may have gained a run: their versions and current run are recomputed too
     job_ids = set(job_ids) | {r[0] for r in con.execute(
-        f"SELECT DISTINCT job_id FROM runs WHERE run_key IN {runs} AND job_id IS NOT NULL").fetchall()}
-    jobs = Keys(con, "aff_jobs", job_ids, "BIGINT")
-    ds = Keys(con, "aff_ds", ds_ids, "BIGINT")
+        f"SELECT DISTINCT job_id FROM runs WHERE {runs.of('run_key')} AND job_id IS NOT NULL").fetchall()}
+    _refresh_rest(con, Keys.of_values(con, "aff_jobs", job_ids, "BIGINT"),
+                  Keys.of_values(con, "aff_ds", ds_ids, "BIGINT"))
+
+
+def refresh_all(con: duckdb.DuckDBPyConnection) -> None:
+    """The whole model from all the facts, into an empty model (a store's first bulk ingest, a rebuild): the same
+    statements, with no key sets to fetch, build and join against (measured on 20,000 synthetic events, catch-up
+    and commit, alternating: 0.37-0.44 -> 0.21-0.29 s)."""
+    _refresh_runs(con, Keys.ALL)
+    _refresh_rest(con, Keys.ALL, Keys.ALL)
+
+
+def _refresh_rest(con: duckdb.DuckDBPyConnection, jobs: Keys, ds: Keys) -> None:
     _refresh_jobs(con, jobs)
     _refresh_datasets(con, ds)
     _refresh_versions(con, ds)
@@ -71,22 +91,22 @@ def refresh(con: duckdb.DuckDBPyConnection, run_keys: set[str], job_ids: set[int
 
 
 def _refresh_runs(con: duckdb.DuckDBPyConnection, runs: Keys) -> None:
-    con.execute(f"DELETE FROM runs WHERE run_key IN {runs}")
-    con.execute(f"DELETE FROM run_io WHERE run_key IN {runs}")
+    con.execute(f"DELETE FROM runs WHERE {runs.of('run_key')}")
+    con.execute(f"DELETE FROM run_io WHERE {runs.of('run_key')}")
     con.execute(
         f"""
         INSERT INTO run_io
         SELECT DISTINCT run_key, job_id, ds_id, role FROM f_datasets
-        WHERE run_key IN {runs} AND role IN ('input', 'output')
+        WHERE {runs.of('run_key')} AND role IN ('input', 'output')
         """
     )
     con.execute(
         f"""
         INSERT INTO runs
-        WITH ev AS (SELECT * FROM f_events WHERE run_key IN {runs}),
+        WITH ev AS (SELECT * FROM f_events WHERE {runs.of('run_key')}),
         io AS (
             SELECT run_key, md5(string_agg(role || ':' || ds_id::VARCHAR, ',' ORDER BY role, ds_id)) AS io_hash
-            FROM run_io WHERE run_key IN {runs} GROUP BY run_key
+            FROM run_io WHERE {runs.of('run_key')} GROUP BY run_key
         ),
         agg AS (
             SELECT run_key,
@@ -116,54 +136,54 @@ def _refresh_runs(con: duckdb.DuckDBPyConnection, runs: Keys) -> None:
 
 
 def _refresh_jobs(con: duckdb.DuckDBPyConnection, jobs: Keys) -> None:
-    con.execute(f"DELETE FROM jobs WHERE job_id IN {jobs}")
+    con.execute(f"DELETE FROM jobs WHERE {jobs.of('job_id')}")
     con.execute(
         f"""
         INSERT INTO jobs
         WITH names AS (
             SELECT job_id, arg_max(job_namespace, event_time) AS namespace, arg_max(job_name, event_time) AS name,
                    min(event_time) AS first_seen, max(event_time) AS last_seen
-            FROM f_events WHERE job_id IN {jobs} GROUP BY job_id
+            FROM f_events WHERE {jobs.of('job_id')} GROUP BY job_id
         ),
         cur AS (
             SELECT job_id, arg_max(run_key, (started_at, run_key)) AS run_key,
                    arg_max(io_hash, (started_at, run_key)) AS io_hash
-            FROM runs WHERE job_id IN {jobs} AND has_io GROUP BY job_id
+            FROM runs WHERE {jobs.of('job_id')} AND has_io GROUP BY job_id
         ),
-        cnt AS (SELECT job_id, count(*) AS n FROM runs WHERE job_id IN {jobs} GROUP BY job_id)
+        cnt AS (SELECT job_id, count(*) AS n FROM runs WHERE {jobs.of('job_id')} GROUP BY job_id)
         SELECT names.job_id, namespace, name, first_seen, last_seen, cur.run_key, cur.io_hash, coalesce(cnt.n, 0)
         FROM names LEFT JOIN cur USING (job_id) LEFT JOIN cnt USING (job_id)
         """
     )
-    con.execute(f"DELETE FROM job_versions WHERE job_id IN {jobs}")
+    con.execute(f"DELETE FROM job_versions WHERE {jobs.of('job_id')}")
     con.execute(
         f"""
         INSERT INTO job_versions
         SELECT job_id, io_hash, min(started_at), max(started_at), count(*)
-        FROM runs WHERE job_id IN {jobs} AND has_io GROUP BY job_id, io_hash
+        FROM runs WHERE {jobs.of('job_id')} AND has_io GROUP BY job_id, io_hash
         """
     )
 
 
 def _refresh_datasets(con: duckdb.DuckDBPyConnection, ds: Keys) -> None:
-    con.execute(f"DELETE FROM datasets WHERE ds_id IN {ds}")
+    con.execute(f"DELETE FROM datasets WHERE {ds.of('ds_id')}")
     con.execute(
         f"""
         INSERT INTO datasets
         SELECT ds_id, any_value(namespace), any_value(name), min(event_time), max(event_time)
-        FROM f_datasets WHERE ds_id IN {ds} GROUP BY ds_id
+        FROM f_datasets WHERE {ds.of('ds_id')} GROUP BY ds_id
         """
     )
 
 
 def _refresh_versions(con: duckdb.DuckDBPyConnection, ds: Keys) -> None:
-    con.execute(f"DELETE FROM dataset_versions WHERE ds_id IN {ds}")
+    con.execute(f"DELETE FROM dataset_versions WHERE {ds.of('ds_id')}")
     con.execute(
         f"""
         INSERT INTO dataset_versions
         WITH obs AS (
             SELECT ds_id, event_time, event_id, schema_hash, written, run_key, row_count
-            FROM f_datasets WHERE ds_id IN {ds}
+            FROM f_datasets WHERE {ds.of('ds_id')}
               AND (written OR (schema_hash IS NOT NULL AND role IN ('input', 'static')))
         ),
         ordered AS (
@@ -199,19 +219,19 @@ def _refresh_versions(con: duckdb.DuckDBPyConnection, ds: Keys) -> None:
 def _refresh_edges(con: duckdb.DuckDBPyConnection, jobs: Keys) -> None:
     """The latest mode's table- and column-level edge sets (canonical dataset ids), for the touched jobs. The
     cumulative mode's are views over the facts (``all_io``, ``all_col``): nothing to maintain."""
-    current = [r[0] for r in con.execute(
-        f"SELECT current_run_key FROM jobs WHERE job_id IN {jobs} AND current_run_key IS NOT NULL").fetchall()]
-    runs = Keys(con, "aff_current_runs", current, "VARCHAR")
-    con.execute(f"DELETE FROM current_io WHERE job_id IN {jobs}")
+    current = f"SELECT current_run_key FROM jobs WHERE {jobs.of('job_id')} AND current_run_key IS NOT NULL"
+    runs = (Keys(f"({current})") if jobs is Keys.ALL
+            else Keys.of_values(con, "aff_current_runs", [r[0] for r in con.execute(current).fetchall()], "VARCHAR"))
+    con.execute(f"DELETE FROM current_io WHERE {jobs.of('job_id')}")
     con.execute(
         f"""
         INSERT INTO current_io
         SELECT DISTINCT io.job_id, coalesce(a.canonical_id, io.ds_id), io.role
         FROM run_io io LEFT JOIN aliases a ON a.member_id = io.ds_id
-        WHERE io.run_key IN {runs}
+        WHERE {runs.of('io.run_key')}
         """
     )
-    con.execute(f"DELETE FROM current_col WHERE job_id IN {jobs}")
+    con.execute(f"DELETE FROM current_col WHERE {jobs.of('job_id')}")
     con.execute(
         f"""
         INSERT INTO current_col
@@ -219,7 +239,7 @@ def _refresh_edges(con: duckdb.DuckDBPyConnection, jobs: Keys) -> None:
                coalesce(ai.canonical_id, c.in_ds), c.in_field, c.type, c.subtype, c.description, c.masking
         FROM f_column_edges c
         LEFT JOIN aliases ao ON ao.member_id = c.out_ds LEFT JOIN aliases ai ON ai.member_id = c.in_ds
-        WHERE c.run_key IN {runs}
+        WHERE {runs.of('c.run_key')}
         """
     )
 

@@ -624,6 +624,12 @@ class Store:
         lo, hi = self._derived_seq(con), self._facts_seq(con)
         if hi <= lo:
             return 0
+        if lo == 0:  # nothing derived yet: the model is empty and every fact is fresh
+            model.refresh_aliases(con, [(r[0], r[1]) for r in con.execute(
+                "SELECT ds_id, alias_id FROM f_symlinks").fetchall()])
+            model.refresh_all(con)
+            self._set_derived(con, hi)
+            return hi
         con.execute("CREATE OR REPLACE TEMP TABLE _fresh AS SELECT event_id FROM raw_events WHERE seq > ? AND seq <= ?",
                     [lo, hi])
         fresh = "(SELECT event_id FROM _fresh)"
@@ -842,9 +848,6 @@ class Store:
         reader = con.cursor()  # a second connection streams raw rows while this one writes
         reader.execute("SELECT event_id, raw, kind FROM raw_events ORDER BY seq")
         chunks: Iterator[list[tuple[str, str, str]]] = iter(lambda: reader.fetchmany(BATCH_SIZE), [])
-        run_keys: set[str] = set()
-        job_ids: set[int] = set()
-        ds_ids: set[int] = set()
         symlinks: list[tuple[int, int]] = []
         workers = default_workers()
         with ExitStack() as stack:
@@ -856,15 +859,12 @@ class Store:
                 tables = (facts_of_rows(rows, schemas_sent) for rows in chunks)
             for facts in tables:
                 self._insert_facts(con, facts)
-                run_keys |= facts.run_keys
-                job_ids |= facts.job_ids
-                ds_ids |= facts.ds_ids
                 symlinks += facts.symlinks
                 if progress and "f_events" in facts.tables:
                     progress(facts.tables["f_events"].num_rows)  # one row an event
         reader.close()
         model.refresh_aliases(con, symlinks)
-        model.refresh(con, run_keys, job_ids, ds_ids)
+        model.refresh_all(con)
         self._set_derived(con, int(scalar(con, "SELECT coalesce(max(seq), 0) FROM raw_events")))
 
     # -- reading --------------------------------------------------------------------------------------------
