@@ -323,3 +323,82 @@ def test_schema_hashes_are_taken_in_c_and_big_integers_in_python() -> None:
         assert [r[9] for r in c.datasets] == [derive.schema_hash(plain), derive.schema_hash(huge)]
     finally:
         derive._load_native()  # configured as the module does it again
+
+
+needs_c = pytest.mark.skipif(derive.derive_columns is None, reason="the C derivation is not built")
+
+
+
+def _layout(codes: str) -> list[tuple[str, Any]]:
+    import pyarrow as pa
+
+    types = {"s": pa.string(), "q": pa.int64(), "t": pa.timestamp("us", tz="UTC"), "i": pa.int32(), "?": pa.bool_()}
+    return [(f"c{i}", types[c]) for i, c in enumerate(codes)]
+
+
+def _by_pyarrow(rows: list[tuple[Any, ...]], layout: list[tuple[str, Any]]) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_arrays([pa.array([r[i] for r in rows], t) for i, (_, t) in enumerate(layout)],
+                                names=[n for n, _ in layout])
+
+
+@needs_c
+def test_fact_tables_built_in_c_are_pyarrows_conversion() -> None:
+    """``prepare._columns`` from C buffers: the same table as pyarrow converting the values, every fact table of
+    real events, and odd values: nulls, empty and non-ASCII strings, int bounds."""
+    from lineagelab.store.prepare import _LAYOUTS, _columns
+
+    facts = derive.Facts()
+    for raw in read_events([ROOT / "fixtures" / "events" / "seed_scenarios.ndjson"]):
+        item = accept(raw)
+        assert isinstance(item, Pending)
+        derive.derive(facts, item.event_id, item.kind, item.doc, item.event_time)
+    for name, rows in (("f_events", facts.events), ("f_datasets", facts.datasets), ("f_symlinks", facts.symlinks),
+                       ("uses", facts.lineage_uses), ("edges", facts.lineage_edges)):
+        assert rows
+        built = _columns(rows, _LAYOUTS[name])
+        built.validate(full=True)
+        assert built.equals(_by_pyarrow(rows, _LAYOUTS[name])), name
+    layout = _layout("sqti?")
+    odd = [("", 0, 0, 0, False), (None, None, None, None, None), ("é€𝄞 naïve", 2**63 - 1, -(2**63), 2**31 - 1, True),
+           ("x" * 70_000, -1, 1, -(2**31), None)] * 3
+    for n in range(len(odd) + 1):  # every length around the validity bitmap's byte edges
+        built = _columns(odd[:n], layout)
+        built.validate(full=True)
+        assert built.equals(_by_pyarrow(odd[:n], layout))
+
+
+@needs_c
+@pytest.mark.parametrize("bad", [2**63, 2**31, 1.5, "1", b"x", "\ud800", True])
+def test_a_value_c_does_not_take_is_left_to_pyarrow(bad: Any) -> None:
+    """What C does not convert exactly goes to pyarrow, which converts or refuses it as it did before."""
+    from lineagelab.store.prepare import _columns
+
+    for codes in ("s", "q", "i", "?"):
+        layout = _layout(codes)
+        rows = [(None,), (bad,)]
+        try:
+            expected = _by_pyarrow(rows, layout)
+        except Exception as exc:
+            with pytest.raises(type(exc)):
+                _columns(rows, layout)
+        else:
+            assert _columns(rows, layout).equals(expected)
+
+
+@needs_c
+def test_c_columns_leak_nothing() -> None:
+    from lineagelab.store.prepare import _columns
+
+    layout = _layout("sqi?")
+    rows = [(f"name {i}", i, i, i % 2 == 0) for i in range(200)] + [(None, None, None, None)]
+    left = [("a", 2**63, 1, True)]  # the int64 column goes to pyarrow, which refuses it
+
+    def rounds(n: int) -> None:
+        for _ in range(n):
+            _columns(rows, layout)
+            with pytest.raises(OverflowError):
+                _columns(left, layout)
+
+    assert memory_grown(rounds) < 8192

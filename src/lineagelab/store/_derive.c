@@ -11,6 +11,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "_rows.h"
 
@@ -603,11 +605,111 @@ static PyObject *use_keys(PyObject *self, PyObject *list) {
     Py_RETURN_NONE;
 }
 
+/* -- fact rows to Arrow buffers -------------------------------------------------------------------------------------
+ * ``columns(rows, codes)``: the columns of a list of equal-length tuples as the buffers of Arrow arrays, one code a
+ * column: 's' string (int32 offsets), 'q' int64 (timestamps too: microseconds), 'i' int32, '?' bool. Each column is
+ * (validity or None, values, string data or None, null count), or None where a value is not what its code takes
+ * exactly (the caller then converts that column with pyarrow, which says what is wrong). pyarrow's conversion from
+ * Python objects was ~8 us of a worker's ~60 us a synthetic event: a type dispatch and a builder call a value. */
+static PyObject *column_of(PyObject *rows, Py_ssize_t n, Py_ssize_t at, char code) {
+    Py_ssize_t nulls = 0, width = code == 's' || code == 'i' ? 4 : code == 'q' ? 8 : 0;
+    size_t data_len = 0;
+    for (Py_ssize_t r = 0; r < n; r++) { /* first pass: types, nulls and the string data's size */
+        PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(rows, r), at);
+        if (v == Py_None) {
+            nulls++;
+        } else if (code == 's') {
+            Py_ssize_t len;
+            if (!PyUnicode_CheckExact(v) || PyUnicode_AsUTF8AndSize(v, &len) == NULL) {
+                PyErr_Clear(); /* a lone surrogate: pyarrow's own error */
+                Py_RETURN_NONE;
+            }
+            data_len += (size_t)len;
+        } else if (code == '?' ? !PyBool_Check(v) : !PyLong_CheckExact(v)) {
+            Py_RETURN_NONE;
+        }
+    }
+    if (data_len > INT32_MAX) Py_RETURN_NONE;
+    PyObject *validity = nulls ? PyBytes_FromStringAndSize(NULL, (n + 7) / 8) : Py_NewRef(Py_None);
+    PyObject *values = PyBytes_FromStringAndSize(NULL, code == 's' ? (n + 1) * 4 : code == '?' ? (n + 7) / 8 : n * width);
+    PyObject *data = code == 's' ? PyBytes_FromStringAndSize(NULL, (Py_ssize_t)data_len) : Py_NewRef(Py_None);
+    if (validity == NULL || values == NULL || data == NULL) goto fail;
+    uint8_t *valid = nulls ? (uint8_t *)PyBytes_AS_STRING(validity) : NULL;
+    char *out = PyBytes_AS_STRING(values);
+    if (valid) memset(valid, 0, (n + 7) / 8);
+    if (code == '?') memset(out, 0, (n + 7) / 8);
+    int32_t offset = 0;
+    if (code == 's') memcpy(out, &offset, 4);
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(rows, r), at);
+        int present = v != Py_None;
+        if (valid && present) valid[r / 8] |= (uint8_t)(1u << (r % 8));
+        if (code == 's') {
+            if (present) {
+                Py_ssize_t len;
+                const char *u = PyUnicode_AsUTF8AndSize(v, &len); /* cached by the first pass */
+                memcpy(PyBytes_AS_STRING(data) + offset, u, (size_t)len);
+                offset += (int32_t)len;
+            }
+            memcpy(out + (r + 1) * 4, &offset, 4);
+        } else if (code == '?') {
+            if (v == Py_True) out[r / 8] |= (char)(1u << (r % 8));
+        } else {
+            int overflow = 0;
+            long long x = present ? PyLong_AsLongLongAndOverflow(v, &overflow) : 0;
+            if (overflow || (code == 'i' && (x < INT32_MIN || x > INT32_MAX))) {
+                Py_DECREF(validity); Py_DECREF(values); Py_DECREF(data);
+                Py_RETURN_NONE; /* pyarrow says it does not fit */
+            }
+            if (code == 'q') {
+                int64_t y = (int64_t)x;
+                memcpy(out + r * 8, &y, 8);
+            } else {
+                int32_t y = (int32_t)x;
+                memcpy(out + r * 4, &y, 4);
+            }
+        }
+    }
+    return Py_BuildValue("(NNNn)", validity, values, data, nulls);
+fail:
+    Py_XDECREF(validity); Py_XDECREF(values); Py_XDECREF(data);
+    return NULL;
+}
+
+static PyObject *columns(PyObject *self, PyObject *args) {
+    PyObject *rows;
+    const char *codes;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "O!s#", &PyList_Type, &rows, &codes, &width)) return NULL;
+    for (Py_ssize_t i = 0; i < width; i++) {
+        if (strchr("sqi?", codes[i]) == NULL) return PyErr_Format(PyExc_ValueError, "columns: unknown code %c", codes[i]);
+    }
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != width)
+            return PyErr_Format(PyExc_ValueError, "columns: row %zd is not a tuple of %zd values", r, width);
+    }
+    PyObject *out = PyList_New(width);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < width; i++) {
+        PyObject *col = column_of(rows, n, i, codes[i]);
+        if (col == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, col);
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"key_names", key_names, METH_NOARGS, "The keys this module looks up in documents."},
     {"use_keys", use_keys, METH_O, "Equal string objects to use for key_names() (same order)."},
     {"derive", (PyCFunction)(void (*)(void))derive_entry, METH_FASTCALL,
      "derive(facts, event_id, kind, doc, event_time): append the facts of one valid event (see derive.py)."},
+    {"columns", columns, METH_VARARGS,
+     "columns(rows, codes): Arrow buffers of the rows' columns (see prepare._columns)."},
     {"flatten_fields", (PyCFunction)flatten_fields, METH_O,
      "flatten_fields(fields): derive._flatten_fields in C."},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,

@@ -241,5 +241,8 @@ def _load_native() -> Any:
 
 
 _native = _load_native()
+#: fact rows to Arrow buffers in C (``prepare._columns``), or None
+derive_columns: Callable[[list[tuple[Any, ...]], str], list[Any]] | None = (
+    None if _native is None else _native.columns)
 _flatten: Callable[[list[Any]], list[tuple[str, str | None, str | None]]] = (
     _flatten_fields if _native is None else _native.flatten_fields)

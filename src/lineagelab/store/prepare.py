@@ -20,7 +20,7 @@ import pyarrow as pa
 from lineagelab.events.reader import Block, RawEvent, ndjson_lines, numbered_lines, read_line
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
 from lineagelab.store import column_lineage, fastpath
-from lineagelab.store.derive import Facts, derive, event_time_of, micros
+from lineagelab.store.derive import Facts, derive, derive_columns, event_time_of, micros
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -99,11 +99,11 @@ def raw_table(items: list[Pending]) -> pa.Table:
     return _raw_table([raw_fields(p) for p in items], [p.text for p in items])
 
 
+_RAW_LAYOUT = [(name, _RAW_TYPES.get(name, pa.string())) for name in RAW_FIELDS]
+
+
 def _raw_table(rows: list[tuple[Any, ...]], texts: list[bytes]) -> pa.Table:
-    cols = zip(*rows, strict=True) if rows else ([] for _ in RAW_FIELDS)
-    table = {name: pa.array(list(c), _RAW_TYPES.get(name, pa.string())) for name, c in zip(RAW_FIELDS, cols,
-                                                                                           strict=True)}
-    return pa.table({**table, "raw": _strings(texts)})
+    return _columns(rows, _RAW_LAYOUT).append_column("raw", _strings(texts))
 
 
 _LAYOUTS: dict[str, list[tuple[str, pa.DataType]]] = {
@@ -124,10 +124,25 @@ _LAYOUTS: dict[str, list[tuple[str, pa.DataType]]] = {
 }
 
 
+#: ``derive.columns`` codes of the fact tables' Arrow types (timestamps are microseconds)
+_CODES = {pa.string(): "s", pa.int64(): "q", _TS: "q", pa.int32(): "i", pa.bool_(): "?"}
+
+
 def _columns(rows: list[tuple[Any, ...]], layout: list[tuple[str, pa.DataType]]) -> pa.Table:
-    cols = zip(*rows, strict=True) if rows else ([] for _ in layout)
-    return pa.Table.from_arrays([pa.array(list(c), t) for c, (_, t) in zip(cols, layout, strict=True)],
-                                names=[n for n, _ in layout])
+    """A table of the rows: from the buffers ``derive.columns`` builds in C where it is built, else (and for any
+    column it leaves, an unexpected value in it) by pyarrow's conversion of the Python values."""
+    built = derive_columns(rows, "".join(_CODES[t] for _, t in layout)) if derive_columns and rows else None
+    arrays = []
+    for i, (_, t) in enumerate(layout):
+        col = built[i] if built is not None else None
+        if col is None:
+            arrays.append(pa.array([r[i] for r in rows], t))
+        else:
+            validity, values, data, nulls = col
+            buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(values)]
+            arrays.append(pa.Array.from_buffers(t, len(rows), [*buffers, *([] if data is None else
+                                                                        [pa.py_buffer(data)])], nulls))
+    return pa.Table.from_arrays(arrays, names=[n for n, _ in layout])
 
 
 def _compute() -> Any:
