@@ -73,19 +73,24 @@ def ingest_bench(n_events: int, path: Path | None = None) -> None:
           f"{', '.join(f'{r:,.0f}' for r in rates)})")
     store_path = OUT / "ingest.duckdb"
     for label, workers in (("one process (Store.ingest)", 0), (f"{default_workers()} worker processes (CLI)", None)):
-        for p in (store_path, Path(f"{store_path}.wal")):
-            p.unlink(missing_ok=True)
-        before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        with Store(store_path) as s:
-            report = s.ingest(read_events([path])) if workers == 0 else s.ingest_paths([path], workers=workers)
-            edges = s.stats()["column_edges"]
-        wall = time.perf_counter() - t  # includes the final checkpoint on close
-        after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = [max(0.0, a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime) for a, b in zip(after, before, strict=True)]
-        rate = report.accepted / wall
-        print(f"  {label:<36} {rate:>8,.0f} events/s  = {rate / raw_rate:.1%} of the raw parse rate (target >= 25%); "
-              f"CPU {cpu[0]:.1f} s here + {cpu[1]:.1f} s in workers over {wall:.1f} s; {edges:,} column edges")
+        runs = []  # (rate, cpu here, cpu in workers, wall); the CLI's path the best of three, as the baseline
+        for _ in range(1 if workers == 0 else 3):
+            for p in (store_path, Path(f"{store_path}.wal")):
+                p.unlink(missing_ok=True)
+            before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            with Store(store_path) as s:
+                report = s.ingest(read_events([path])) if workers == 0 else s.ingest_paths([path], workers=workers)
+                edges = s.stats()["column_edges"]
+            wall = time.perf_counter() - t  # includes the final checkpoint on close
+            after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = [max(0.0, a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime) for a, b in zip(after, before,
+                                                                                               strict=True)]
+            runs.append((report.accepted / wall, cpu[0], cpu[1], wall))
+        rate, here, there, wall = max(runs)
+        others = f" (best of {', '.join(f'{r[0]:,.0f}' for r in runs)})" if len(runs) > 1 else ""
+        print(f"  {label:<36} {rate:>8,.0f} events/s  = {rate / raw_rate:.1%} of the raw parse rate (target >= 25%)"
+              f"{others}; CPU {here:.1f} s here + {there:.1f} s in workers over {wall:.1f} s; {edges:,} column edges")
     stages(path, lines, raw_rate)
 
 
