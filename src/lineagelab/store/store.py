@@ -62,8 +62,9 @@ _PARSED_MAX = 50_000  # parsed documents kept for the deriver (a backlog beyond 
 #: has DuckDB compress and write it to the file at once ("optimistic write"), instead of holding its rows uncompressed
 #: until the commit copies and compresses them: a bulk ingest's 10,000-event transactions now fill row groups. Measured
 #: on bench/store_bench.py's 20,000 events, alternating: raw events 16 -> 8 us an event in DuckDB, the CLI's ingest
-#: 10,100-11,100 -> 12,300-13,100 events/s (seed-shaped 13,600-14,700 -> 16,200-17,500); store 18% (8%) larger.
-#: Small commits (the server's) are unaffected. Only what is written is concerned: the file stays DuckDB's own.
+#: 10,100-11,100 -> 12,300-13,100 events/s (seed-shaped 13,600-14,700 -> 16,200-17,500), queries unchanged; the
+#: price is compression per smaller row group: the store 18% larger (100,000 events and more: ~30%). Small commits
+#: (the server's) are unaffected. Only what is written is concerned: the file stays DuckDB's own.
 ROW_GROUP_SIZE = 6144
 
 
@@ -625,8 +626,6 @@ class Store:
         if hi <= lo:
             return 0
         if lo == 0:  # nothing derived yet: the model is empty and every fact is fresh
-            model.refresh_aliases(con, [(r[0], r[1]) for r in con.execute(
-                "SELECT ds_id, alias_id FROM f_symlinks").fetchall()])
             model.refresh_all(con)
             self._set_derived(con, hi)
             return hi
@@ -848,7 +847,6 @@ class Store:
         reader = con.cursor()  # a second connection streams raw rows while this one writes
         reader.execute("SELECT event_id, raw, kind FROM raw_events ORDER BY seq")
         chunks: Iterator[list[tuple[str, str, str]]] = iter(lambda: reader.fetchmany(BATCH_SIZE), [])
-        symlinks: list[tuple[int, int]] = []
         workers = default_workers()
         with ExitStack() as stack:
             if workers > 1 and scalar(con, "SELECT count(*) FROM raw_events") >= _PARALLEL_REBUILD:
@@ -859,11 +857,9 @@ class Store:
                 tables = (facts_of_rows(rows, schemas_sent) for rows in chunks)
             for facts in tables:
                 self._insert_facts(con, facts)
-                symlinks += facts.symlinks
                 if progress and "f_events" in facts.tables:
                     progress(facts.tables["f_events"].num_rows)  # one row an event
         reader.close()
-        model.refresh_aliases(con, symlinks)
         model.refresh_all(con)
         self._set_derived(con, int(scalar(con, "SELECT coalesce(max(seq), 0) FROM raw_events")))
 
