@@ -631,7 +631,8 @@ static PyObject *column_of(PyObject *rows, Py_ssize_t n, Py_ssize_t at, char cod
     }
     if (data_len > INT32_MAX) Py_RETURN_NONE;
     PyObject *validity = nulls ? PyBytes_FromStringAndSize(NULL, (n + 7) / 8) : Py_NewRef(Py_None);
-    PyObject *values = PyBytes_FromStringAndSize(NULL, code == 's' ? (n + 1) * 4 : code == '?' ? (n + 7) / 8 : n * width);
+    Py_ssize_t size = code == 's' ? (n + 1) * 4 : code == '?' ? (n + 7) / 8 : n * width;
+    PyObject *values = PyBytes_FromStringAndSize(NULL, size);
     PyObject *data = code == 's' ? PyBytes_FromStringAndSize(NULL, (Py_ssize_t)data_len) : Py_NewRef(Py_None);
     if (validity == NULL || values == NULL || data == NULL) goto fail;
     uint8_t *valid = nulls ? (uint8_t *)PyBytes_AS_STRING(validity) : NULL;
@@ -682,7 +683,8 @@ static PyObject *columns(PyObject *self, PyObject *args) {
     Py_ssize_t width;
     if (!PyArg_ParseTuple(args, "O!s#", &PyList_Type, &rows, &codes, &width)) return NULL;
     for (Py_ssize_t i = 0; i < width; i++) {
-        if (strchr("sqi?", codes[i]) == NULL) return PyErr_Format(PyExc_ValueError, "columns: unknown code %c", codes[i]);
+        if (codes[i] == '\0' || strchr("sqi?", codes[i]) == NULL)
+            return PyErr_Format(PyExc_ValueError, "columns: unknown code %c", codes[i]);
     }
     Py_ssize_t n = PyList_GET_SIZE(rows);
     for (Py_ssize_t r = 0; r < n; r++) {
