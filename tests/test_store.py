@@ -215,6 +215,8 @@ def test_a_store_path_with_quotes_and_spaces(tmp_path: Path, events: list[dict[s
     with Store(path, read_only=True) as s:
         assert s.stats()["events"] == len(events)
         assert s.cursor().execute("SELECT count(*) FROM raw_events").fetchall() == [(len(events),)]
+        # what DuckDB spills goes beside the store, not into the working directory
+        assert s.con.execute("SELECT current_setting('temp_directory')").fetchall() == [(f"{path}.tmp",)]
     with duckdb.connect(str(path), read_only=True) as con:  # a plain DuckDB file for any other tool
         assert con.execute("SELECT count(*) FROM raw_events").fetchall() == [(len(events),)]
 

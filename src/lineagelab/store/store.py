@@ -74,8 +74,9 @@ class StoreError(Exception):
 
 def _open_duckdb(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     """The store file as the connection's only database. The row group size is an option of ATTACH, not of
-    ``duckdb.connect``; once the in-memory default database is detached, every cursor opens on the store."""
-    con = duckdb.connect()
+    ``duckdb.connect``; once the in-memory default database is detached, every cursor opens on the store. What DuckDB
+    spills goes beside the store, as it would for a file opened directly (an in-memory instance spills to ./.tmp)."""
+    con = duckdb.connect(config={"temp_directory": f"{path}.tmp"})
     try:
         where = "'" + str(path).replace("'", "''") + "'"
         con.execute(f"ATTACH {where} AS lineage ({'READ_ONLY' if read_only else f'ROW_GROUP_SIZE {ROW_GROUP_SIZE}'})")
