@@ -609,8 +609,9 @@ static PyObject *use_keys(PyObject *self, PyObject *list) {
  * ``columns(rows, codes)``: the columns of a list of equal-length tuples as the buffers of Arrow arrays, one code a
  * column: 's' string (int32 offsets), 'q' int64 (timestamps too: microseconds), 'i' int32, '?' bool. Each column is
  * (validity or None, values, string data or None, null count), or None where a value is not what its code takes
- * exactly (the caller then converts that column with pyarrow, which says what is wrong). pyarrow's conversion from
- * Python objects was ~8 us of a worker's ~60 us a synthetic event: a type dispatch and a builder call a value. */
+ * exactly (the caller then converts that column with pyarrow, which says what is wrong). pyarrow's conversion of the
+ * Python values, a type dispatch and a builder call each, made FactTables.of 9.1-9.3 us a synthetic event; 3.9-4.4 from
+ * these buffers. */
 static PyObject *column_of(PyObject *rows, Py_ssize_t n, Py_ssize_t at, char code) {
     Py_ssize_t nulls = 0, width = code == 's' || code == 'i' ? 4 : code == 'q' ? 8 : 0;
     size_t data_len = 0;

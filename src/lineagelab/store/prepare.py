@@ -91,15 +91,13 @@ def raw_fields(p: Pending) -> tuple[Any, ...]:
             len(p.text))
 
 
-_RAW_TYPES = {"event_time": _TS, "size": pa.int32()}
-
-
 def raw_table(items: list[Pending]) -> pa.Table:
     """``raw_events`` rows, but for ``seq`` and ``ingested_at`` (the store numbers them when it appends)."""
     return _raw_table([raw_fields(p) for p in items], [p.text for p in items])
 
 
-_RAW_LAYOUT = [(name, _RAW_TYPES.get(name, pa.string())) for name in RAW_FIELDS]
+#: ``raw_events`` columns of ``raw_fields``, with their Arrow types
+_RAW_LAYOUT = [(name, {"event_time": _TS, "size": pa.int32()}.get(name, pa.string())) for name in RAW_FIELDS]
 
 
 def _raw_table(rows: list[tuple[Any, ...]], texts: list[bytes]) -> pa.Table:
