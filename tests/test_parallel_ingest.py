@@ -91,7 +91,10 @@ def test_a_bulk_ingest_leaves_the_connection_settings_as_it_found_them(tmp_path:
         assert s.con.execute(settings).fetchone() == (2, 7)
 
 
-def test_rejections_name_their_lines_across_blocks(tmp_path: Path, small_blocks: list[int]) -> None:
+@pytest.mark.parametrize("workers", [2, 1])
+def test_rejections_name_their_lines_across_blocks(tmp_path: Path, small_blocks: list[int], workers: int) -> None:
+    """Blocks after a file's first are read by whoever prepares them and number their lines from 1 (``Block.span``):
+    in worker processes or in this one, a rejection names its line in the file."""
     path = tmp_path / "events.ndjson"
     docs = synthetic_file(path)
     lines = path.read_bytes().splitlines()
@@ -102,8 +105,9 @@ def test_rejections_name_their_lines_across_blocks(tmp_path: Path, small_blocks:
     lines.insert(600, lines[10])  # a duplicate of an event many blocks earlier
     path.write_bytes(b"\n".join(lines) + b"\n")
     with Store(tmp_path / "s.duckdb") as s:
-        report = s.ingest_paths([path], workers=2)
+        report = s.ingest_paths([path], workers=workers)
         stored = s.stats()["events"]
+    assert len(small_blocks) == (2 if workers == 2 else 0)
     assert [(r.where, r.path) for r in report.rejected] == [(f"{path}:line 301", "$.run.runId"),
                                                             (f"{path}:line 451", "")]
     assert "malformed JSON" in report.rejected[1].message
@@ -265,6 +269,34 @@ def test_facts_failing_after_their_raw_events_committed_are_derived_on_next_open
     with Store(tmp_path / "prefix.duckdb") as pre:  # the serial model of exactly the events stored
         pre.ingest(e for e in read_events([path]) if e.doc is not None and _event_id(e) in kept)
         assert snapshot(pre) == model
+
+
+def test_a_first_model_failing_half_way_is_derived_whole_on_next_open(
+        tmp_path: Path, small_blocks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store's first bulk ingest derives the model at its end in two halves on two connections (``_on_side``):
+    datasets commit on their own while the rest runs. When the rest fails, datasets are stored and the model is
+    not recorded as derived; the store, next opened, derives it whole: the model of a serial ingest."""
+    from lineagelab.store import model as model_module
+
+    path = tmp_path / "events.ndjson"
+    synthetic_file(path)
+
+    def failing(con: duckdb.DuckDBPyConnection) -> None:
+        raise RuntimeError("jobs half failed (simulated)")
+
+    monkeypatch.setattr(model_module, "refresh_all_jobs", failing)
+    with Store(tmp_path / "s.duckdb") as s, pytest.raises(RuntimeError, match="jobs half failed"):
+        s.ingest_paths([path], workers=2)
+    monkeypatch.undo()
+    with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:  # as the failed ingest left it
+        assert con.execute("SELECT count(*) FROM datasets").fetchone() != (0,)  # the datasets half committed
+        assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+        assert con.execute("SELECT value FROM meta WHERE key = 'derived_seq'").fetchone() in (None, ("0",))
+    with Store(tmp_path / "s.duckdb") as s:
+        model = snapshot(s)
+    with Store(tmp_path / "serial.duckdb") as ser:
+        ser.ingest(read_events([path]))
+        assert snapshot(ser) == model
 
 
 def fail_on_second_call(monkeypatch: pytest.MonkeyPatch, method: str, message: str) -> None:

@@ -57,6 +57,31 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
     assert raw.error is not None and raw.error.startswith("cannot read")
 
 
+def test_span_blocks_are_the_file_cut_at_line_ends(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    """With spans, the blocks after a file's first are offsets only, read by whoever prepares them (a worker
+    process): together they are the file, each cut at a line end, and each numbers its lines from 1."""
+    lines = [orjson.dumps(e) for e in events] * 3
+    lines.insert(5, b"")
+    lines[9] = lines[9] + b"\r"
+    data = b"\n".join(lines)  # no line end at the very end
+    path = tmp_path / "big.ndjson"
+    path.write_bytes(data)
+    blocks = list(reader.read_blocks([path], split_bytes=2 * max(map(len, lines)), spans=True))
+    assert len(blocks) > 5 and blocks[0].span is None and all(b.span and not b.data for b in blocks[1:])
+    loaded = [b.loaded() for b in blocks]
+    assert b"".join(b.data for b in loaded) == data
+    assert all(b.data.endswith(b"\n") for b in loaded[:-1])
+    whole = [(r.location, r.text) for r in read_events([path])]
+    cut, before = [], 0
+    for b in loaded:
+        cut += [(f"line {(r.line or 0) + before}", r.text) for r in b.events()]
+        before += b.data.count(b"\n")
+    assert cut == whole
+    path.write_bytes(data[: len(data) // 2])  # the file shortened while it was being ingested
+    assert "shortened" in (blocks[-1].loaded().error or "")
+    assert [r.error for r in blocks[-1].events()] == [blocks[-1].loaded().error]
+
+
 def test_oversized_event_refused_unparsed(tmp_path: Path, events: list[dict[str, Any]]) -> None:
     huge = dict(events[0], padding="x" * (reader.MAX_EVENT_BYTES + 10))
     path = tmp_path / "big.ndjson"

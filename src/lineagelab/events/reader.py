@@ -37,6 +37,7 @@ class RawEvent:
     text: bytes
     doc: Any = None
     error: str | None = None
+    line: int | None = None  # the NDJSON line number of the location, if it is one
 
     @property
     def where(self) -> str:
@@ -132,21 +133,27 @@ def _one(text: bytes, source: str, location: str) -> RawEvent:
 
 
 def _parse_lines(data: bytes, source: str, first: int = 1) -> Iterator[RawEvent]:
-    for number, line in numbered_lines(data, first):
+    for number, line in numbered_lines(data, first)[0]:
         yield read_line(line, source, number)
 
 
-def numbered_lines(data: bytes, first: int = 1) -> Iterator[tuple[int, bytes]]:
-    """The lines of NDJSON data that are not blank, stripped, with their numbers."""
-    for number, line in enumerate(data.split(b"\n"), start=first):
-        line = line.strip()
-        if line:
-            yield number, line
+def numbered_lines(data: bytes, first: int = 1) -> tuple[list[tuple[int, bytes]], int]:
+    """The lines of NDJSON data that are not blank, stripped, with their numbers; and how many line ends the data
+    holds (where the numbers of the data that follows begin)."""
+    parts = data.split(b"\n")
+    return [(number, line) for number, part in enumerate(parts, start=first) if (line := part.strip())], len(parts) - 1
 
 
 def read_line(line: bytes, source: str, number: int) -> RawEvent:
     """One NDJSON line (stripped, not blank), as ``read_events`` reads it."""
-    return _one(line, source, f"line {number}")
+    event = _one(line, source, f"line {number}")
+    event.line = number
+    return event
+
+
+def line_where(source: str, number: int) -> str:
+    """How an event read from line ``number`` of ``source`` is named (``RawEvent.where``)."""
+    return RawEvent(source, f"line {number}", b"").where
 
 
 def _parse_array(data: bytes, source: str) -> Iterator[RawEvent]:
@@ -194,9 +201,35 @@ class Block:
     data: bytes
     first_line: int | None = None
     error: str | None = None
+    #: (start, end): the block is the NDJSON lines at these offsets of the file ``source``, not read yet: whoever
+    #: prepares it reads them (``loaded``), so that a worker process gets a few bytes of task instead of the
+    #: ingesting process reading, copying and sending it the block. Its lines are numbered from 1: only the caller,
+    #: who sees the blocks in order, can count the lines before it.
+    span: tuple[int, int] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.span is None else self.span[1] - self.span[0]
+
+    def loaded(self) -> Block:
+        """The block with its bytes in hand (a span read from its file, its lines numbered from 1)."""
+        if self.span is None:
+            return self
+        start, end = self.span
+        try:
+            with open(self.source, "rb") as f:
+                f.seek(start)
+                data = f.read(end - start)
+        except OSError as exc:
+            return Block(self.source, b"", error=f"cannot read: {exc.strerror or exc}")
+        if len(data) != end - start:
+            return Block(self.source, b"", error="cannot read: the file was shortened while it was being ingested")
+        return Block(self.source, data, first_line=1)
 
     def events(self) -> Iterator[RawEvent]:
-        if self.error is not None:
+        if self.span is not None:
+            yield from self.loaded().events()
+        elif self.error is not None:
             yield RawEvent(self.source, "", b"", error=self.error)
         elif self.first_line is not None:
             yield from _parse_lines(self.data, self.source, self.first_line)
@@ -217,22 +250,24 @@ def ndjson_lines(block: Block) -> tuple[bytes, int] | None:
     return data, 1
 
 
-def read_blocks(paths: Iterable[str | os.PathLike[str]], split_bytes: int | None) -> Iterator[Block]:
+def read_blocks(paths: Iterable[str | os.PathLike[str]], split_bytes: int | None, *,
+                spans: bool = False) -> Iterator[Block]:
     """The inputs as blocks; NDJSON inputs larger than ``split_bytes`` are cut at line ends into blocks of about
-    that size (line numbers kept), read one block at a time: a file of many GB never sits in memory whole."""
+    that size (line numbers kept), read one block at a time: a file of many GB never sits in memory whole. With
+    ``spans``, the blocks of an NDJSON file after its first are not read here at all (``Block.span``)."""
     for path in iter_files(paths):
         source = "<stdin>" if str(path) == "-" else str(path)
         try:
             if str(path) == "-":
-                yield from _blocks(sys.stdin.buffer, source, split_bytes)
+                yield from _blocks(sys.stdin.buffer, source, split_bytes, spans=False)
             else:
                 with path.open("rb") as f:
-                    yield from _blocks(f, source, split_bytes)
+                    yield from _blocks(f, source, split_bytes, spans)
         except OSError as exc:
             yield Block(source, b"", error=f"cannot read: {exc.strerror or exc}")
 
 
-def _blocks(f: IO[bytes], source: str, split_bytes: int | None) -> Iterator[Block]:
+def _blocks(f: IO[bytes], source: str, split_bytes: int | None, spans: bool) -> Iterator[Block]:
     head = f.read() if split_bytes is None else f.read(split_bytes)
     if split_bytes is None or len(head) < split_bytes:
         yield Block(source, head)
@@ -244,6 +279,17 @@ def _blocks(f: IO[bytes], source: str, split_bytes: int | None) -> Iterator[Bloc
             return
         f = io.BytesIO(data)
         head = f.read(split_bytes)
+    elif spans:
+        head += f.readline()
+        yield Block(source, head, first_line=1)
+        start, size = len(head), os.fstat(f.fileno()).st_size
+        while start < size:
+            f.seek(start + split_bytes)
+            f.readline()  # to the end of the line the block cuts
+            end = min(f.tell(), size)
+            yield Block(source, b"", span=(start, end))
+            start = end
+        return
     line = 1
     while head:
         head += f.readline()  # to the end of the line the block cut

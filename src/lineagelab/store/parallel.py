@@ -14,6 +14,7 @@ store again), and ``fork`` would copy this process's DuckDB and Arrow threads ha
 
 from __future__ import annotations
 
+import collections
 import gc
 import itertools
 import os
@@ -106,11 +107,13 @@ class Pool:
     def __init__(self, workers: int) -> None:
         self._workers = [_Worker() for _ in range(workers)]
         self._pending = 0
+        self.all_sent = False  # every item of the current map is in the workers' hands
 
     def map(self, task: str, items: Iterable[Any]) -> Iterator[Any]:
         """``TASKS[task](item)`` for each item, in order, at most a few items ahead (memory stays bounded)."""
         n = len(self._workers)
         sent = received = 0
+        self.all_sent = False
         try:
             for item in items:
                 self._workers[sent % n].tasks.put((task, item))
@@ -120,6 +123,7 @@ class Pool:
                     received += 1
             for worker in self._workers:  # they exit as they finish, while the caller stores the last answers
                 worker.end()
+            self.all_sent = True
             while received < sent:
                 yield self._workers[received % n].result()
                 received += 1
@@ -137,21 +141,48 @@ class Pool:
 def prepared_batches(paths: Iterable[str | os.PathLike[str]], workers: int | None = None) -> Iterator[Batch]:
     """The inputs' events as prepared batches, in input order."""
     workers = default_workers() if workers is None else workers
-    blocks = read_blocks(paths, split_bytes=BLOCK_BYTES)
+    blocks = read_blocks(paths, split_bytes=BLOCK_BYTES, spans=True)
     head: list[Block] = []
     size = 0
     for block in blocks:
         head.append(block)
-        size += len(block.data)
+        size += block.size
         if size >= PARALLEL_MIN_BYTES:
             break
+    lines = _LineNumbers()
     if workers <= 1 or size < PARALLEL_MIN_BYTES:
         schemas_sent: set[str] = set()
         for block in [*head, *blocks]:
-            yield prepare_block(block, schemas_sent)
+            yield lines.place(block, prepare_block(block, schemas_sent))
         return
+    sent: collections.deque[Block] = collections.deque()
+
+    def sending(blocks: Iterable[Block]) -> Iterator[Block]:
+        for block in blocks:
+            sent.append(block)
+            yield block
+
     with Pool(workers) as pool:
-        yield from pool.map("prepare", itertools.chain(head, blocks))
+        for batch in pool.map("prepare", sending(itertools.chain(head, blocks))):
+            batch.input_done = pool.all_sent
+            yield lines.place(sent.popleft(), batch)
+
+
+class _LineNumbers:
+    """Counts the lines of a file's blocks as their batches come back in order, so that the rejections of a span
+    (which numbers its lines from 1: see ``Block.span``) name the lines of the file."""
+
+    def __init__(self) -> None:
+        self.next = 1  # the number of the first line of the next block of the file
+
+    def place(self, block: Block, batch: Batch) -> Batch:
+        if block.span is None:
+            self.next = (block.first_line or 1) + batch.lines
+        else:
+            if self.next > 1:
+                batch.rejected = [r.moved(block.source, self.next - 1) for r in batch.rejected]
+            self.next += batch.lines
+        return batch
 
 
 def _serve(tasks: IO[bytes], results: IO[bytes]) -> None:

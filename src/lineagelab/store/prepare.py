@@ -6,6 +6,7 @@ time), or in the worker processes of a parallel ingest (``parallel.py``), from w
 
 from __future__ import annotations
 
+import array
 import hashlib
 import itertools
 import json
@@ -17,7 +18,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from lineagelab.events.reader import Block, RawEvent, ndjson_lines, numbered_lines, read_line
+from lineagelab.events.reader import Block, RawEvent, line_where, ndjson_lines, numbered_lines, read_line
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
 from lineagelab.store import column_lineage, fastpath
 from lineagelab.store.derive import Facts, derive, derive_columns, event_time_of, micros
@@ -30,9 +31,16 @@ class Rejection:
     where: str
     path: str
     message: str
+    line: int | None = None  # the NDJSON line ``where`` names, if it names one
 
     def __str__(self) -> str:
         return f"{self.where}: {self.path}: {self.message}" if self.path else f"{self.where}: {self.message}"
+
+    def moved(self, source: str, lines: int) -> Rejection:
+        """The rejection of a block that numbered its lines from 1, placed ``lines`` further down its file."""
+        if self.line is None:
+            return self
+        return Rejection(line_where(source, self.line + lines), self.path, self.message, self.line + lines)
 
 
 @dataclass(slots=True)
@@ -58,7 +66,7 @@ def event_id_of(doc: Any) -> str:
 def accept(raw: RawEvent) -> Pending | Rejection:
     """Validate one read event."""
     if raw.error is not None:
-        return Rejection(raw.where, "", raw.error)
+        return Rejection(raw.where, "", raw.error, raw.line)
     try:
         kind = validate_event(raw.doc)
         try:
@@ -66,7 +74,7 @@ def accept(raw: RawEvent) -> Pending | Rejection:
         except ValueError as exc:
             raise InvalidEvent("$.eventTime", f"not an ISO-8601 timestamp: {exc}") from None
     except InvalidEvent as exc:
-        return Rejection(raw.where, exc.path, exc.message)
+        return Rejection(raw.where, exc.path, exc.message, raw.line)
     return Pending(event_id_of(raw.doc), kind, raw.doc, raw.text, event_time)
 
 
@@ -150,6 +158,16 @@ def _compute() -> Any:
     return pc
 
 
+def _plus(column: pa.ChunkedArray, offset: int) -> pa.Array:
+    """``column + offset`` for an int32 column without nulls (facet numbers), in plain Python: importing
+    ``pyarrow.compute`` for it cost the writer ~40 ms, and this ~0.2 us a row."""
+    values = array.array("i")
+    for chunk in column.chunks:
+        assert chunk.null_count == 0
+        values.extend(v + offset for v in memoryview(chunk.buffers()[1]).cast("i")[chunk.offset:][:len(chunk)])
+    return pa.Array.from_buffers(pa.int32(), len(values), [None, pa.py_buffer(values)])
+
+
 def _drop(table: pa.Table, event_ids: set[str]) -> pa.Table:
     """``table`` less the rows of ``event_ids``."""
     pc = _compute()
@@ -205,6 +223,9 @@ class Batch:
     rejected: list[Rejection] = field(default_factory=list)
     duplicates: int = 0  # repeats inside the batch; the store counts the ones it holds already
     read: int = 0  # events read (accepted, duplicate or rejected): for progress
+    #: the whole input had been handed out when this batch came back: only batches already being prepared follow
+    input_done: bool = False
+    lines: int = 0  # line ends in the block of NDJSON lines it was prepared from (where the next block's begin)
 
     @classmethod
     def merge(cls, batches: list[Batch]) -> Batch:
@@ -228,7 +249,7 @@ class Batch:
             for name, t in b.facts.tables.items():
                 if name in ("uses", "edges", "facets") and offset:  # facet numbers are per batch
                     i = t.column_names.index("fid")
-                    t = t.set_column(i, "fid", _compute().add(t["fid"], pa.scalar(offset, pa.int32())))
+                    t = t.set_column(i, "fid", _plus(t["fid"], offset))
                 tables.setdefault(name, []).append(t)
             offset += b.facts.facets
         facts = FactTables(
@@ -237,11 +258,12 @@ class Batch:
             set().union(*(b.facts.ds_ids for b in parts)), [s for b in parts for s in b.facts.symlinks], offset)
         return cls([i for b in parts for i in b.ids], pa.concat_tables([b.raw for b in parts]), facts,
                    [r for b in parts for r in b.rejected], sum(b.duplicates for b in parts) + duplicates,
-                   sum(b.read for b in parts))
+                   sum(b.read for b in parts), any(b.input_done for b in parts), sum(b.lines for b in parts))
 
     def without(self, event_ids: set[str]) -> Batch:
         return Batch([i for i in self.ids if i not in event_ids], _drop(self.raw, event_ids),
-                     self.facts.without(event_ids), self.rejected, self.duplicates, self.read)
+                     self.facts.without(event_ids), self.rejected, self.duplicates, self.read, self.input_done,
+                     self.lines)
 
 
 def facts_of(rows: Iterable[tuple[str, str, str]], parsed: dict[str, Pending] | None = None,
@@ -302,10 +324,14 @@ def prepare(events: Iterable[RawEvent], schemas_sent: set[str] | None = None) ->
 
 def prepare_block(block: Block, schemas_sent: set[str] | None = None) -> Batch:
     """A worker process's task (see ``parallel.py``): NDJSON through the fast path where it is built."""
+    block = block.loaded()
     fast = fastpath.native()
     lines = ndjson_lines(block) if fast is not None else None
     if lines is None:
-        return prepare(block.events(), schemas_sent)
+        batch = prepare(block.events(), schemas_sent)
+        if block.first_line is not None:
+            batch.lines = block.data.count(b"\n")
+        return batch
     return _prepare_lines(fast, block.source, *lines, schemas_sent)
 
 
@@ -313,7 +339,7 @@ def _prepare_lines(fast: Any, source: str, data: bytes, first: int, schemas_sent
     """``prepare`` of NDJSON lines, the same batch: ``_fast`` settles a run of lines at a time, and each line it
     leaves goes down the reference path (``accept``, ``derive``) in its place, so rows and facts keep input order.
     Measured (min of 3 a block, alternating): 86-90 -> 60-64 us a synthetic event, 58-61 -> 40-43 seed-shaped."""
-    numbered = list(numbered_lines(data, first))
+    numbered, line_ends = numbered_lines(data, first)
     texts = [line for _, line in numbered]
     facts = Facts() if schemas_sent is None else Facts(schemas_sent=schemas_sent)
     seen: set[str] = set()
@@ -345,4 +371,4 @@ def _prepare_lines(fast: Any, source: str, data: bytes, first: int, schemas_sent
     if schemas_sent is not None:
         schemas_sent.update(facts.schemas)
     return Batch(ids, _raw_table(rows, kept), FactTables.of(facts), rejected,
-                 len(texts) - len(rejected) - len(ids), len(texts))
+                 len(texts) - len(rejected) - len(ids), len(texts), lines=line_ends)

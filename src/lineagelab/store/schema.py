@@ -16,7 +16,7 @@ rebuilds them from ``raw_events`` on open.
 from __future__ import annotations
 
 RAW_VERSION = 6
-DERIVED_VERSION = 3
+DERIVED_VERSION = 4  # 4: a run's io_hash is the XOR of its members' md5 (was the md5 of their sorted list)
 
 #: Layout of ``raw_events`` as version 1 wrote it (kept to create old stores in tests and to migrate from).
 RAW_V1 = """
