@@ -296,7 +296,7 @@ def test_schema_fields_go_to_the_batch_tables_in_order() -> None:
 
 
 def test_schema_hashes_are_taken_in_c_and_big_integers_in_python() -> None:
-    """The C derivation hashes a schema itself (orjson.dumps and blake2b called from C, the same steps as
+    """The C derivation hashes a schema itself (orjson.dumps and sha256 called from C, the same steps as
     ``schema_hash``) and hands only what orjson refuses to the Python helper, with the same result either way."""
     import hashlib
 
@@ -312,7 +312,7 @@ def test_schema_hashes_are_taken_in_c_and_big_integers_in_python() -> None:
     huge = [{"name": "a", "type": "int", "default": 2**70}]
     native().configure(stable_id=derive.stable_id, schema=helper, text=column_lineage._text,
                        masking=column_lineage._masking, lineage_key=derive.lineage_hash, dumps=orjson.dumps,
-                       sort_option=orjson.OPT_SORT_KEYS, blake2b=hashlib.blake2b)
+                       sort_option=orjson.OPT_SORT_KEYS, sha256=hashlib.sha256)
     try:
         items = [(f"e{i}", EventKind.RUN, run_event([{"namespace": "n", "name": f"d{i}", "facets": {
             "schema": {"_producer": "p", "_schemaURL": "s", "fields": fields}}}]), None)

@@ -18,8 +18,10 @@
 
 /* Python helpers (see configure) */
 static PyObject *stable_id_fn, *schema_fn, *text_fn, *masking_fn, *lineage_key_fn;
-/* derive.schema_hash's own steps (orjson.dumps with sorted keys, blake2b of 12 bytes), when configure is given them */
-static PyObject *dumps_fn, *sort_option, *blake2b_fn, *kw_option, *kw_digest_size, *digest_size, *s_hexdigest;
+/* derive.schema_hash's own steps (orjson.dumps with sorted keys, the hex of a sha256 cut to CONTENT_HASH_CHARS), when
+ * configure is given them */
+static PyObject *dumps_fn, *sort_option, *sha256_fn, *kw_option, *s_hexdigest;
+#define CONTENT_HASH_CHARS 24
 
 /* interned strings */
 static PyObject *s_job, *s_run, *s_eventType, *s_namespace, *s_name, *s_runId, *s_facets, *s_parent,
@@ -269,12 +271,14 @@ static PyObject *schema_of(FactLists *f, PyObject *fields) {
         PyErr_Clear();
         return call2(schema_fn, f->obj, fields);
     }
-    PyObject *hargs[2] = {text, digest_size};
-    PyObject *h = PyObject_Vectorcall(blake2b_fn, hargs, 1, kw_digest_size);
+    PyObject *h = PyObject_CallOneArg(sha256_fn, text);
     Py_DECREF(text);
     if (h == NULL) return NULL;
-    PyObject *hex = PyObject_CallMethodNoArgs(h, s_hexdigest);
+    PyObject *full = PyObject_CallMethodNoArgs(h, s_hexdigest);
     Py_DECREF(h);
+    if (full == NULL) return NULL;
+    PyObject *hex = PyUnicode_Substring(full, 0, CONTENT_HASH_CHARS);
+    Py_DECREF(full);
     if (hex == NULL) return NULL;
     int known = PyDict_Contains(f->schemas, hex);
     if (known == 0) known = PySequence_Contains(f->schemas_sent, hex);
@@ -533,11 +537,11 @@ done:
 }
 
 static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"stable_id", "schema", "text", "masking", "lineage_key", "dumps", "sort_option", "blake2b",
+    static char *names[] = {"stable_id", "schema", "text", "masking", "lineage_key", "dumps", "sort_option", "sha256",
                             NULL};
-    PyObject *fns[5], *dumps = NULL, *option = NULL, *blake2b = NULL;
+    PyObject *fns[5], *dumps = NULL, *option = NULL, *sha256 = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO|OOO", names, &fns[0], &fns[1], &fns[2], &fns[3], &fns[4],
-                                     &dumps, &option, &blake2b))
+                                     &dumps, &option, &sha256))
         return NULL;
     PyObject **slots[5] = {&stable_id_fn, &schema_fn, &text_fn, &masking_fn, &lineage_key_fn};
     for (int i = 0; i < 5; i++) {
@@ -546,25 +550,21 @@ static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
             return NULL;
         }
     }
-    if ((dumps != NULL || option != NULL || blake2b != NULL) &&
-        (dumps == NULL || option == NULL || blake2b == NULL || !PyCallable_Check(dumps) || !PyCallable_Check(blake2b))) {
-        PyErr_SetString(PyExc_TypeError, "configure: dumps, sort_option and blake2b go together (callables and an int)");
+    if ((dumps != NULL || option != NULL || sha256 != NULL) &&
+        (dumps == NULL || option == NULL || sha256 == NULL || !PyCallable_Check(dumps) || !PyCallable_Check(sha256))) {
+        PyErr_SetString(PyExc_TypeError, "configure: dumps, sort_option and sha256 go together (callables and an int)");
         return NULL;
     }
-    if (kw_option == NULL) {  /* interned names: orjson matches keyword names by identity */
+    if (kw_option == NULL) {  /* an interned name: orjson matches keyword names by identity */
         PyObject *option_name = PyUnicode_InternFromString("option");
-        PyObject *digest_name = PyUnicode_InternFromString("digest_size");
         kw_option = option_name ? PyTuple_Pack(1, option_name) : NULL;
-        kw_digest_size = digest_name ? PyTuple_Pack(1, digest_name) : NULL;
         Py_XDECREF(option_name);
-        Py_XDECREF(digest_name);
-        digest_size = PyLong_FromLong(12);
-        if (kw_option == NULL || kw_digest_size == NULL || digest_size == NULL) return NULL;
+        if (kw_option == NULL) return NULL;
     }
     for (int i = 0; i < 5; i++) Py_XSETREF(*slots[i], Py_NewRef(fns[i]));
     Py_XSETREF(dumps_fn, Py_XNewRef(dumps));
     Py_XSETREF(sort_option, Py_XNewRef(option));
-    Py_XSETREF(blake2b_fn, Py_XNewRef(blake2b));
+    Py_XSETREF(sha256_fn, Py_XNewRef(sha256));
     Py_RETURN_NONE;
 }
 

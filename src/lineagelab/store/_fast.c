@@ -603,7 +603,7 @@ static int write_json(Buf *b, yyjson_val *v, int sorted) {
  * Facts (derive.py's derive_py and column_lineage.edges, over yyjson values)
  * ------------------------------------------------------------------------------------------------------------- */
 
-static PyObject *stable_id_fn, *masking_fn, *blake2b_fn, *sha256_fn, *kw_digest_size, *digest_size;
+static PyObject *stable_id_fn, *masking_fn, *sha256_fn;
 static PyObject *s_static, *s_input, *s_output, *s_ref, *s_DIRECT, *s_RunEvent, *s_JobEvent, *s_DatasetEvent,
     *s_true, *s_false, *s_upper, *s_hexdigest;
 static PyObject *a_events, *a_datasets, *a_symlinks, *a_lineage_facets, *a_lineage_edges, *a_lineage_inputs,
@@ -840,24 +840,31 @@ static int flatten(yyjson_val *fields, PyObject *prefix, PyObject *out, int dept
     return OK;
 }
 
-static PyObject *hexdigest(PyObject *fn, const char *data, size_t n, PyObject *const *kwvalues, PyObject *kwnames) {
-    PyObject *bytes = PyBytes_FromStringAndSize(data, (Py_ssize_t)n);
-    if (bytes == NULL) return NULL;
-    PyObject *args[2] = {bytes, kwvalues ? kwvalues[0] : NULL};
-    PyObject *h = PyObject_Vectorcall(fn, args, 1, kwnames);
-    Py_DECREF(bytes);
+/* The first ``chars`` hex digits of the sha256 of the bytes (hashed in place, through a memoryview). */
+static PyObject *hexdigest(const char *data, size_t n, Py_ssize_t chars) {
+    PyObject *view = PyMemoryView_FromMemory((char *)data, (Py_ssize_t)n, PyBUF_READ);
+    if (view == NULL) return NULL;
+    PyObject *h = PyObject_CallOneArg(sha256_fn, view);
+    Py_DECREF(view);
     if (h == NULL) return NULL;
-    PyObject *hex = PyObject_CallMethodNoArgs(h, s_hexdigest);
+    PyObject *full = PyObject_CallMethodNoArgs(h, s_hexdigest);
     Py_DECREF(h);
+    if (full == NULL) return NULL;
+    PyObject *hex = PyUnicode_Substring(full, 0, chars);
+    Py_DECREF(full);
     return hex;
 }
 
-/* derive._schema: the fields' hash (blake2b-96 of their canonical JSON), flattened into facts.schemas when new. */
+#define CONTENT_HASH_CHARS 24 /* derive.CONTENT_HASH_CHARS */
+#define EVENT_ID_CHARS 32     /* prepare.event_id_of */
+
+/* derive._schema: the fields' hash (derive.schema_hash of their canonical JSON), flattened into facts.schemas when
+ * new. */
 static int schema_of(Ctx *c, yyjson_val *fields, PyObject **out) {
     /* the fields' canonical text is part of the whole event's, written for its content id */
     size_t at = (size_t)(fields - c->base);
     const char *text = c->doc_json.p + c->spans[2 * at];
-    PyObject *hex = hexdigest(blake2b_fn, text, c->spans[2 * at + 1] - c->spans[2 * at], &digest_size, kw_digest_size);
+    PyObject *hex = hexdigest(text, c->spans[2 * at + 1] - c->spans[2 * at], CONTENT_HASH_CHARS);
     int r = OK;
     if (hex == NULL) return ERROR;
     int known = PyDict_Contains(c->schemas, hex);
@@ -941,10 +948,9 @@ static int dataset_facts(Ctx *c, EventCtx *e, PyObject *role, yyjson_val *ds) {
 
     yyjson_val *lineage = get(facets, "columnLineage");
     if (is_output && yyjson_is_obj(lineage)) {
-        /* derive.lineage_hash: blake2b of the facet's sorted JSON, a span of the event's canonical text */
+        /* derive.lineage_hash: the content hash of the facet's sorted JSON, a span of the event's canonical text */
         size_t at = (size_t)(lineage - c->base);
-        key = hexdigest(blake2b_fn, c->doc_json.p + c->spans[2 * at], c->spans[2 * at + 1] - c->spans[2 * at],
-                        &digest_size, kw_digest_size);
+        key = hexdigest(c->doc_json.p + c->spans[2 * at], c->spans[2 * at + 1] - c->spans[2 * at], CONTENT_HASH_CHARS);
         if (key == NULL) TRY(ERROR);
         number = PyDict_GetItemWithError(c->lineage_facets, key);
         if (number != NULL) {
@@ -1229,10 +1235,7 @@ static int one_line(Ctx *c, const char *s, Py_ssize_t n, PyObject *seen, PyObjec
     int verdict = eval((int)PyLong_AsLong(root_id), root, T_OBJECT, 0);
     if (verdict < 0) TRY(ERROR);
     if (verdict != VALID) TRY(FALLBACK);
-    event_id = hexdigest(sha256_fn, c->doc_json.p, c->doc_json.len, NULL, NULL);
-    if (event_id == NULL) TRY(ERROR);
-    PyObject *short_id = PyUnicode_Substring(event_id, 0, 32);
-    Py_SETREF(event_id, short_id);
+    event_id = hexdigest(c->doc_json.p, c->doc_json.len, EVENT_ID_CHARS);
     if (event_id == NULL) TRY(ERROR);
     int dup = PySet_Contains(seen, event_id);
     if (dup < 0) TRY(ERROR);
@@ -1304,11 +1307,11 @@ fail:
 }
 
 static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"nodes", "route", "roots", "stable_id", "masking", "blake2b", "sha256", "max_bytes", NULL};
-    PyObject *list, *fn, *root_ids, *sid, *mask, *blake, *sha;
+    static char *names[] = {"nodes", "route", "roots", "stable_id", "masking", "sha256", "max_bytes", NULL};
+    PyObject *list, *fn, *root_ids, *sid, *mask, *sha;
     Py_ssize_t limit;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OO!OOOOn", names, &PyList_Type, &list, &fn, &PyDict_Type,
-                                     &root_ids, &sid, &mask, &blake, &sha, &limit))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OO!OOOn", names, &PyList_Type, &list, &fn, &PyDict_Type,
+                                     &root_ids, &sid, &mask, &sha, &limit))
         return NULL;
     max_bytes = limit;
     free_nodes();
@@ -1335,7 +1338,6 @@ static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
         if (load_node(&nodes[i], PyList_GET_ITEM(list, i)) < 0) goto fail;
     Py_XSETREF(stable_id_fn, Py_NewRef(sid));
     Py_XSETREF(masking_fn, Py_NewRef(mask));
-    Py_XSETREF(blake2b_fn, Py_NewRef(blake));
     Py_XSETREF(sha256_fn, Py_NewRef(sha));
     Py_RETURN_NONE;
 fail:
@@ -1361,7 +1363,7 @@ static PyObject *canonical(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
-     "configure(nodes, route, roots, stable_id, masking, blake2b, sha256, max_bytes): schema nodes and helpers."},
+     "configure(nodes, route, roots, stable_id, masking, sha256, max_bytes): schema nodes and helpers."},
     {"run", run, METH_VARARGS, "run(lines, start, facts, seen, out): settle lines until one is not this path's."},
     {"canonical", canonical, METH_VARARGS,
      "canonical(text, sorted=True): orjson.dumps of the parsed text as this module writes it (None: not its kind)."},
@@ -1389,10 +1391,5 @@ PyMODINIT_FUNC PyInit__fast(void) {
         *strings[i].slot = PyUnicode_InternFromString(strings[i].text);
         if (*strings[i].slot == NULL) return NULL;
     }
-    PyObject *name = PyUnicode_InternFromString("digest_size");
-    kw_digest_size = name ? PyTuple_Pack(1, name) : NULL;
-    Py_XDECREF(name);
-    digest_size = PyLong_FromLong(12);
-    if (kw_digest_size == NULL || digest_size == NULL) return NULL;
     return PyModule_Create(&module);
 }

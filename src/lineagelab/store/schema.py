@@ -16,7 +16,7 @@ rebuilds them from ``raw_events`` on open.
 from __future__ import annotations
 
 RAW_VERSION = 6
-DERIVED_VERSION = 4  # 4: a run's io_hash is the XOR of its members' md5 (was the md5 of their sorted list)
+DERIVED_VERSION = 4  # 4: io_hash the XOR of its members' md5 (was the md5 of their sorted list); sha256 content hashes
 
 #: Layout of ``raw_events`` as version 1 wrote it (kept to create old stores in tests and to migrate from).
 RAW_V1 = """
