@@ -40,7 +40,7 @@ from lineagelab.graph.resolve import Node
 from lineagelab.graph.traverse import table_lineage
 from lineagelab.simulator.synthetic import Shape, events
 from lineagelab.store import derive, fastpath
-from lineagelab.store.parallel import BLOCK_BYTES, default_workers
+from lineagelab.store.parallel import BLOCK_BYTES, PreparedBatches, default_workers
 from lineagelab.store.prepare import Batch, event_id_of, prepare_block
 from lineagelab.store.store import Store
 
@@ -79,9 +79,14 @@ def ingest_bench(n_events: int, path: Path | None = None) -> None:
                 p.unlink(missing_ok=True)
             before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
-            with Store(store_path) as s:
-                report = s.ingest(read_events([path])) if workers == 0 else s.ingest_paths([path], workers=workers)
-                edges = s.stats()["column_edges"]
+            if workers == 0:
+                with Store(store_path) as s:
+                    report = s.ingest(read_events([path]))
+                    edges = s.stats()["column_edges"]
+            else:  # as the CLI does it: the worker processes start, then the store opens
+                with PreparedBatches([path], workers) as batches, Store(store_path) as s:
+                    report = s.ingest_batches(batches)
+                    edges = s.stats()["column_edges"]
             wall = time.perf_counter() - t  # includes the final checkpoint on close
             after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = [max(0.0, a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime) for a, b in zip(after, before,

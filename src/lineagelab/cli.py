@@ -115,10 +115,13 @@ def ingest(
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from lineagelab.store.parallel import WorkerError
+    from lineagelab.store.parallel import PreparedBatches, WorkerError
+
+    # the worker processes (for a large input) start first: they import while this process opens the store
+    batches = PreparedBatches(paths, workers)
     from lineagelab.store.store import StrictStop
 
-    with _open(read_only=False) as store, Progress(
+    with batches, _open(read_only=False) as store, Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} events"),
         TimeElapsedColumn(), console=err, transient=True, disable=quiet or not err.is_terminal,
     ) as progress:
@@ -134,7 +137,7 @@ def ingest(
                 err.print(f"committed {done:,} events", highlight=False)
 
         try:
-            report = store.ingest_paths(paths, strict=strict, progress=advance, workers=workers)
+            report = store.ingest_batches(batches, strict=strict, progress=advance)
         except StrictStop as exc:
             raise UserError(f"--strict: {exc} (nothing from this ingest was stored)") from None
         except WorkerError as exc:

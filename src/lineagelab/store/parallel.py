@@ -138,34 +138,55 @@ class Pool:
             worker.close(kill=self._pending > 0)  # stopped early (strict ingest, an error): their work is unwanted
 
 
-def prepared_batches(paths: Iterable[str | os.PathLike[str]], workers: int | None = None) -> Iterator[Batch]:
-    """The inputs' events as prepared batches, in input order."""
-    workers = default_workers() if workers is None else workers
-    blocks = read_blocks(paths, split_bytes=BLOCK_BYTES, spans=True)
-    head: list[Block] = []
-    size = 0
-    for block in blocks:
-        head.append(block)
-        size += block.size
-        if size >= PARALLEL_MIN_BYTES:
-            break
-    lines = _LineNumbers()
-    if workers <= 1 or size < PARALLEL_MIN_BYTES:
-        schemas_sent: set[str] = set()
-        for block in [*head, *blocks]:
-            yield lines.place(block, prepare_block(block, schemas_sent))
-        return
-    sent: collections.deque[Block] = collections.deque()
+class PreparedBatches:
+    """The inputs' events as prepared batches, in input order; iterated once. Worker processes, when the input is
+    large enough to pay for them, start here: the CLI makes this before it opens the store, so that they import
+    while it does. A context manager: leaving stops workers still running."""
 
-    def sending(blocks: Iterable[Block]) -> Iterator[Block]:
-        for block in blocks:
-            sent.append(block)
-            yield block
+    def __init__(self, paths: Iterable[str | os.PathLike[str]], workers: int | None = None) -> None:
+        workers = default_workers() if workers is None else workers
+        self._blocks = read_blocks(paths, split_bytes=BLOCK_BYTES, spans=True)
+        self._head: list[Block] = []
+        size = 0
+        for block in self._blocks:
+            self._head.append(block)
+            size += block.size
+            if size >= PARALLEL_MIN_BYTES:
+                break
+        self._pool = Pool(workers) if workers > 1 and size >= PARALLEL_MIN_BYTES else None
 
-    with Pool(workers) as pool:
-        for batch in pool.map("prepare", sending(itertools.chain(head, blocks))):
+    def __iter__(self) -> Iterator[Batch]:
+        lines = _LineNumbers()
+        blocks = itertools.chain(self._head, self._blocks)
+        if self._pool is None:
+            schemas_sent: set[str] = set()
+            for block in blocks:
+                yield lines.place(block, prepare_block(block, schemas_sent))
+            return
+        pool = self._pool
+        sent: collections.deque[Block] = collections.deque()
+
+        def sending(blocks: Iterable[Block]) -> Iterator[Block]:
+            for block in blocks:
+                sent.append(block)
+                yield block
+
+        for batch in pool.map("prepare", sending(blocks)):
             batch.input_done = pool.all_sent
             yield lines.place(sent.popleft(), batch)
+
+    def __enter__(self) -> PreparedBatches:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.__exit__(*exc)
+
+
+def prepared_batches(paths: Iterable[str | os.PathLike[str]], workers: int | None = None) -> Iterator[Batch]:
+    """The inputs' events as prepared batches, in input order (``PreparedBatches``, started when first asked)."""
+    with PreparedBatches(paths, workers) as batches:
+        yield from batches
 
 
 class _LineNumbers:
