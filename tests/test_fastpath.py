@@ -72,6 +72,24 @@ def ndjson(docs: list[Any]) -> bytes:
     return b"".join(orjson.dumps(d) + b"\n" for d in docs)
 
 
+def test_strings_it_keeps_for_reuse_are_never_confused(events: list[dict[str, Any]]) -> None:
+    """The fast path reuses a string object for the same short ASCII text (a 4,096-slot cache): thousands of names
+    that replace each other in it, non-ASCII names as long in bytes as ASCII ones, and the same names again must
+    give the reference's facts."""
+    base = next(e for e in _base_events(events) if e.get("outputs") and e.get("inputs"))
+    docs = []
+    for i in range(6000):
+        doc = copy.deepcopy(base)
+        doc["run"]["runId"] = f"01234567-89ab-7def-8123-{i:012d}"
+        doc["inputs"][0]["name"] = f"t{i % 5000}"  # 5,000 names: slots are taken over and taken back
+        doc["outputs"][0]["name"] = ["caf\u00e9", "cafe\u0301", "cafee", "caf\u00e9s"][i % 4]  # same byte lengths
+        doc["job"]["name"] = f"job_{i % 3}"
+        docs.append(doc)
+    block = Block("names.ndjson", ndjson(docs), first_line=1)
+    assert settled([orjson.dumps(d) for d in docs]) == len(docs)
+    compare(block)
+
+
 def test_real_events_take_the_fast_path_and_give_the_same_batches(events: list[dict[str, Any]]) -> None:
     docs = [*_base_events(events), *synthetic_events(Shape(jobs=40, columns=6, seed=5))]
     assert len(docs) > 150

@@ -628,8 +628,24 @@ static inline yyjson_val *get_obj(yyjson_val *o, const char *key) {
     return yyjson_is_obj(v) ? v : NULL;
 }
 
+/* Recently made short ASCII strings, by content: namespaces, names, field names, event types and transformation
+ * kinds repeat from row to row, and one object for each spares an allocation, a decode and a free (and its hash is
+ * computed once for the sets and dicts it goes into). Direct-mapped: a collision replaces the slot's string. */
+#define STR_CACHE_SLOTS 4096
+#define STR_CACHE_MAX_LEN 64
+static PyObject *str_cache[STR_CACHE_SLOTS];
+
 static PyObject *py_str(yyjson_val *v) {
-    return PyUnicode_DecodeUTF8(yyjson_get_str(v), (Py_ssize_t)yyjson_get_len(v), "strict");
+    const char *s = yyjson_get_str(v);
+    size_t n = yyjson_get_len(v);
+    if (n > STR_CACHE_MAX_LEN) return PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
+    PyObject **slot = &str_cache[fnv(s, n) & (STR_CACHE_SLOTS - 1)];
+    PyObject *hit = *slot;
+    if (hit != NULL && (size_t)PyUnicode_GET_LENGTH(hit) == n && memcmp(PyUnicode_DATA(hit), s, n) == 0)
+        return Py_NewRef(hit); /* only ASCII strings are kept: their length in characters is their length in bytes */
+    PyObject *str = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
+    if (str != NULL && PyUnicode_IS_ASCII(str)) Py_XSETREF(*slot, Py_NewRef(str));
+    return str;
 }
 
 /* A str or None for a value a fact keeps as text as it is (``or_none`` of a str); FALLBACK for any other value. */
