@@ -716,9 +716,25 @@ static int masking(Ctx *c, yyjson_val *v, PyObject **out) {
 
 static inline PyObject *or_none(PyObject *v) { return Py_NewRef(v ? v : Py_None); }
 
+/* identity.stable_id of (namespace, name), remembered by the two string objects (held, so that their addresses
+ * cannot be another string's): the string cache above hands out one object per text, so the same dataset named
+ * again is found without a call through Python and its lru_cache. Direct-mapped, like the string cache. */
+#define ID_CACHE_SLOTS 1024
+static struct {
+    PyObject *ns, *name, *id;
+} id_cache[ID_CACHE_SLOTS];
+
 static PyObject *stable_id(PyObject *ns, PyObject *name) {
+    size_t at = (((uintptr_t)ns >> 4) * 31 + ((uintptr_t)name >> 4)) & (ID_CACHE_SLOTS - 1);
+    if (id_cache[at].ns == ns && id_cache[at].name == name) return Py_NewRef(id_cache[at].id);
     PyObject *args[2] = {ns, name};
-    return PyObject_Vectorcall(stable_id_fn, args, 2, NULL);
+    PyObject *id = PyObject_Vectorcall(stable_id_fn, args, 2, NULL);
+    if (id != NULL) {
+        Py_XSETREF(id_cache[at].ns, Py_NewRef(ns));
+        Py_XSETREF(id_cache[at].name, Py_NewRef(name));
+        Py_XSETREF(id_cache[at].id, Py_NewRef(id));
+    }
+    return id;
 }
 
 #define TRY(expr)                    \
@@ -741,8 +757,12 @@ static int edge_rows(Ctx *c, PyObject *fid, PyObject *out_field, yyjson_val *inp
     if (ns == Py_None || name == Py_None) goto done;
     in_ds = stable_id(ns, name);
     if (in_ds == NULL) TRY(ERROR);
-    entry = PyTuple_Pack(3, in_ds, ns, name);
-    if (entry == NULL || PyDict_SetItem(named, in_ds, entry) < 0) TRY(ERROR);
+    int known = PyDict_Contains(named, in_ds); /* the facet named it for an earlier field: the same entry */
+    if (known < 0) TRY(ERROR);
+    if (!known) {
+        entry = PyTuple_Pack(3, in_ds, ns, name);
+        if (entry == NULL || PyDict_SetItem(named, in_ds, entry) < 0) TRY(ERROR);
+    }
     TRY(text(c, yyjson_obj_get(inp, "field"), &in_field));
     yyjson_val *steps = yyjson_obj_get(inp, "transformations");
     size_t n = yyjson_is_arr(steps) ? yyjson_arr_size(steps) : 0;
@@ -1352,6 +1372,11 @@ static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
     }
     for (Py_ssize_t i = 0; i < count; i++)
         if (load_node(&nodes[i], PyList_GET_ITEM(list, i)) < 0) goto fail;
+    for (size_t i = 0; i < ID_CACHE_SLOTS; i++) { /* ids of another function */
+        Py_CLEAR(id_cache[i].ns);
+        Py_CLEAR(id_cache[i].name);
+        Py_CLEAR(id_cache[i].id);
+    }
     Py_XSETREF(stable_id_fn, Py_NewRef(sid));
     Py_XSETREF(masking_fn, Py_NewRef(mask));
     Py_XSETREF(sha256_fn, Py_NewRef(sha));
