@@ -725,7 +725,11 @@ static struct {
 } id_cache[ID_CACHE_SLOTS];
 
 static PyObject *stable_id(PyObject *ns, PyObject *name) {
-    size_t at = (((uintptr_t)ns >> 4) * 31 + ((uintptr_t)name >> 4)) & (ID_CACHE_SLOTS - 1);
+    /* the slot by the texts' hashes (kept by each str), not by address: a name made anew each time (too long for
+     * the string cache) takes over its own slot, not a new slot each time */
+    Py_hash_t hn = PyObject_Hash(ns), hm = PyObject_Hash(name);
+    if (hn == -1 || hm == -1) return NULL;
+    size_t at = ((size_t)hn * 31 + (size_t)hm) & (ID_CACHE_SLOTS - 1);
     if (id_cache[at].ns == ns && id_cache[at].name == name) return Py_NewRef(id_cache[at].id);
     PyObject *args[2] = {ns, name};
     PyObject *id = PyObject_Vectorcall(stable_id_fn, args, 2, NULL);
