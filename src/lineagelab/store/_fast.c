@@ -190,13 +190,79 @@ static inline int child(int id, yyjson_val *x, int depth) {
     return t ? eval(id, x, t, depth) : UNKNOWN;
 }
 
+/* Facets found valid, by their schema node and canonical text: the same facet recurs from event to event (a job's
+ * schema and column lineage in each run, START and COMPLETE, environment facets), and its text confirmed byte for
+ * byte costs a fraction of the walk. A verdict is the schema's over the value, which the canonical text fixes
+ * (floats, duplicate keys and deep nesting never get this far). Direct-mapped; copies in malloc'd memory. */
+#define MEMO_SLOTS 512
+#define MEMO_MAX_BYTES (16 * 1024)
+static struct {
+    uint64_t hash;
+    int node;
+    size_t len;
+    char *text;
+} memo[MEMO_SLOTS];
+/* the event being checked: its values' canonical spans (set by one_line around its walk, else NULL) */
+static struct {
+    yyjson_val *base;
+    const char *json;
+    const uint32_t *spans;
+} walk;
+
+static uint64_t hash64(const char *s, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
+
+static int memo_eval(int id, yyjson_val *v, int depth) {
+    if (walk.base == NULL) return eval(id, v, T_OBJECT, depth);
+    size_t at = (size_t)(v - walk.base);
+    const char *text = walk.json + walk.spans[2 * at];
+    size_t n = walk.spans[2 * at + 1] - walk.spans[2 * at];
+    uint64_t h = hash64(text, n) ^ ((uint64_t)id * 0x9E3779B97F4A7C15ULL);
+    size_t slot = (size_t)(h & (MEMO_SLOTS - 1));
+    if (memo[slot].hash == h && memo[slot].node == id && memo[slot].len == n && memcmp(memo[slot].text, text, n) == 0)
+        return VALID;
+    int r = eval(id, v, T_OBJECT, depth);
+    if (r == VALID && n <= MEMO_MAX_BYTES) {
+        char *copy = malloc(n ? n : 1);
+        if (copy != NULL) { /* out of memory: only not remembered */
+            free(memo[slot].text);
+            memcpy(copy, text, n);
+            memo[slot].hash = h;
+            memo[slot].node = id;
+            memo[slot].len = n;
+            memo[slot].text = copy;
+        }
+    }
+    return r;
+}
+
+static void forget_verdicts(void) { /* other schema nodes: other verdicts */
+    for (size_t i = 0; i < MEMO_SLOTS; i++) {
+        free(memo[i].text);
+        memo[i].text = NULL;
+        memo[i].len = 0;
+        memo[i].node = -1;
+    }
+}
+
 static int routed(yyjson_val *v, int depth) {
     if (!yyjson_is_obj(v)) return VALID;
     yyjson_val *url = yyjson_obj_get(v, "_schemaURL");
     if (url == NULL || !yyjson_is_str(url)) return VALID;
     int target = route(yyjson_get_str(url), yyjson_get_len(url));
     if (target == -2) return -1;
-    return target >= 0 ? eval(target, v, T_OBJECT, depth) : VALID;
+    return target >= 0 ? memo_eval(target, v, depth) : VALID;
 }
 
 static inline int has_key(yyjson_val *x, const Str *k) { return yyjson_obj_getn(x, k->s, (size_t)k->n) != NULL; }
@@ -1272,7 +1338,11 @@ static int one_line(Ctx *c, const char *s, Py_ssize_t n, PyObject *seen, PyObjec
     TRY(put_value(&w, root, 0));
     PyObject *root_id = PyDict_GetItem(roots, kind);
     if (root_id == NULL) TRY(FALLBACK);
+    walk.base = root;
+    walk.json = c->doc_json.p;
+    walk.spans = c->spans;
     int verdict = eval((int)PyLong_AsLong(root_id), root, T_OBJECT, 0);
+    walk.base = NULL;
     if (verdict < 0) TRY(ERROR);
     if (verdict != VALID) TRY(FALLBACK);
     event_id = hexdigest(c->doc_json.p, c->doc_json.len, EVENT_ID_CHARS);
@@ -1356,6 +1426,7 @@ static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
     max_bytes = limit;
     free_nodes();
     clear_routes();
+    forget_verdicts();
     Py_ssize_t count = PyList_GET_SIZE(list);
     nodes = PyMem_Calloc(count ? count : 1, sizeof(Node));
     if (nodes == NULL) return PyErr_NoMemory();
