@@ -550,6 +550,21 @@ static int put_string(Buf *b, const char *s, size_t n) {
     return 0;
 }
 
+/* A parsed string (value or key) in canonical form. yyjson marks a string read without escapes and all ASCII
+ * ("NOESC"): then no byte of it needs escaping (a quote, backslash or control character would have been escaped in
+ * valid JSON), and it is copied whole. */
+static int put_str(Buf *b, yyjson_val *v) {
+    size_t n = yyjson_get_len(v);
+    if (yyjson_get_subtype(v) != YYJSON_SUBTYPE_NOESC) return put_string(b, yyjson_get_str(v), n);
+    if (grow(b, n + 2) < 0) return -1;
+    char *o = b->p + b->len;
+    o[0] = '"';
+    memcpy(o + 1, yyjson_get_str(v), n);
+    o[n + 1] = '"';
+    b->len += n + 2;
+    return 0;
+}
+
 typedef struct {
     yyjson_val *key, *val;
 } Member;
@@ -589,7 +604,7 @@ static int put_value(Writer *w, yyjson_val *v, int depth) {
     switch (yyjson_get_type(v)) {
     case YYJSON_TYPE_NULL: r = put(b, "null", 4); break;
     case YYJSON_TYPE_BOOL: r = yyjson_get_bool(v) ? put(b, "true", 4) : put(b, "false", 5); break;
-    case YYJSON_TYPE_STR: r = put_string(b, yyjson_get_str(v), yyjson_get_len(v)); break;
+    case YYJSON_TYPE_STR: r = put_str(b, v); break;
     case YYJSON_TYPE_NUM:
         if (yyjson_is_uint(v)) r = put(b, num, (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)yyjson_get_uint(v)));
         else if (yyjson_is_sint(v)) r = put(b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)yyjson_get_sint(v)));
@@ -620,7 +635,7 @@ static int put_value(Writer *w, yyjson_val *v, int depth) {
             while (r == OK && (k = yyjson_obj_iter_next(&it)) != NULL) {
                 if (!first && put(b, ",", 1) < 0) return ERROR;
                 first = 0;
-                if (put_string(b, yyjson_get_str(k), yyjson_get_len(k)) < 0 || put(b, ":", 1) < 0) return ERROR;
+                if (put_str(b, k) < 0 || put(b, ":", 1) < 0) return ERROR;
                 r = put_value(w, yyjson_obj_iter_get_val(k), depth + 1);
             }
             if (r == OK) r = put(b, "}", 1);
@@ -641,7 +656,7 @@ static int put_value(Writer *w, yyjson_val *v, int depth) {
         if (r == OK && put(b, "{", 1) < 0) r = ERROR;
         for (i = 0; r == OK && i < n; i++) {
             if (i && put(b, ",", 1) < 0) r = ERROR;
-            else if (put_string(b, yyjson_get_str(m[i].key), yyjson_get_len(m[i].key)) < 0 || put(b, ":", 1) < 0) r = ERROR;
+            else if (put_str(b, m[i].key) < 0 || put(b, ":", 1) < 0) r = ERROR;
             else r = put_value(w, m[i].val, depth + 1);
         }
         if (r == OK && put(b, "}", 1) < 0) r = ERROR;
