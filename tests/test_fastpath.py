@@ -91,8 +91,9 @@ def test_strings_it_keeps_for_reuse_are_never_confused(events: list[dict[str, An
 
 
 def test_a_facet_found_valid_vouches_only_for_its_exact_text(events: list[dict[str, Any]]) -> None:
-    """The fast path remembers facets it found valid (by schema and canonical text) and skips walking them again:
-    a facet one byte away from a remembered one, made invalid, must still be refused, in any order."""
+    """The fast path remembers facets it found valid (by schema and canonical text) and their content hashes, and
+    skips walking and hashing them again: a facet one byte away from a remembered one, made invalid, must still be
+    refused, and valid ones a byte apart get their own hashes, in any order."""
     base = next(e for e in _base_events(events)
                 if any("schema" in (d.get("facets") or {}) for d in e.get("inputs", []) + e.get("outputs", [])))
     docs = []
@@ -101,7 +102,9 @@ def test_a_facet_found_valid_vouches_only_for_its_exact_text(events: list[dict[s
         doc["run"]["runId"] = f"01234567-89ab-7def-8123-{i:012d}"
         ds = next(d for d in doc.get("inputs", []) + doc.get("outputs", []) if "schema" in (d.get("facets") or {}))
         fields = ds["facets"]["schema"]["fields"]
-        if i % 3 == 1:
+        if i % 3 == 0:
+            fields[0]["description"] = f"v{i % 2}"  # two valid schemas a byte apart
+        elif i % 3 == 1:
             fields[0]["name"] = 5  # not a string: the facet is invalid
         elif i % 3 == 2:
             fields[0]["type"] = {"not": "a type"}
@@ -110,6 +113,7 @@ def test_a_facet_found_valid_vouches_only_for_its_exact_text(events: list[dict[s
     assert settled(lines) == len([i for i in range(40) if i % 3 == 0])  # the valid ones, the others refused
     batch = prepare_block(Block("facets.ndjson", b"\n".join(lines), first_line=1))
     assert len(batch.rejected) == len(docs) - len(batch.ids) > 20
+    assert len(set(batch.facts.tables["f_datasets"].column("schema_hash").to_pylist()) - {None}) >= 2
     compare(Block("facets.ndjson", b"\n".join(lines), first_line=1))
 
 

@@ -977,6 +977,38 @@ static PyObject *hexdigest(const char *data, size_t n, Py_ssize_t chars) {
 }
 
 #define CONTENT_HASH_CHARS 24 /* derive.CONTENT_HASH_CHARS */
+
+/* Content hashes of schemas and column-lineage facets, remembered by their canonical text (confirmed byte for byte):
+ * the same schema or facet recurs from event to event, and its SHA-256 is the fast path's largest single cost after
+ * the event's own. Direct-mapped, like the verdicts above. */
+#define HASH_SLOTS 1024
+static struct {
+    uint64_t key;
+    size_t len;
+    char *text;
+    PyObject *hex;
+} hashes[HASH_SLOTS];
+
+static PyObject *content_hash(const char *text, size_t n) {
+    uint64_t key = hash64(text, n);
+    size_t slot = (size_t)(key & (HASH_SLOTS - 1));
+    if (hashes[slot].hex != NULL && hashes[slot].key == key && hashes[slot].len == n &&
+        memcmp(hashes[slot].text, text, n) == 0)
+        return Py_NewRef(hashes[slot].hex);
+    PyObject *hex = hexdigest(text, n, CONTENT_HASH_CHARS);
+    if (hex != NULL && n <= MEMO_MAX_BYTES) {
+        char *copy = malloc(n ? n : 1);
+        if (copy != NULL) { /* out of memory: only not remembered */
+            memcpy(copy, text, n);
+            free(hashes[slot].text);
+            Py_XSETREF(hashes[slot].hex, Py_NewRef(hex));
+            hashes[slot].key = key;
+            hashes[slot].len = n;
+            hashes[slot].text = copy;
+        }
+    }
+    return hex;
+}
 #define EVENT_ID_CHARS 32     /* prepare.event_id_of */
 
 /* derive._schema: the fields' hash (derive.schema_hash of their canonical JSON), flattened into facts.schemas when
@@ -985,7 +1017,7 @@ static int schema_of(Ctx *c, yyjson_val *fields, PyObject **out) {
     /* the fields' canonical text is part of the whole event's, written for its content id */
     size_t at = (size_t)(fields - c->base);
     const char *text = c->doc_json.p + c->spans[2 * at];
-    PyObject *hex = hexdigest(text, c->spans[2 * at + 1] - c->spans[2 * at], CONTENT_HASH_CHARS);
+    PyObject *hex = content_hash(text, c->spans[2 * at + 1] - c->spans[2 * at]);
     int r = OK;
     if (hex == NULL) return ERROR;
     int known = PyDict_Contains(c->schemas, hex);
@@ -1071,7 +1103,7 @@ static int dataset_facts(Ctx *c, EventCtx *e, PyObject *role, yyjson_val *ds) {
     if (is_output && yyjson_is_obj(lineage)) {
         /* derive.lineage_hash: the content hash of the facet's sorted JSON, a span of the event's canonical text */
         size_t at = (size_t)(lineage - c->base);
-        key = hexdigest(c->doc_json.p + c->spans[2 * at], c->spans[2 * at + 1] - c->spans[2 * at], CONTENT_HASH_CHARS);
+        key = content_hash(c->doc_json.p + c->spans[2 * at], c->spans[2 * at + 1] - c->spans[2 * at]);
         if (key == NULL) TRY(ERROR);
         number = PyDict_GetItemWithError(c->lineage_facets, key);
         if (number != NULL) {
