@@ -288,12 +288,18 @@ def test_the_fast_path_leaks_nothing(events: list[dict[str, Any]]) -> None:
         "fields": [{"name": "a", "type": {"nested": True}}]}}})
     lines += [orjson.dumps(_valid(half)), b"{", lines[0][:-1] + b',"x":1.5}', b"[" * 400 + b"]" * 400]
 
+    data = b"\n".join(lines) + b"\n\n \r\n"
+
     def rounds(n: int) -> None:
         for _ in range(n):
             facts, seen, out = Facts(), set[str](), list[Any]()
             i = 0
             while (i := fast.run(lines, i, facts, seen, out)) < len(lines):
                 i += 1
+            facts, seen, out = Facts(), set[str](), list[Any]()  # the same lines read in place
+            text, offsets, pos = bytearray(), bytearray(8), 0
+            while (pos := fast.run_block(data, pos, facts, seen, out, text, offsets)[0]) < len(data):
+                pos = data.index(b"\n", pos) + 1
         gc.collect()
 
     grown = memory_grown(rounds)

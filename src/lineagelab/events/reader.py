@@ -133,15 +133,16 @@ def _one(text: bytes, source: str, location: str) -> RawEvent:
 
 
 def _parse_lines(data: bytes, source: str, first: int = 1) -> Iterator[RawEvent]:
-    for number, line in numbered_lines(data, first)[0]:
+    for number, line in numbered_lines(data, first):
         yield read_line(line, source, number)
 
 
-def numbered_lines(data: bytes, first: int = 1) -> tuple[list[tuple[int, bytes]], int]:
-    """The lines of NDJSON data that are not blank, stripped, with their numbers; and how many line ends the data
-    holds (where the numbers of the data that follows begin)."""
-    parts = data.split(b"\n")
-    return [(number, line) for number, part in enumerate(parts, start=first) if (line := part.strip())], len(parts) - 1
+def numbered_lines(data: bytes, first: int = 1) -> Iterator[tuple[int, bytes]]:
+    """The lines of NDJSON data that are not blank, stripped, with their numbers."""
+    for number, line in enumerate(data.split(b"\n"), start=first):
+        line = line.strip()
+        if line:
+            yield number, line
 
 
 def read_line(line: bytes, source: str, number: int) -> RawEvent:

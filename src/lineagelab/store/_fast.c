@@ -1463,6 +1463,74 @@ fail:
     return NULL;
 }
 
+static inline int is_space(unsigned char ch) { return ch == ' ' || (ch >= '\t' && ch <= '\r'); } /* bytes.strip's */
+
+static int append_bytes(PyObject *array, const char *s, Py_ssize_t n) {
+    Py_ssize_t len = PyByteArray_GET_SIZE(array);
+    if (PyByteArray_Resize(array, len + n) < 0) return -1;
+    memcpy(PyByteArray_AS_STRING(array) + len, s, (size_t)n);
+    return 0;
+}
+
+/* run_block(data, pos, facts, seen, out, text, offsets): ``run`` over the NDJSON lines of ``data`` from byte ``pos``
+ * on, read in place: each line stripped as bytes.strip() does, blank ones skipped; the text of each event kept (not
+ * a repeat) appended to the bytearray ``text`` and its end to ``offsets`` (int64, native order): the raw column's
+ * buffers, with no bytes object a line. Stops at the start of the first line it does not settle; returns that
+ * offset (len(data) when none) and how many line ends it went past (for the caller's line numbers). */
+static PyObject *run_block(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t pos;
+    PyObject *facts, *seen, *out, *text, *offsets;
+    if (!PyArg_ParseTuple(args, "y*nOO!O!O!O!", &data, &pos, &facts, &PySet_Type, &seen, &PyList_Type, &out,
+                          &PyByteArray_Type, &text, &PyByteArray_Type, &offsets))
+        return NULL;
+    if (nodes == NULL) {
+        PyBuffer_Release(&data);
+        return PyErr_Format(PyExc_RuntimeError, "lineagelab.store._fast: configure() was not called");
+    }
+    const char *p = data.buf;
+    Py_ssize_t n = data.len, ends = 0;
+    if (pos < 0) pos = 0;
+    Ctx c;
+    memset(&c, 0, sizeof c);
+    if (load_ctx(&c, facts) < 0) goto fail;
+    while (pos < n) {
+        const char *nl = memchr(p + pos, '\n', (size_t)(n - pos));
+        Py_ssize_t end = nl ? (Py_ssize_t)(nl - p) : n, a = pos, b = end;
+        while (a < b && is_space((unsigned char)p[a])) a++;
+        while (b > a && is_space((unsigned char)p[b - 1])) b--;
+        if (a < b) {
+            PyObject *row = NULL;
+            int r = one_line(&c, p + a, b - a, seen, &row);
+            if (r == ERROR) goto fail;
+            if (r == FALLBACK) break;
+            if (row != Py_False) {
+                int64_t stop = (int64_t)PyByteArray_GET_SIZE(text) + (int64_t)(b - a);
+                if (append_bytes(text, p + a, b - a) < 0 || append_bytes(offsets, (const char *)&stop, 8) < 0) {
+                    Py_DECREF(row);
+                    goto fail;
+                }
+            }
+            int rc = PyList_Append(out, row);
+            Py_DECREF(row);
+            if (rc < 0) goto fail;
+        }
+        if (nl == NULL) {
+            pos = n;
+            break;
+        }
+        pos = end + 1;
+        ends++;
+    }
+    release_ctx(&c);
+    PyBuffer_Release(&data);
+    return Py_BuildValue("nn", pos, ends);
+fail:
+    release_ctx(&c);
+    PyBuffer_Release(&data);
+    return NULL;
+}
+
 static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"nodes", "route", "roots", "stable_id", "masking", "sha256", "max_bytes", NULL};
     PyObject *list, *fn, *root_ids, *sid, *mask, *sha;
@@ -1528,6 +1596,8 @@ static PyMethodDef methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      "configure(nodes, route, roots, stable_id, masking, sha256, max_bytes): schema nodes and helpers."},
     {"run", run, METH_VARARGS, "run(lines, start, facts, seen, out): settle lines until one is not this path's."},
+    {"run_block", run_block, METH_VARARGS,
+     "run_block(data, pos, facts, seen, out, text, offsets): run over the lines of data, read in place."},
     {"canonical", canonical, METH_VARARGS,
      "canonical(text, sorted=True): orjson.dumps of the parsed text as this module writes it (None: not its kind)."},
     {NULL, NULL, 0, NULL},
