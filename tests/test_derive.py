@@ -402,3 +402,19 @@ def test_c_columns_leak_nothing() -> None:
                 _columns(left, layout)
 
     assert memory_grown(rounds) < 8192
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_facet_numbers_shift_for_a_merged_batch(native: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Merged batches renumber their facets (``prepare._plus``): in C where it is built, else in Python; sliced and
+    chunked columns alike."""
+    import pyarrow as pa
+
+    from lineagelab.store import prepare
+
+    if native and prepare.shift_int32 is None:
+        pytest.skip("the C derivation is not built here")
+    if not native:
+        monkeypatch.setattr(prepare, "shift_int32", None)
+    column = pa.chunked_array([pa.array([1, 2, 3], pa.int32()).slice(1), pa.array([7, 0, 2**30], pa.int32())])
+    assert prepare._plus(column, 10).to_pylist() == [12, 13, 17, 10, 2**30 + 10]

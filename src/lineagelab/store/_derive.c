@@ -706,7 +706,30 @@ static PyObject *columns(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* shifted(values, offset): int32 values (a buffer) each plus offset, as bytes (prepare._plus: a merged batch's facet
+ * numbers; importing pyarrow.compute for it cost the writer ~40 ms, a Python loop ~0.2 us a row). */
+static PyObject *shifted(PyObject *self, PyObject *args) {
+    Py_buffer in;
+    long long offset;
+    if (!PyArg_ParseTuple(args, "y*L", &in, &offset)) return NULL;
+    Py_ssize_t n = in.len / (Py_ssize_t)sizeof(int32_t);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int32_t));
+    if (out != NULL) {
+        const char *src = in.buf;
+        char *dst = PyBytes_AS_STRING(out);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int32_t v;
+            memcpy(&v, src + i * 4, 4);
+            v = (int32_t)((int64_t)v + offset);
+            memcpy(dst + i * 4, &v, 4);
+        }
+    }
+    PyBuffer_Release(&in);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"shifted", shifted, METH_VARARGS, "shifted(values, offset): int32 values each plus offset, as bytes."},
     {"key_names", key_names, METH_NOARGS, "The keys this module looks up in documents."},
     {"use_keys", use_keys, METH_O, "Equal string objects to use for key_names() (same order)."},
     {"derive", (PyCFunction)(void (*)(void))derive_entry, METH_FASTCALL,

@@ -249,5 +249,6 @@ _native = _load_native()
 #: fact rows to Arrow buffers in C (``prepare._columns``), or None
 derive_columns: Callable[[list[tuple[Any, ...]], str], list[Any]] | None = (
     None if _native is None else _native.columns)
+shift_int32: Callable[[Any, int], bytes] | None = None if _native is None else _native.shifted
 _flatten: Callable[[list[Any]], list[tuple[str, str | None, str | None]]] = (
     _flatten_fields if _native is None else _native.flatten_fields)
