@@ -128,6 +128,10 @@ _LAYOUTS: dict[str, list[tuple[str, pa.DataType]]] = {
     "uses": [("event_id", pa.string()), ("run_key", pa.string()), ("job_id", pa.int64()), ("event_time", _TS),
              ("event_type", pa.string()), ("out_ds", pa.int64()), ("fid", pa.int32())],
     "edges": column_lineage.EDGE_LAYOUT,
+    "facets": [("fid", pa.int32()), ("lineage_hash", pa.string())],
+    "schemas": [("schema_hash", pa.string()), ("field_count", pa.int32())],
+    "schema_fields": [("schema_hash", pa.string()), ("ordinal", pa.int32()), ("name", pa.string()),
+                      ("type", pa.string()), ("description", pa.string())],
 }
 
 
@@ -195,17 +199,12 @@ class FactTables:
             ("f_events", facts.events), ("f_datasets", facts.datasets), ("f_symlinks", facts.symlinks),
             ("uses", facts.lineage_uses), ("edges", facts.lineage_edges)) if rows}
         if facts.lineage_facets:  # fid -> content hash (uses and edges name facets by their number in the batch)
-            tables["facets"] = pa.table({"fid": pa.array(list(facts.lineage_facets.values()), pa.int32()),
-                                         "lineage_hash": list(facts.lineage_facets)})
+            tables["facets"] = _columns([(n, h) for h, n in facts.lineage_facets.items()], _LAYOUTS["facets"])
         if facts.schemas:
-            hashes = list(facts.schemas)
-            tables["schemas"] = pa.table({"schema_hash": hashes,
-                                          "field_count": pa.array([len(facts.schemas[h]) for h in hashes], pa.int32())})
-            rows = [(h, i, *f) for h in hashes for i, f in enumerate(facts.schemas[h])]
-            tables["schema_fields"] = pa.table({
-                "schema_hash": [r[0] for r in rows], "ordinal": pa.array([r[1] for r in rows], pa.int32()),
-                "name": [r[2] for r in rows], "type": [r[3] for r in rows], "description": [r[4] for r in rows],
-            })
+            schemas = facts.schemas
+            tables["schemas"] = _columns([(h, len(f)) for h, f in schemas.items()], _LAYOUTS["schemas"])
+            tables["schema_fields"] = _columns([(h, i, *f) for h, fields in schemas.items()
+                                                for i, f in enumerate(fields)], _LAYOUTS["schema_fields"])
         return cls(tables, facts.run_keys, facts.job_ids, facts.ds_ids, [(s[1], s[2]) for s in facts.symlinks],
                    len(facts.lineage_facets))
 
