@@ -107,15 +107,24 @@ static void clear_routes(void) {
     n_routes = 0;
 }
 
-static uint64_t fnv(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
+/* A 64-bit hash of bytes, 8 at a time (the route, string and text caches' slots; not for anything stored). */
+static uint64_t hash64(const char *s, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
 }
 
 /* The node for a facet URL, -1 for none, -2 on a Python error. */
 static int route(const char *s, size_t n) {
-    size_t slot = fnv(s, n) & (ROUTE_SLOTS - 1);
+    size_t slot = hash64(s, n) & (ROUTE_SLOTS - 1);
     while (route_table[slot].s != NULL) {
         if (route_table[slot].n == n && memcmp(route_table[slot].s, s, n) == 0) return route_table[slot].id;
         slot = (slot + 1) & (ROUTE_SLOTS - 1);
@@ -133,7 +142,7 @@ static int route(const char *s, size_t n) {
         return -2;
     }
     /* the call ran Python: another thread may have filled slots meanwhile, so probe again before taking one */
-    slot = fnv(s, n) & (ROUTE_SLOTS - 1);
+    slot = hash64(s, n) & (ROUTE_SLOTS - 1);
     while (route_table[slot].s != NULL) {
         if (route_table[slot].n == n && memcmp(route_table[slot].s, s, n) == 0) return (int)id;
         slot = (slot + 1) & (ROUTE_SLOTS - 1);
@@ -194,14 +203,36 @@ static inline int child(int id, yyjson_val *x, int depth) {
  * schema and column lineage in each run, START and COMPLETE, environment facets), and its text confirmed byte for
  * byte costs a fraction of the walk. A verdict is the schema's over the value, which the canonical text fixes
  * (floats, duplicate keys and deep nesting never get this far). Direct-mapped; copies in malloc'd memory. */
-#define MEMO_SLOTS 512
-#define MEMO_MAX_BYTES (16 * 1024)
-static struct {
-    uint64_t hash;
-    int node;
+/* A copy of a text remembered in a slot of a direct-mapped cache, under a key that starts with its hash64 (in
+ * malloc'd memory: out of it, a text is only not remembered). */
+typedef struct {
+    uint64_t key;
     size_t len;
     char *text;
-} memo[MEMO_SLOTS];
+} Remembered;
+
+#define REMEMBER_MAX_BYTES (16 * 1024)
+
+static int recalls(const Remembered *r, uint64_t key, const char *text, size_t n) {
+    return r->text != NULL && r->key == key && r->len == n && memcmp(r->text, text, n) == 0;
+}
+
+static int remember(Remembered *r, uint64_t key, const char *text, size_t n) {
+    char *copy = n <= REMEMBER_MAX_BYTES ? malloc(n ? n : 1) : NULL;
+    if (copy == NULL) return 0;
+    memcpy(copy, text, n);
+    free(r->text);
+    *r = (Remembered){key, n, copy};
+    return 1;
+}
+
+static void forget(Remembered *r) {
+    free(r->text);
+    *r = (Remembered){0, 0, NULL};
+}
+
+#define MEMO_SLOTS 512
+static Remembered memo[MEMO_SLOTS]; /* keyed by the text and its schema node */
 /* the event being checked: its values' canonical spans (set by one_line around its walk, else NULL) */
 static struct {
     yyjson_val *base;
@@ -209,51 +240,21 @@ static struct {
     const uint32_t *spans;
 } walk;
 
-static uint64_t hash64(const char *s, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n, w;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    w = 0;
-    memcpy(&w, s + i, n - i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 29);
-}
-
 static int memo_eval(int id, yyjson_val *v, int depth) {
     if (walk.base == NULL) return eval(id, v, T_OBJECT, depth);
     size_t at = (size_t)(v - walk.base);
     const char *text = walk.json + walk.spans[2 * at];
     size_t n = walk.spans[2 * at + 1] - walk.spans[2 * at];
-    uint64_t h = hash64(text, n) ^ ((uint64_t)id * 0x9E3779B97F4A7C15ULL);
-    size_t slot = (size_t)(h & (MEMO_SLOTS - 1));
-    if (memo[slot].hash == h && memo[slot].node == id && memo[slot].len == n && memcmp(memo[slot].text, text, n) == 0)
-        return VALID;
-    int r = eval(id, v, T_OBJECT, depth);
-    if (r == VALID && n <= MEMO_MAX_BYTES) {
-        char *copy = malloc(n ? n : 1);
-        if (copy != NULL) { /* out of memory: only not remembered */
-            free(memo[slot].text);
-            memcpy(copy, text, n);
-            memo[slot].hash = h;
-            memo[slot].node = id;
-            memo[slot].len = n;
-            memo[slot].text = copy;
-        }
-    }
-    return r;
+    uint64_t key = hash64(text, n) ^ ((uint64_t)id * 0x9E3779B97F4A7C15ULL); /* odd multiplier: one key per node */
+    Remembered *r = &memo[key & (MEMO_SLOTS - 1)];
+    if (recalls(r, key, text, n)) return VALID;
+    int verdict = eval(id, v, T_OBJECT, depth);
+    if (verdict == VALID) remember(r, key, text, n);
+    return verdict;
 }
 
 static void forget_verdicts(void) { /* other schema nodes: other verdicts */
-    for (size_t i = 0; i < MEMO_SLOTS; i++) {
-        free(memo[i].text);
-        memo[i].text = NULL;
-        memo[i].len = 0;
-        memo[i].node = -1;
-    }
+    for (size_t i = 0; i < MEMO_SLOTS; i++) forget(&memo[i]);
 }
 
 static int routed(yyjson_val *v, int depth) {
@@ -720,7 +721,7 @@ static PyObject *py_str(yyjson_val *v) {
     const char *s = yyjson_get_str(v);
     size_t n = yyjson_get_len(v);
     if (n > STR_CACHE_MAX_LEN) return PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
-    PyObject **slot = &str_cache[fnv(s, n) & (STR_CACHE_SLOTS - 1)];
+    PyObject **slot = &str_cache[hash64(s, n) & (STR_CACHE_SLOTS - 1)];
     PyObject *hit = *slot;
     if (hit != NULL && (size_t)PyUnicode_GET_LENGTH(hit) == n && memcmp(PyUnicode_DATA(hit), s, n) == 0)
         return Py_NewRef(hit); /* only ASCII strings are kept: their length in characters is their length in bytes */
@@ -977,39 +978,25 @@ static PyObject *hexdigest(const char *data, size_t n, Py_ssize_t chars) {
 }
 
 #define CONTENT_HASH_CHARS 24 /* derive.CONTENT_HASH_CHARS */
+#define EVENT_ID_CHARS 32     /* prepare.event_id_of */
 
 /* Content hashes of schemas and column-lineage facets, remembered by their canonical text (confirmed byte for byte):
  * the same schema or facet recurs from event to event, and its SHA-256 is the fast path's largest single cost after
  * the event's own. Direct-mapped, like the verdicts above. */
 #define HASH_SLOTS 1024
 static struct {
-    uint64_t key;
-    size_t len;
-    char *text;
+    Remembered text;
     PyObject *hex;
 } hashes[HASH_SLOTS];
 
 static PyObject *content_hash(const char *text, size_t n) {
     uint64_t key = hash64(text, n);
     size_t slot = (size_t)(key & (HASH_SLOTS - 1));
-    if (hashes[slot].hex != NULL && hashes[slot].key == key && hashes[slot].len == n &&
-        memcmp(hashes[slot].text, text, n) == 0)
-        return Py_NewRef(hashes[slot].hex);
+    if (recalls(&hashes[slot].text, key, text, n)) return Py_NewRef(hashes[slot].hex);
     PyObject *hex = hexdigest(text, n, CONTENT_HASH_CHARS);
-    if (hex != NULL && n <= MEMO_MAX_BYTES) {
-        char *copy = malloc(n ? n : 1);
-        if (copy != NULL) { /* out of memory: only not remembered */
-            memcpy(copy, text, n);
-            free(hashes[slot].text);
-            Py_XSETREF(hashes[slot].hex, Py_NewRef(hex));
-            hashes[slot].key = key;
-            hashes[slot].len = n;
-            hashes[slot].text = copy;
-        }
-    }
+    if (hex != NULL && remember(&hashes[slot].text, key, text, n)) Py_XSETREF(hashes[slot].hex, Py_NewRef(hex));
     return hex;
 }
-#define EVENT_ID_CHARS 32     /* prepare.event_id_of */
 
 /* derive._schema: the fields' hash (derive.schema_hash of their canonical JSON), flattened into facts.schemas when
  * new. */
