@@ -164,8 +164,8 @@ def test_later_batches_leave_out_the_schemas_earlier_ones_carry(tmp_path: Path) 
     texts = [orjson.dumps(d) for d in docs]
     half = len(texts) // 2
     sent: set[str] = set()
-    first, second = (prepare(read_events_of(part), sent) for part in (texts[:half], texts[half:]))
-    alone = prepare(read_events_of(texts[half:]))
+    first, second = (prepare(read_events_of(part), sent).arrow() for part in (texts[:half], texts[half:]))
+    alone = prepare(read_events_of(texts[half:])).arrow()
     assert set(alone.facts.tables["schemas"]["schema_hash"].to_pylist()) - \
         set(first.facts.tables["schemas"]["schema_hash"].to_pylist())  # the second half has schemas of its own
     sent_again = set(second.facts.tables["schemas"]["schema_hash"].to_pylist()) if "schemas" in \
@@ -284,7 +284,7 @@ def test_schema_fields_go_to_the_batch_tables_in_order() -> None:
         for i, fields in enumerate([[], [{"name": "a", "type": "int"}, {"name": "s", "fields": [{"name": "x"}]}], []])]
     for doc in docs:
         doc["producer"], doc["schemaURL"] = "https://example.com/p", "https://openlineage.io/spec/2-0-2/OpenLineage.json"
-    batch = prepare(read_events_of([orjson.dumps(d) for d in docs]))
+    batch = prepare(read_events_of([orjson.dumps(d) for d in docs])).arrow()
     assert not batch.rejected
     fields = batch.facts.tables["schema_fields"].to_pylist()
     counts = dict(zip(*batch.facts.tables["schemas"].to_pydict().values(), strict=True))
@@ -329,17 +329,16 @@ needs_c = pytest.mark.skipif(derive.derive_columns is None, reason="the C deriva
 
 
 
-def _layout(codes: str) -> list[tuple[str, Any]]:
+def _layout(codes: str) -> list[tuple[str, str]]:
+    return [(f"c{i}", c) for i, c in enumerate(codes)]
+
+
+def _by_pyarrow(rows: list[tuple[Any, ...]], layout: list[tuple[str, str]]) -> Any:
     import pyarrow as pa
 
-    types = {"s": pa.string(), "q": pa.int64(), "t": pa.timestamp("us", tz="UTC"), "i": pa.int32(), "?": pa.bool_()}
-    return [(f"c{i}", types[c]) for i, c in enumerate(codes)]
+    from lineagelab.store.prepare import _arrow_type
 
-
-def _by_pyarrow(rows: list[tuple[Any, ...]], layout: list[tuple[str, Any]]) -> Any:
-    import pyarrow as pa
-
-    return pa.Table.from_arrays([pa.array([r[i] for r in rows], t) for i, (_, t) in enumerate(layout)],
+    return pa.Table.from_arrays([pa.array([r[i] for r in rows], _arrow_type(t)) for i, (_, t) in enumerate(layout)],
                                 names=[n for n, _ in layout])
 
 
@@ -357,14 +356,14 @@ def test_fact_tables_built_in_c_are_pyarrows_conversion() -> None:
     for name, rows in (("f_events", facts.events), ("f_datasets", facts.datasets), ("f_symlinks", facts.symlinks),
                        ("uses", facts.lineage_uses), ("edges", facts.lineage_edges)):
         assert rows
-        built = _columns(rows, _LAYOUTS[name])
+        built = _columns(rows, _LAYOUTS[name]).arrow()
         built.validate(full=True)
         assert built.equals(_by_pyarrow(rows, _LAYOUTS[name])), name
     layout = _layout("sqti?")
     odd = [("", 0, 0, 0, False), (None, None, None, None, None), ("é€𝄞 naïve", 2**63 - 1, -(2**63), 2**31 - 1, True),
            ("x" * 70_000, -1, 1, -(2**31), None)] * 3
     for n in range(len(odd) + 1):  # every length around the validity bitmap's byte edges
-        built = _columns(odd[:n], layout)
+        built = _columns(odd[:n], layout).arrow()
         built.validate(full=True)
         assert built.equals(_by_pyarrow(odd[:n], layout))
 
@@ -382,9 +381,9 @@ def test_a_value_c_does_not_take_is_left_to_pyarrow(bad: Any) -> None:
             expected = _by_pyarrow(rows, layout)
         except Exception as exc:
             with pytest.raises(type(exc)):
-                _columns(rows, layout)
+                _columns(rows, layout).arrow()
         else:
-            assert _columns(rows, layout).equals(expected)
+            assert _columns(rows, layout).arrow().equals(expected)
 
 
 @needs_c
@@ -397,9 +396,9 @@ def test_c_columns_leak_nothing() -> None:
 
     def rounds(n: int) -> None:
         for _ in range(n):
-            _columns(rows, layout)
+            _columns(rows, layout).arrow()
             with pytest.raises(OverflowError):
-                _columns(left, layout)
+                _columns(left, layout).arrow()
 
     assert memory_grown(rounds) < 8192
 

@@ -36,6 +36,7 @@ pytestmark = pytest.mark.skipif(fastpath.native() is None, reason="the native fa
 
 
 def assert_same(fast: Batch, ref: Batch) -> None:
+    fast, ref = fast.arrow(), ref.arrow()
     assert fast.ids == ref.ids
     assert fast.raw.equals(ref.raw), (fast.raw.to_pylist()[:2], ref.raw.to_pylist()[:2])
     assert sorted(fast.facts.tables) == sorted(ref.facts.tables)
@@ -111,7 +112,7 @@ def test_a_facet_found_valid_vouches_only_for_its_exact_text(events: list[dict[s
         docs.append(doc)
     lines = [orjson.dumps(d) for d in docs]
     assert settled(lines) == len([i for i in range(40) if i % 3 == 0])  # the valid ones, the others refused
-    batch = prepare_block(Block("facets.ndjson", b"\n".join(lines), first_line=1))
+    batch = prepare_block(Block("facets.ndjson", b"\n".join(lines), first_line=1)).arrow()
     assert len(batch.rejected) == len(docs) - len(batch.ids) > 20
     assert len(set(batch.facts.tables["f_datasets"].column("schema_hash").to_pylist()) - {None}) >= 2
     compare(Block("facets.ndjson", b"\n".join(lines), first_line=1))

@@ -21,21 +21,21 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
 
 from lineagelab.events.identity import stable_id
 
-if TYPE_CHECKING:  # worker processes never write: importing DuckDB would cost each ~40 ms
+if TYPE_CHECKING:  # worker processes never write, nor make Arrow tables: importing these would cost each ~70 ms
     import duckdb
+    import pyarrow as pa
 
 #: (fid, out_field, in_ds, in_field, type, subtype, description, masking): one row of the ``edges`` table
 Edge = tuple[int, str | None, int, str | None, str | None, str | None, str | None, bool]
 #: (ds_id, namespace, name) of a dataset a facet names as an input
 Named = tuple[int, str, str]
 
-EDGE_LAYOUT: list[tuple[str, pa.DataType]] = [
-    ("fid", pa.int32()), ("out_field", pa.string()), ("in_ds", pa.int64()), ("in_field", pa.string()),
-    ("type", pa.string()), ("subtype", pa.string()), ("description", pa.string()), ("masking", pa.bool_()),
+EDGE_LAYOUT: list[tuple[str, str]] = [  # (name, type code: see prepare.Columns)
+    ("fid", "i"), ("out_field", "s"), ("in_ds", "q"), ("in_field", "s"), ("type", "s"), ("subtype", "s"),
+    ("description", "s"), ("masking", "?"),
 ]
 
 

@@ -1,12 +1,15 @@
-"""From read events to what a batch writes: validation, content ids, facts, and the Arrow tables holding them.
+"""From read events to what a batch writes: validation, content ids, facts, and the tables holding them.
 
 Pure (no store access), so it runs anywhere: on the ingesting thread, in the server's request threads (one event at a
-time), or in the worker processes of a parallel ingest (``parallel.py``), from which only the Arrow tables travel back.
+time), or in the worker processes of a parallel ingest (``parallel.py``). Tables are made as ``Columns`` (Arrow
+buffers filled in C) and become Arrow tables where they are stored (``Batch.arrow``): a worker process never imports
+pyarrow (~30 ms of each worker's start).
 """
 
 from __future__ import annotations
 
 import array
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -14,17 +17,54 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
 
 from lineagelab.events.reader import Block, RawEvent, line_where, ndjson_lines, read_line
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
 from lineagelab.store import column_lineage, fastpath
 from lineagelab.store.derive import Facts, derive, derive_columns, event_time_of, micros, shift_int32
 
-_TS = pa.timestamp("us", tz="UTC")
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: A column's type, by the code ``derive.columns`` fills it with ("t": a timestamp in microseconds, UTC; "L": texts
+#: given as int64 offsets and their bytes)
+_TYPES = {"s": "string", "q": "int64", "t": "timestamp", "i": "int32", "?": "bool_", "L": "large_string"}
+
+
+def _arrow_type(code: str) -> pa.DataType:
+    import pyarrow as pa
+
+    return pa.timestamp("us", tz="UTC") if code == "t" else getattr(pa, _TYPES[code])()
+
+
+@dataclass(slots=True)
+class Columns:
+    """A table as a worker process sends it: per column, the buffers ``derive.columns`` filled (a column it left
+    goes as Python values; texts as their offsets and bytes). ``arrow`` makes the Arrow table where pyarrow is."""
+
+    layout: list[tuple[str, str]]  # (name, type code)
+    rows: int
+    parts: list[Any]
+
+    def arrow(self) -> pa.Table:
+        import pyarrow as pa
+
+        arrays = []
+        for (_, code), part in zip(self.layout, self.parts, strict=True):
+            if isinstance(part, list):
+                arrays.append(pa.array(part, _arrow_type(code)))
+            elif code == "L":
+                offsets, text = part
+                arrays.append(pa.LargeStringArray.from_buffers(self.rows, pa.py_buffer(offsets), pa.py_buffer(text)))
+            else:
+                validity, values, data, nulls = part
+                buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(values)]
+                arrays.append(pa.Array.from_buffers(_arrow_type(code), self.rows, [*buffers, *(
+                    [] if data is None else [pa.py_buffer(data)])], nulls))
+        return pa.Table.from_arrays(arrays, names=[n for n, _ in self.layout])
 
 
 @dataclass
@@ -79,11 +119,10 @@ def accept(raw: RawEvent) -> Pending | Rejection:
     return Pending(event_id_of(raw.doc), kind, raw.doc, raw.text, event_time)
 
 
-def _strings(texts: list[bytes]) -> pa.Array:
-    """A string array of UTF-8 texts, built from one joined buffer (measured: 1.5 us per 5 KB event, against 16 us
+def _texts(texts: list[bytes]) -> tuple[bytes, bytes]:
+    """A text column's int64 offsets and bytes, from one joined buffer (measured: 1.5 us per 5 KB event, against 16 us
     for ``pa.array`` of the bytes plus 4 us for the cast). Not validated again: orjson refused any invalid UTF-8."""
-    offsets = pa.array(itertools.accumulate(map(len, texts), initial=0), pa.int64())
-    return pa.LargeStringArray.from_buffers(len(texts), offsets.buffers()[1], pa.py_buffer(b"".join(texts)))
+    return array.array("q", itertools.accumulate(map(len, texts), initial=0)).tobytes(), b"".join(texts)
 
 
 #: ``raw_events`` columns taken from the event itself, in ``raw_fields`` order (the store adds seq and ingested_at).
@@ -102,58 +141,46 @@ def raw_fields(p: Pending) -> tuple[Any, ...]:
 
 def raw_table(items: list[Pending]) -> pa.Table:
     """``raw_events`` rows, but for ``seq`` and ``ingested_at`` (the store numbers them when it appends)."""
-    return _raw_table([raw_fields(p) for p in items], [p.text for p in items])
+    return _raw_table([raw_fields(p) for p in items], *_texts([p.text for p in items])).arrow()
 
 
-#: ``raw_events`` columns of ``raw_fields``, with their Arrow types
-_RAW_LAYOUT = [(name, {"event_time": _TS, "size": pa.int32()}.get(name, pa.string())) for name in RAW_FIELDS]
+#: ``raw_events`` columns of ``raw_fields``, with their type codes
+_RAW_LAYOUT = [(name, {"event_time": "t", "size": "i"}.get(name, "s")) for name in RAW_FIELDS]
 
 
-def _raw_table(rows: list[tuple[Any, ...]], texts: list[bytes]) -> pa.Table:
-    return _columns(rows, _RAW_LAYOUT).append_column("raw", _strings(texts))
+def _raw_table(rows: list[tuple[Any, ...]], offsets: bytes | bytearray, text: bytes | bytearray) -> Columns:
+    """``raw_fields`` rows and the texts of their events (int64 offsets and bytes)."""
+    table = _columns(rows, _RAW_LAYOUT)
+    return Columns([*table.layout, ("raw", "L")], table.rows, [*table.parts, (offsets, text)])
 
 
-_LAYOUTS: dict[str, list[tuple[str, pa.DataType]]] = {
-    "f_events": [("event_id", pa.string()), ("kind", pa.string()), ("run_key", pa.string()), ("job_id", pa.int64()),
-                 ("job_namespace", pa.string()), ("job_name", pa.string()), ("event_type", pa.string()),
-                 ("event_time", _TS), ("parent_run_id", pa.string()), ("parent_job", pa.string()),
-                 ("error_message", pa.string())],
-    "f_datasets": [("event_id", pa.string()), ("run_key", pa.string()), ("job_id", pa.int64()), ("ds_id", pa.int64()),
-                   ("namespace", pa.string()), ("name", pa.string()), ("role", pa.string()), ("event_time", _TS),
-                   ("event_type", pa.string()), ("schema_hash", pa.string()), ("written", pa.bool_()),
-                   ("lifecycle", pa.string()), ("row_count", pa.int64())],
-    "f_symlinks": [("event_id", pa.string()), ("ds_id", pa.int64()), ("alias_id", pa.int64()),
-                   ("alias_namespace", pa.string()), ("alias_name", pa.string()), ("type", pa.string())],
+_LAYOUTS: dict[str, list[tuple[str, str]]] = {
+    "f_events": [("event_id", "s"), ("kind", "s"), ("run_key", "s"), ("job_id", "q"), ("job_namespace", "s"),
+                 ("job_name", "s"), ("event_type", "s"), ("event_time", "t"), ("parent_run_id", "s"),
+                 ("parent_job", "s"), ("error_message", "s")],
+    "f_datasets": [("event_id", "s"), ("run_key", "s"), ("job_id", "q"), ("ds_id", "q"), ("namespace", "s"),
+                   ("name", "s"), ("role", "s"), ("event_time", "t"), ("event_type", "s"), ("schema_hash", "s"),
+                   ("written", "?"), ("lifecycle", "s"), ("row_count", "q")],
+    "f_symlinks": [("event_id", "s"), ("ds_id", "q"), ("alias_id", "q"), ("alias_namespace", "s"),
+                   ("alias_name", "s"), ("type", "s")],
     # which output of which event carries which distinct columnLineage facet, and that facet's edges
-    "uses": [("event_id", pa.string()), ("run_key", pa.string()), ("job_id", pa.int64()), ("event_time", _TS),
-             ("event_type", pa.string()), ("out_ds", pa.int64()), ("fid", pa.int32())],
+    "uses": [("event_id", "s"), ("run_key", "s"), ("job_id", "q"), ("event_time", "t"), ("event_type", "s"),
+             ("out_ds", "q"), ("fid", "i")],
     "edges": column_lineage.EDGE_LAYOUT,
-    "facets": [("fid", pa.int32()), ("lineage_hash", pa.string())],
-    "schemas": [("schema_hash", pa.string()), ("field_count", pa.int32())],
-    "schema_fields": [("schema_hash", pa.string()), ("ordinal", pa.int32()), ("name", pa.string()),
-                      ("type", pa.string()), ("description", pa.string())],
+    "facets": [("fid", "i"), ("lineage_hash", "s")],
+    "schemas": [("schema_hash", "s"), ("field_count", "i")],
+    "schema_fields": [("schema_hash", "s"), ("ordinal", "i"), ("name", "s"), ("type", "s"), ("description", "s")],
 }
 
 
-#: ``derive.columns`` codes of the fact tables' Arrow types (timestamps are microseconds)
-_CODES = {pa.string(): "s", pa.int64(): "q", _TS: "q", pa.int32(): "i", pa.bool_(): "?"}
-
-
-def _columns(rows: list[tuple[Any, ...]], layout: list[tuple[str, pa.DataType]]) -> pa.Table:
-    """A table of the rows: from the buffers ``derive.columns`` builds in C where it is built, else (and for any
-    column it leaves, an unexpected value in it) by pyarrow's conversion of the Python values."""
-    built = derive_columns(rows, "".join(_CODES[t] for _, t in layout)) if derive_columns and rows else None
-    arrays = []
-    for i, (_, t) in enumerate(layout):
-        col = built[i] if built is not None else None
-        if col is None:
-            arrays.append(pa.array([r[i] for r in rows], t))
-        else:
-            validity, values, data, nulls = col
-            buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(values)]
-            arrays.append(pa.Array.from_buffers(t, len(rows), [*buffers, *([] if data is None else
-                                                                        [pa.py_buffer(data)])], nulls))
-    return pa.Table.from_arrays(arrays, names=[n for n, _ in layout])
+def _columns(rows: list[tuple[Any, ...]], layout: list[tuple[str, str]]) -> Columns:
+    """The rows as columns: the buffers ``derive.columns`` builds in C where it is built, else (and for any column
+    it leaves, an unexpected value in it) the column's Python values, for pyarrow to convert."""
+    codes = "".join("q" if c == "t" else c for _, c in layout)  # timestamps: microseconds
+    built = derive_columns(rows, codes) if derive_columns and rows else None
+    parts = [built[i] if built is not None and built[i] is not None else [r[i] for r in rows]
+             for i in range(len(layout))]
+    return Columns(layout, len(rows), parts)
 
 
 def _compute() -> Any:
@@ -172,21 +199,26 @@ def _plus(column: pa.ChunkedArray, offset: int) -> pa.Array:
         values = memoryview(chunk.buffers()[1]).cast("i")[chunk.offset:][:len(chunk)]
         parts.append(shift_int32(values, offset) if shift_int32 else array.array("i", (v + offset for v in values)))
     data = b"".join(parts)
+    import pyarrow as pa
+
     return pa.Array.from_buffers(pa.int32(), len(data) // 4, [None, pa.py_buffer(data)])
 
 
 def _drop(table: pa.Table, event_ids: set[str]) -> pa.Table:
     """``table`` less the rows of ``event_ids``."""
+    import pyarrow as pa
+
     pc = _compute()
     return table.filter(pc.invert(pc.is_in(table["event_id"], value_set=pa.array(list(event_ids), pa.string()))))
 
 
 @dataclass
 class FactTables:
-    """The facts of a batch as Arrow tables (keyed by ``f_*`` table name, plus ``uses``, ``edges``, ``schemas``
-    and ``schema_fields``), the model keys they touch, and how many column-lineage facets they number."""
+    """The facts of a batch as tables (keyed by ``f_*`` table name, plus ``uses``, ``edges``, ``schemas`` and
+    ``schema_fields``; ``Columns`` as made, Arrow tables once ``arrow`` turned them), the model keys they touch, and
+    how many column-lineage facets they number."""
 
-    tables: dict[str, pa.Table] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
     run_keys: set[str] = field(default_factory=set)
     job_ids: set[int] = field(default_factory=set)
     ds_ids: set[int] = field(default_factory=set)
@@ -208,19 +240,25 @@ class FactTables:
         return cls(tables, facts.run_keys, facts.job_ids, facts.ds_ids, [(s[1], s[2]) for s in facts.symlinks],
                    len(facts.lineage_facets))
 
+    def arrow(self) -> FactTables:
+        """These facts with Arrow tables (as stored; the ones already Arrow stay)."""
+        tables = {name: t.arrow() if isinstance(t, Columns) else t for name, t in self.tables.items()}
+        return FactTables(tables, self.run_keys, self.job_ids, self.ds_ids, self.symlinks, self.facets)
+
     def without(self, event_ids: set[str]) -> FactTables:
         """These facts less those of ``event_ids`` (events found stored already). The key sets stay: refreshing a
         key nothing new touched recomputes what is there."""
-        tables = {name: _drop(t, event_ids) if "event_id" in t.column_names else t for name, t in self.tables.items()}
+        tables = {name: _drop(t, event_ids) if "event_id" in t.column_names else t
+                  for name, t in self.arrow().tables.items()}
         return FactTables(tables, self.run_keys, self.job_ids, self.ds_ids, self.symlinks, self.facets)
 
 
 @dataclass
 class Batch:
-    """What one ingest batch writes, and what it refused."""
+    """What one ingest batch writes, and what it refused (tables as ``FactTables`` holds them)."""
 
     ids: list[str]
-    raw: pa.Table
+    raw: Any
     facts: FactTables
     rejected: list[Rejection] = field(default_factory=list)
     duplicates: int = 0  # repeats inside the batch; the store counts the ones it holds already
@@ -229,10 +267,21 @@ class Batch:
     input_done: bool = False
     lines: int = 0  # line ends in the block of NDJSON lines it was prepared from (where the next block's begin)
 
+    def arrow(self) -> Batch:
+        """This batch with Arrow tables: what the store appends, merges and filters."""
+        if not isinstance(self.raw, Columns) and not any(isinstance(t, Columns) for t in self.facts.tables.values()):
+            return self
+        return dataclasses.replace(self, raw=self.raw.arrow() if isinstance(self.raw, Columns) else self.raw,
+                                   facts=self.facts.arrow())
+
     @classmethod
     def merge(cls, batches: list[Batch]) -> Batch:
-        """One batch of several (the writer commits what queued up while it was busy in one transaction: the model
-        refresh costs about the same for 800 events as for 20,000). An event in more than one is kept once."""
+        """One batch of several, with Arrow tables (``arrow``: the writer commits what queued up while it was busy
+        in one transaction: the model refresh costs about the same for 800 events as for 20,000). An event in more
+        than one is kept once."""
+        import pyarrow as pa
+
+        batches = [b.arrow() for b in batches]
         if len(batches) == 1:
             return batches[0]
         seen: set[str] = set()
@@ -263,9 +312,9 @@ class Batch:
                    sum(b.read for b in parts), any(b.input_done for b in parts), sum(b.lines for b in parts))
 
     def without(self, event_ids: set[str]) -> Batch:
-        return Batch([i for i in self.ids if i not in event_ids], _drop(self.raw, event_ids),
-                     self.facts.without(event_ids), self.rejected, self.duplicates, self.read, self.input_done,
-                     self.lines)
+        b = self.arrow()
+        return Batch([i for i in b.ids if i not in event_ids], _drop(b.raw, event_ids), b.facts.without(event_ids),
+                     b.rejected, b.duplicates, b.read, b.input_done, b.lines)
 
 
 def facts_of(rows: Iterable[tuple[str, str, str]], parsed: dict[str, Pending] | None = None,
@@ -321,7 +370,8 @@ def prepare(events: Iterable[RawEvent], schemas_sent: set[str] | None = None) ->
             derive(facts, item.event_id, item.kind, item.doc, item.event_time)
     if schemas_sent is not None:
         schemas_sent.update(facts.schemas)
-    return Batch(ids, _raw_table(rows, texts), FactTables.of(facts), rejected, read - len(rejected) - len(ids), read)
+    return Batch(ids, _raw_table(rows, *_texts(texts)), FactTables.of(facts), rejected, read - len(rejected) - len(ids),
+                 read)
 
 
 def prepare_block(block: Block, schemas_sent: set[str] | None = None) -> Batch:
@@ -382,7 +432,6 @@ def _prepare_lines(fast: Any, source: str, data: bytes, first: int, schemas_sent
             rows.append(row)
     if schemas_sent is not None:
         schemas_sent.update(facts.schemas)
-    raw = _columns(rows, _RAW_LAYOUT).append_column("raw", pa.LargeStringArray.from_buffers(
-        len(rows), pa.py_buffer(offsets), pa.py_buffer(text)))
+    raw = _raw_table(rows, offsets, text)
     return Batch(ids, raw, FactTables.of(facts), rejected, len(settled) - len(rejected) - len(ids), len(settled),
                  lines=ends)
