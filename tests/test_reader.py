@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,25 @@ def test_span_blocks_are_the_file_cut_at_line_ends(tmp_path: Path, events: list[
     path.write_bytes(data[: len(data) // 2])  # the file shortened while it was being ingested
     assert "shortened" in (blocks[-1].loaded().error or "")
     assert [r.error for r in blocks[-1].events()] == [blocks[-1].loaded().error]
+
+
+def test_a_named_pipe_is_read_whole_not_in_spans(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    """Spans are offsets into a regular file; a named pipe (``<(zcat …)``) has neither size nor offsets, so its
+    blocks are read as they come: every event of it, none lost after the first block."""
+    import threading
+
+    lines = [orjson.dumps(e) for e in events] * 40
+    data = b"\n".join(lines) + b"\n"
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(data,))
+    writer.start()
+    try:
+        blocks = list(reader.read_blocks([fifo], split_bytes=2 * max(map(len, lines)), spans=True))
+    finally:
+        writer.join()
+    assert len(blocks) > 5 and all(b.span is None for b in blocks)
+    assert [r.text for b in blocks for r in b.events()] == lines
 
 
 def test_oversized_event_refused_unparsed(tmp_path: Path, events: list[dict[str, Any]]) -> None:

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -280,7 +281,7 @@ def _blocks(f: IO[bytes], source: str, split_bytes: int | None, spans: bool) -> 
             return
         f = io.BytesIO(data)
         head = f.read(split_bytes)
-    elif spans:
+    elif spans and stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # a regular file: a pipe cannot be read at offsets
         head += f.readline()
         yield Block(source, head, first_line=1)
         start, size = len(head), os.fstat(f.fileno()).st_size
