@@ -21,7 +21,6 @@ static PyObject *stable_id_fn, *schema_fn, *text_fn, *masking_fn, *lineage_key_f
 /* derive.schema_hash's own steps (orjson.dumps with sorted keys, the hex of a sha256 cut to CONTENT_HASH_CHARS), when
  * configure is given them */
 static PyObject *dumps_fn, *sort_option, *sha256_fn, *kw_option, *s_hexdigest;
-#define CONTENT_HASH_CHARS 24
 
 /* interned strings */
 static PyObject *s_job, *s_run, *s_eventType, *s_namespace, *s_name, *s_runId, *s_facets, *s_parent,

@@ -977,7 +977,6 @@ static PyObject *hexdigest(const char *data, size_t n, Py_ssize_t chars) {
     return hex;
 }
 
-#define CONTENT_HASH_CHARS 24 /* derive.CONTENT_HASH_CHARS */
 #define EVENT_ID_CHARS 32     /* prepare.event_id_of */
 
 /* Content hashes of schemas and column-lineage facets, remembered by their canonical text (confirmed byte for byte):
@@ -1416,40 +1415,6 @@ done:
     return rc;
 }
 
-/* run(lines, start, facts, seen, out): from ``start``, append to ``out`` each line's raw row (RAW_FIELDS order), or
- * False for a repeat of an event in ``seen``, and its facts to ``facts``; stop at the first line this path does not
- * settle and return its index (len(lines) when none). The caller settles that one and goes on after it. */
-static PyObject *run(PyObject *self, PyObject *args) {
-    PyObject *items, *facts, *seen, *out;
-    Py_ssize_t start;
-    if (!PyArg_ParseTuple(args, "O!nOO!O!", &PyList_Type, &items, &start, &facts, &PySet_Type, &seen, &PyList_Type,
-                          &out))
-        return NULL;
-    if (nodes == NULL) return PyErr_Format(PyExc_RuntimeError, "lineagelab.store._fast: configure() was not called");
-    Ctx c;
-    memset(&c, 0, sizeof c);
-    if (load_ctx(&c, facts) < 0) goto fail;
-    Py_ssize_t i = start < 0 ? 0 : start;
-    for (; i < PyList_GET_SIZE(items); i++) {
-        PyObject *line = PyList_GET_ITEM(items, i), *row = NULL;
-        if (!PyBytes_Check(line)) {
-            PyErr_SetString(PyExc_TypeError, "lines are bytes");
-            goto fail;
-        }
-        int r = one_line(&c, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), seen, &row);
-        if (r == ERROR) goto fail;
-        if (r == FALLBACK) break;
-        int rc = PyList_Append(out, row);
-        Py_DECREF(row);
-        if (rc < 0) goto fail;
-    }
-    release_ctx(&c);
-    return PyLong_FromSsize_t(i);
-fail:
-    release_ctx(&c);
-    return NULL;
-}
-
 static inline int is_space(unsigned char ch) { return ch == ' ' || (ch >= '\t' && ch <= '\r'); } /* bytes.strip's */
 
 static int append_bytes(PyObject *array, const char *s, Py_ssize_t n) {
@@ -1459,11 +1424,12 @@ static int append_bytes(PyObject *array, const char *s, Py_ssize_t n) {
     return 0;
 }
 
-/* run_block(data, pos, facts, seen, out, text, offsets): ``run`` over the NDJSON lines of ``data`` from byte ``pos``
- * on, read in place: each line stripped as bytes.strip() does, blank ones skipped; the text of each event kept (not
- * a repeat) appended to the bytearray ``text`` and its end to ``offsets`` (int64, native order): the raw column's
- * buffers, with no bytes object a line. Stops at the start of the first line it does not settle; returns that
- * offset (len(data) when none) and how many line ends it went past (for the caller's line numbers). */
+/* run_block(data, pos, facts, seen, out, text, offsets): the NDJSON lines of ``data`` from byte ``pos`` on, read in
+ * place: each line stripped as bytes.strip() does, blank ones skipped; for each, its raw row (RAW_FIELDS order) or
+ * False for a repeat of an event in ``seen`` appended to ``out``, and its facts to ``facts``; the text of each event
+ * kept appended to the bytearray ``text`` and its end to ``offsets`` (int64, native order): the raw column's buffers,
+ * with no bytes object a line. Stops at the start of the first line it does not settle (the caller settles that one
+ * and goes on after it); returns that offset (len(data) when none) and how many line ends it went past. */
 static PyObject *run_block(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t pos;
@@ -1582,7 +1548,6 @@ static PyObject *canonical(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      "configure(nodes, route, roots, stable_id, masking, sha256, max_bytes): schema nodes and helpers."},
-    {"run", run, METH_VARARGS, "run(lines, start, facts, seen, out): settle lines until one is not this path's."},
     {"run_block", run_block, METH_VARARGS,
      "run_block(data, pos, facts, seen, out, text, offsets): run over the lines of data, read in place."},
     {"canonical", canonical, METH_VARARGS,

@@ -2,6 +2,9 @@
 #ifndef LINEAGELAB_ROWS_H
 #define LINEAGELAB_ROWS_H
 
+/* Schema and column-lineage hashes: the first hex digits of a sha256 (derive.CONTENT_HASH_CHARS) */
+#define CONTENT_HASH_CHARS 24
+
 /* A tuple of the n items, stolen; NULL items (an error already set) make it NULL, the other items released. */
 static PyObject *tuple_of(Py_ssize_t n, PyObject **items) {
     PyObject *t = NULL;

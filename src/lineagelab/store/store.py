@@ -35,7 +35,6 @@ from lineagelab.store.parallel import Pool, default_workers, prepared_batches
 from lineagelab.store.prepare import (
     RAW_FIELDS,
     Batch,
-    Columns,
     FactTables,
     Pending,
     Rejection,
@@ -633,7 +632,7 @@ class Store:
                            [done, limit]).fetchall()
         if not rows:
             return caught_up
-        facts = FactTables.of(facts_of(((r[0], r[1], r[2]) for r in rows), self._parsed))
+        facts = FactTables.of(facts_of(((r[0], r[1], r[2]) for r in rows), self._parsed)).arrow()
         with _transaction(con):
             self._derive_facts(con, facts)
             self._set_derived(con, rows[-1][3])
@@ -821,9 +820,8 @@ class Store:
         self.con.execute(f"INSERT INTO raw_events ({', '.join(columns)}) VALUES {values}", params)
         self._seq = seq0 + len(fresh)
 
-    def _insert_raw(self, table: pa.Table | Columns, ids: list[str]) -> None:
+    def _insert_raw(self, table: pa.Table, ids: list[str]) -> None:
         """Append ``raw_table`` rows, numbering them after the last stored event."""
-        table = table.arrow() if isinstance(table, Columns) else table
         seq0, n = self._last_seq(), table.num_rows
         if self._known is not None:
             self._known.update(hash(i) for i in ids)
@@ -843,7 +841,7 @@ class Store:
                 con.unregister("_batch")
 
     def _insert_facts(self, con: duckdb.DuckDBPyConnection, facts: FactTables) -> None:
-        tables = facts.arrow().tables
+        tables = facts.tables
         for name in ("f_events", "f_datasets", "f_symlinks"):
             if name in tables:
                 self._append(con, name, tables[name])
@@ -897,7 +895,7 @@ class Store:
                 schemas_sent: set[str] = set()
                 tables = (facts_of_rows(rows, schemas_sent) for rows in chunks)
             for facts in tables:
-                facts = facts.arrow()
+                facts = facts.arrow()  # as the workers send them
                 self._insert_facts(con, facts)
                 if progress and "f_events" in facts.tables:
                     progress(facts.tables["f_events"].num_rows)  # one row an event
