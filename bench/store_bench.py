@@ -32,16 +32,16 @@ import networkx as nx
 import orjson
 
 from lineagelab.events.precheck import precheck
-from lineagelab.events.reader import read_blocks, read_events
 from lineagelab.events.validation import validate_event
 from lineagelab.graph.memory import MemoryGraph
 from lineagelab.graph.modes import Mode
 from lineagelab.graph.resolve import Node
 from lineagelab.graph.traverse import table_lineage
+from lineagelab.ingest import derive, fastpath
+from lineagelab.ingest.parallel import BLOCK_BYTES, PreparedBatches, default_workers
+from lineagelab.ingest.prepare import Batch, event_id_of, prepare_block
+from lineagelab.ingest.reader import read_blocks, read_events
 from lineagelab.simulator.synthetic import Shape, events
-from lineagelab.store import derive, fastpath
-from lineagelab.store.parallel import BLOCK_BYTES, PreparedBatches, default_workers
-from lineagelab.store.prepare import Batch, event_id_of, prepare_block
 from lineagelab.store.store import Store
 
 OUT = Path(__file__).resolve().parent / "out"

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lineagelab.events.reader import read_events
+from lineagelab.ingest.reader import read_events
 from lineagelab.simulator.synthetic import Shape, events
 from lineagelab.store.store import Store
 from tests.conftest import write_ndjson

@@ -13,12 +13,12 @@ from typing import Any
 import orjson
 import pytest
 
-from lineagelab.events.reader import RawEvent, read_events
 from lineagelab.events.validation import EventKind
+from lineagelab.ingest import derive
+from lineagelab.ingest.prepare import Pending, accept, prepare
+from lineagelab.ingest.reader import RawEvent, read_events
 from lineagelab.simulator.synthetic import Shape
 from lineagelab.simulator.synthetic import events as synthetic_events
-from lineagelab.store import derive
-from lineagelab.store.prepare import Pending, accept, prepare
 from lineagelab.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,7 +183,7 @@ def test_later_batches_leave_out_the_schemas_earlier_ones_carry(tmp_path: Path) 
 
 
 def read_events_of(texts: list[bytes]) -> Any:
-    from lineagelab.events.reader import parse_bytes
+    from lineagelab.ingest.reader import parse_bytes
 
     return parse_bytes(b"\n".join(texts) + b"\n", "test")
 
@@ -245,7 +245,7 @@ def test_without_the_c_derivation_a_parallel_ingest_stores_the_same(tmp_path: Pa
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Where ``_derive`` did not build, the workers derive in Python: the same store (LINEAGELAB_PURE_PYTHON makes
     them do so here)."""
-    from lineagelab.store import parallel
+    from lineagelab.ingest import parallel
     from tests.test_store import snapshot
 
     monkeypatch.setattr(parallel, "BLOCK_BYTES", 64 * 1024)
@@ -300,7 +300,7 @@ def test_schema_hashes_are_taken_in_c_and_big_integers_in_python() -> None:
     ``schema_hash``) and hands only what orjson refuses to the Python helper, with the same result either way."""
     import hashlib
 
-    from lineagelab.store import column_lineage
+    from lineagelab.ingest import column_lineage
 
     asked: list[Any] = []
 
@@ -336,7 +336,7 @@ def _layout(codes: str) -> list[tuple[str, str]]:
 def _by_pyarrow(rows: list[tuple[Any, ...]], layout: list[tuple[str, str]]) -> Any:
     import pyarrow as pa
 
-    from lineagelab.store.prepare import _arrow_type
+    from lineagelab.ingest.prepare import _arrow_type
 
     return pa.Table.from_arrays([pa.array([r[i] for r in rows], _arrow_type(t)) for i, (_, t) in enumerate(layout)],
                                 names=[n for n, _ in layout])
@@ -346,7 +346,7 @@ def _by_pyarrow(rows: list[tuple[Any, ...]], layout: list[tuple[str, str]]) -> A
 def test_fact_tables_built_in_c_are_pyarrows_conversion() -> None:
     """``prepare._columns`` from C buffers: the same table as pyarrow converting the values, every fact table of
     real events, and odd values: nulls, empty and non-ASCII strings, int bounds."""
-    from lineagelab.store.prepare import _LAYOUTS, _columns
+    from lineagelab.ingest.prepare import _LAYOUTS, _columns
 
     facts = derive.Facts()
     for raw in read_events([ROOT / "fixtures" / "events" / "seed_scenarios.ndjson"]):
@@ -372,7 +372,7 @@ def test_fact_tables_built_in_c_are_pyarrows_conversion() -> None:
 @pytest.mark.parametrize("bad", [2**63, 2**31, 1.5, "1", b"x", "\ud800", True])
 def test_a_value_c_does_not_take_is_left_to_pyarrow(bad: Any) -> None:
     """What C does not convert exactly goes to pyarrow, which converts or refuses it as it did before."""
-    from lineagelab.store.prepare import _columns
+    from lineagelab.ingest.prepare import _columns
 
     for codes in ("s", "q", "i", "?"):
         layout = _layout(codes)
@@ -388,7 +388,7 @@ def test_a_value_c_does_not_take_is_left_to_pyarrow(bad: Any) -> None:
 
 @needs_c
 def test_c_columns_leak_nothing() -> None:
-    from lineagelab.store.prepare import _columns
+    from lineagelab.ingest.prepare import _columns
 
     layout = _layout("sqi?")
     rows = [(f"name {i}", i, i, i % 2 == 0) for i in range(200)] + [(None, None, None, None)]
@@ -409,7 +409,7 @@ def test_facet_numbers_shift_for_a_merged_batch(native: bool, monkeypatch: pytes
     chunked columns alike."""
     import pyarrow as pa
 
-    from lineagelab.store import prepare
+    from lineagelab.ingest import prepare
 
     if native and prepare.shift_int32 is None:
         pytest.skip("the C derivation is not built here")

@@ -19,12 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lineagelab.events.reader import MAX_EVENT_BYTES, Block, read_blocks
+from lineagelab.ingest import fastpath
+from lineagelab.ingest.derive import Facts
+from lineagelab.ingest.prepare import Batch, prepare, prepare_block
+from lineagelab.ingest.reader import MAX_EVENT_BYTES, Block, read_blocks
 from lineagelab.simulator.synthetic import Shape
 from lineagelab.simulator.synthetic import events as synthetic_events
-from lineagelab.store import fastpath
-from lineagelab.store.derive import Facts
-from lineagelab.store.prepare import Batch, prepare, prepare_block
 from tests.test_derive import ODD, memory_grown
 from tests.test_precheck import _base_events, _mutate, _nodes
 

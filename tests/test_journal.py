@@ -8,9 +8,9 @@ from typing import Any
 
 import orjson
 
-from lineagelab.events.reader import RawEvent
+from lineagelab.ingest.prepare import Pending, accept
+from lineagelab.ingest.reader import RawEvent
 from lineagelab.store.journal import Journal, journal_files, read_journal
-from lineagelab.store.prepare import Pending, accept
 from lineagelab.store.store import Store
 from tests.test_store import snapshot
 

@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from lineagelab.events.reader import read_events
+from lineagelab.ingest.reader import read_events
 from lineagelab.store.store import Store
 from tests.conftest import write_ndjson
 from tests.server_fixture import running_server

@@ -13,10 +13,10 @@ import duckdb
 import orjson
 import pytest
 
-from lineagelab.events.reader import read_events
+from lineagelab.ingest import parallel
+from lineagelab.ingest.reader import read_events
 from lineagelab.simulator.synthetic import Shape
 from lineagelab.simulator.synthetic import events as synthetic_events
-from lineagelab.store import parallel
 from lineagelab.store.store import Store, StrictStop
 from tests.test_store import snapshot
 
@@ -314,7 +314,7 @@ def fail_on_second_call(monkeypatch: pytest.MonkeyPatch, method: str, message: s
 
 
 def _event_id(raw: Any) -> str:
-    from lineagelab.store.prepare import event_id_of
+    from lineagelab.ingest.prepare import event_id_of
 
     return event_id_of(raw.doc)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from lineagelab.events import reader
-from lineagelab.events.reader import read_events
+from lineagelab.ingest import reader
+from lineagelab.ingest.reader import read_events
 
 
 def _ok(raws: list[reader.RawEvent]) -> list[Any]:

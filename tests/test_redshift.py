@@ -134,9 +134,9 @@ def test_glue_output_loaded_by_redshift_copy_is_one_graph(tmp_path: Path, pg_dat
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from lineagelab.events.reader import RawEvent
     from lineagelab.graph.resolve import resolve
     from lineagelab.graph.traverse import impact, table_lineage
+    from lineagelab.ingest.reader import RawEvent
     from lineagelab.store.store import Store
 
     lake = lake_with_seed(tmp_path)

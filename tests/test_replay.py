@@ -16,7 +16,7 @@ import boto3
 import orjson
 import pytest
 
-from lineagelab.events.reader import read_events
+from lineagelab.ingest.reader import read_events
 from lineagelab.store.store import Store
 from tests.conftest import write_ndjson
 from tests.fault_proxy import fault_proxy

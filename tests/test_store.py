@@ -12,7 +12,7 @@ import duckdb
 import orjson
 import pytest
 
-from lineagelab.events.reader import parse_bytes, read_events
+from lineagelab.ingest.reader import parse_bytes, read_events
 from lineagelab.store import schema
 from lineagelab.store.store import Store, StoreError, StrictStop
 

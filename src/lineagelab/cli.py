@@ -115,7 +115,7 @@ def ingest(
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from lineagelab.store.parallel import PreparedBatches, WorkerError
+    from lineagelab.ingest.parallel import PreparedBatches, WorkerError
 
     # the worker processes (for a large input) start first: they import while this process opens the store
     batches = PreparedBatches(paths, workers)
@@ -161,7 +161,7 @@ def _ingest_to_server(paths: list[str], url: str, token: str | None) -> None:
     import urllib.error
     import urllib.request
 
-    from lineagelab.events.reader import read_events
+    from lineagelab.ingest.reader import read_events
 
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     headers = {"Content-Type": "application/x-ndjson"}
@@ -869,7 +869,7 @@ def replay_status() -> None:
     """The replay ledger: per target, events sent, failed and in flight."""
     from rich.table import Table
 
-    from lineagelab.store import ledger
+    from lineagelab.aws_targets import ledger
 
     with _open(read_only=True) as store:
         rows = ledger.summary(store.con)
@@ -1164,7 +1164,7 @@ def _demo_samples() -> None:
     """The AWS-shaped sample events of the four scenarios (two days), plus the Redshift SQL run live."""
     import orjson
 
-    from lineagelab.events.reader import read_events
+    from lineagelab.ingest.reader import read_events
     from lineagelab.simulator.seed_samples import sample_events
 
     with _open(read_only=False) as store:

@@ -22,10 +22,10 @@ from typing import Any
 
 import orjson
 
+from lineagelab.aws_targets import ledger
 from lineagelab.aws_targets.mapping import Mapping_
 from lineagelab.events import naming
 from lineagelab.events.validation import InvalidEvent, validate_event
-from lineagelab.store import ledger
 from lineagelab.store.store import Store
 
 MAX_BYTES = 300_000

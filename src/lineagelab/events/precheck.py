@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lineagelab import native
-from lineagelab.events.reader import parsed_key
+from lineagelab.ingest.reader import parsed_key
 
 VALID, INVALID, UNKNOWN = 1, 0, 2
 

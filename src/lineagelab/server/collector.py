@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from lineagelab.events.reader import RawEvent, parse_bytes
+from lineagelab.ingest.prepare import Pending, Rejection, accept
+from lineagelab.ingest.reader import RawEvent, parse_bytes
 from lineagelab.server.errors import ApiError
-from lineagelab.store.prepare import Pending, Rejection, accept
 
 if TYPE_CHECKING:
     from lineagelab.server.app import State

@@ -18,8 +18,8 @@ import threading
 import time
 from concurrent.futures import Future
 
+from lineagelab.ingest.prepare import Pending
 from lineagelab.store.journal import Journal, Segment
-from lineagelab.store.prepare import Pending
 from lineagelab.store.store import Store
 
 MAX_GROUP = 5000

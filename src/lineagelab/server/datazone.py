@@ -25,12 +25,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from lineagelab.events.identity import parse_time
-from lineagelab.events.reader import RawEvent
 from lineagelab.events.validation import EventKind, InvalidEvent, event_kind
+from lineagelab.ingest.prepare import Pending, Rejection, accept
+from lineagelab.ingest.reader import RawEvent
 from lineagelab.server import dz_graph
+from lineagelab.server import dz_records as dzstore
 from lineagelab.server.errors import ApiError, not_found, validation
-from lineagelab.store import datazone as dzstore
-from lineagelab.store.prepare import Pending, Rejection, accept
 from lineagelab.store.store import Store
 
 MAX_EVENT_BYTES = 300_000

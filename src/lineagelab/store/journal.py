@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lineagelab.events.reader import RawEvent, parse_bytes
+from lineagelab.ingest.reader import RawEvent, parse_bytes
 
 if TYPE_CHECKING:
-    from lineagelab.store.prepare import Pending
+    from lineagelab.ingest.prepare import Pending
 
 _MAGIC = b"LLJ1 "
 

@@ -28,11 +28,9 @@ import orjson
 import pyarrow as pa
 
 from lineagelab import __version__
-from lineagelab.events.reader import RawEvent
-from lineagelab.store import column_lineage, model, schema
-from lineagelab.store.journal import journal_files, read_journal
-from lineagelab.store.parallel import Pool, default_workers, prepared_batches
-from lineagelab.store.prepare import (
+from lineagelab.ingest import column_lineage
+from lineagelab.ingest.parallel import Pool, default_workers, prepared_batches
+from lineagelab.ingest.prepare import (
     RAW_FIELDS,
     Batch,
     FactTables,
@@ -44,6 +42,9 @@ from lineagelab.store.prepare import (
     raw_fields,
     raw_table,
 )
+from lineagelab.ingest.reader import RawEvent
+from lineagelab.store import model, schema
+from lineagelab.store.journal import journal_files, read_journal
 from lineagelab.store.sqlutil import row, scalar
 
 DEFAULT_PATH = Path(".lineagelab") / "lineage.duckdb"

@@ -18,9 +18,9 @@ import orjson
 
 from lineagelab import native
 from lineagelab.events.identity import parse_time, stable_id
-from lineagelab.events.reader import parsed_key
 from lineagelab.events.validation import EventKind
-from lineagelab.store import column_lineage
+from lineagelab.ingest import column_lineage
+from lineagelab.ingest.reader import parsed_key
 
 
 @dataclass

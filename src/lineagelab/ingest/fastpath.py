@@ -14,9 +14,9 @@ from typing import Any
 
 from lineagelab.events.identity import stable_id
 from lineagelab.events.precheck import compiled
-from lineagelab.events.reader import MAX_EVENT_BYTES
+from lineagelab.ingest import column_lineage
+from lineagelab.ingest.reader import MAX_EVENT_BYTES
 from lineagelab.native import module, once
-from lineagelab.store import column_lineage
 
 
 def native() -> Any:

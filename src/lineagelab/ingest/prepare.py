@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lineagelab.events.reader import Block, RawEvent, line_where, ndjson_lines, read_line
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
-from lineagelab.store import column_lineage, fastpath
-from lineagelab.store.derive import Facts, derive, derive_columns, event_time_of, micros, shift_int32
+from lineagelab.ingest import column_lineage, fastpath
+from lineagelab.ingest.derive import Facts, derive, derive_columns, event_time_of, micros, shift_int32
+from lineagelab.ingest.reader import Block, RawEvent, line_where, ndjson_lines, read_line
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -68,7 +68,7 @@ def _parse_error(data: bytes, exc: Exception) -> str:
 
 def _too_big(size: int) -> str:
     return (f"event of {size:,} bytes exceeds the {MAX_EVENT_BYTES:,}-byte limit "
-            "(lineagelab.events.reader.MAX_EVENT_BYTES)")
+            "(lineagelab.ingest.reader.MAX_EVENT_BYTES)")
 
 
 def _gunzip(data: bytes) -> tuple[bytes, str | None]:

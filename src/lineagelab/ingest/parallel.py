@@ -7,7 +7,7 @@ stores them in that order, several to a transaction (``Store.ingest_batches``). 
 the workers (~0.2 s of CPU each) are prepared in this process. A rebuild uses the same workers to derive the facts of
 stored rows (``Pool.map("facts", …)``).
 
-The workers are plain ``python -m lineagelab.store.parallel`` processes fed over pipes, not ``multiprocessing``: its
+The workers are plain ``python -m lineagelab.ingest.parallel`` processes fed over pipes, not ``multiprocessing``: its
 ``spawn`` re-runs the caller's main script in each worker (a script without a ``__main__`` guard would open the
 store again), and ``fork`` would copy this process's DuckDB and Arrow threads half-way through whatever they do.
 """
@@ -27,8 +27,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
-from lineagelab.events.reader import Block, read_blocks
-from lineagelab.store.prepare import Batch, facts_of_rows, prepare_block
+from lineagelab.ingest.prepare import Batch, facts_of_rows, prepare_block
+from lineagelab.ingest.reader import Block, read_blocks
 
 #: NDJSON inputs are cut into blocks of about this size (~800 events of 5 KB): each is one batch.
 BLOCK_BYTES = 4 * 1024 * 1024
@@ -53,7 +53,7 @@ TASKS: dict[str, Callable[[Any, set[str]], Any]] = {"prepare": prepare_block, "f
 class _Worker:
     def __init__(self) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "lineagelab.store.parallel"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-m", "lineagelab.ingest.parallel"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env)
         self.tasks: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self.ended = False

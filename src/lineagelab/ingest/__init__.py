@@ -1,0 +1,1 @@
+"""Reading inputs, worker processes, and preparing batches of validated events and their facts for the store."""
