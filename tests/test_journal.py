@@ -12,7 +12,7 @@ from lineagelab.ingest.prepare import Pending, accept
 from lineagelab.ingest.reader import RawEvent
 from lineagelab.store.journal import Journal, journal_files, read_journal
 from lineagelab.store.sources import Events
-from lineagelab.store.store import Store
+from lineagelab.store.store import Recovery, Store
 from tests.test_store import snapshot
 
 
@@ -106,3 +106,21 @@ def test_a_backlog_is_derived_in_chunks_to_the_model_a_rebuild_gives(tmp_path: P
         derived = snapshot(s)
         s.rebuild()
         assert snapshot(s) == derived
+
+
+def test_open_says_what_it_recovered(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    """``store.recovered``: journaled events stored, appended events derived, a new store created; nothing else."""
+    path = tmp_path / "said.duckdb"
+    with Store.open(path) as s:
+        assert s.recovered == Recovery(created=True) and s.recovered.lines() == []
+        s.append(pending(events[:3]))  # the server's way: stored, derived later (here: never, it stops)
+    journal = Journal(path)
+    journal.append(pending(events[3:]))
+    journal.close()
+    with Store.open(path, read_only=True) as s:  # a read-only open has a writable one recover first
+        assert s.recovered == Recovery(model_caught_up=3, journal_events=len(events) - 3)
+        assert s.recovered.lines() == [
+            f"recovered {len(events) - 3} journaled events (acknowledged by a server that stopped before storing "
+            "them)", "derived the model of 3 events stored but not yet derived"]
+    with Store.open(path) as s:
+        assert s.recovered == Recovery()
