@@ -42,6 +42,7 @@ from lineagelab.ingest.parallel import BLOCK_BYTES, PreparedBatches, default_wor
 from lineagelab.ingest.prepare import Batch, event_id_of, prepare_block
 from lineagelab.ingest.reader import read_blocks, read_events
 from lineagelab.simulator.synthetic import Shape, events
+from lineagelab.store.sources import Events, Files, Prepared
 from lineagelab.store.store import Store
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -80,12 +81,12 @@ def ingest_bench(n_events: int, path: Path | None = None) -> None:
             before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             if workers == 0:
-                with Store(store_path) as s:
-                    report = s.ingest(read_events([path]))
+                with Store.open(store_path) as s:
+                    report = s.ingest(Events(read_events([path])))
                     edges = s.stats()["column_edges"]
             else:  # as the CLI does it: the worker processes start, then the store opens
-                with PreparedBatches([path], workers) as batches, Store(store_path) as s:
-                    report = s.ingest_batches(batches)
+                with PreparedBatches([path], workers) as batches, Store.open(store_path) as s:
+                    report = s.ingest(Prepared(batches))
                     edges = s.stats()["column_edges"]
             wall = time.perf_counter() - t  # includes the final checkpoint on close
             after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -153,8 +154,8 @@ def stages(path: Path, lines: list[bytes], raw_rate: float) -> None:
     for p in (store_path, Path(f"{store_path}.wal")):
         p.unlink(missing_ok=True)
     t = time.process_time()
-    with Store(store_path) as s:  # the writer's share: prepared batches stored, the model derived, the file closed
-        s.ingest_batches(batches)
+    with Store.open(store_path) as s:  # the writer's share: prepared batches stored, the model derived, the file closed
+        s.ingest(Prepared(batches))
     writer = (time.process_time() - t) / n * 1e6
     print(f"  stages alone (CPU per event): parse {1e6 / raw_rate:.0f} us, + validation {parse_validate:.0f} us, "
           f"parse + content id {with_id:.0f} us; a worker's whole task {worker:.0f} us, the writer {writer:.0f} us")
@@ -176,8 +177,8 @@ def big_store(datasets: int) -> Path:
             for e in events(shape):
                 f.write(orjson.dumps(e) + b"\n")
     t = time.perf_counter()
-    with Store(path) as s:
-        report = s.ingest_paths([source])
+    with Store.open(path) as s:
+        report = s.ingest(Files([source]))
         stats = s.stats()
     took = time.perf_counter() - t
     print(f"built {path.name}: {report.accepted:,} events in {took:.0f}s ({report.accepted / took:,.0f} events/s); "
@@ -191,7 +192,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def query_bench(path: Path) -> None:
-    with Store(path, read_only=True) as s:
+    with Store.open(path, read_only=True) as s:
         stats = s.stats()
         con = s.con
         print(f"store: {stats['datasets']:,} datasets, {stats['jobs']:,} jobs, {stats['column_edges']:,} column edges, "

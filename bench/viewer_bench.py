@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from lineagelab.simulator.synthetic import Shape, events
+from lineagelab.store.sources import Documents
 from lineagelab.store.store import Store
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -27,8 +28,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--n
 
 def export(jobs: int, where: Path) -> tuple[Path, int]:
     store = where / f"s{jobs}.duckdb"
-    with Store(store) as s:
-        s.ingest_docs(list(events(Shape(jobs=jobs, runs_per_job=1, columns=4, layers=8))), "bench")
+    with Store.open(store) as s:
+        s.ingest(Documents(list(events(Shape(jobs=jobs, runs_per_job=1, columns=4, layers=8))), "bench"))
         nodes = s.con.execute("SELECT (SELECT count(*) FROM datasets) + (SELECT count(*) FROM jobs)").fetchone()
     out = where / f"s{jobs}.html"
     subprocess.run([sys.executable, "-m", "lineagelab", "--store", str(store), "export", "html", str(out)],

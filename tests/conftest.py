@@ -34,7 +34,7 @@ _SAMPLE = sample_events()
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "lineage.duckdb") as s:
+    with Store.open(tmp_path / "lineage.duckdb") as s:
         yield s
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from lineagelab.ingest.reader import read_events
 from lineagelab.simulator.synthetic import Shape, events
+from lineagelab.store.sources import Events
 from lineagelab.store.store import Store
 from tests.conftest import write_ndjson
 from tests.test_store import snapshot
@@ -33,7 +34,7 @@ def _consistent(path: Path) -> int:
         n, facts = con.execute("SELECT (SELECT count(*) FROM raw_events), "
                                "(SELECT count(DISTINCT event_id) FROM f_events)").fetchall()[0]
         assert n == facts
-    with Store(path) as s:
+    with Store.open(path) as s:
         assert s.derived_seq() == n
         before = snapshot(s)
         s.rebuild()
@@ -87,14 +88,14 @@ def test_readers_see_whole_batches_while_a_writer_ingests(tmp_path: Path, big_fi
     from lineagelab.graph.resolve import resolve
     from lineagelab.graph.traverse import table_lineage
 
-    store = Store(tmp_path / "live.duckdb")
+    store = Store.open(tmp_path / "live.duckdb")
     seen: list[int] = []
     errors: list[BaseException] = []
     done = threading.Event()
 
     def writer() -> None:
         try:
-            store.ingest(read_events([big_file]), batch_size=1000)
+            store.ingest(Events(read_events([big_file]), batch_size=1000))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
@@ -127,10 +128,10 @@ def test_readers_see_whole_batches_while_a_writer_ingests(tmp_path: Path, big_fi
 
 def test_another_process_waits_then_names_the_holder(tmp_path: Path, events: list[dict]) -> None:
     store = tmp_path / "held.duckdb"
-    with Store(store) as s:
-        s.ingest(read_events([write_ndjson(tmp_path / "e.ndjson", events)]))
+    with Store.open(store) as s:
+        s.ingest(Events(read_events([write_ndjson(tmp_path / "e.ndjson", events)])))
     holder = subprocess.Popen([sys.executable, "-c", f"from lineagelab.store.store import Store; import time; "
-                               f"s = Store({str(store)!r}); print('open', flush=True); time.sleep(4)"],
+                               f"s = Store.open({str(store)!r}); print('open', flush=True); time.sleep(4)"],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
     env = {**os.environ, "LINEAGELAB_STORE": str(store)}

@@ -19,6 +19,7 @@ from lineagelab.ingest.prepare import Pending, accept, prepare
 from lineagelab.ingest.reader import RawEvent, read_events
 from lineagelab.simulator.synthetic import Shape
 from lineagelab.simulator.synthetic import events as synthetic_events
+from lineagelab.store.sources import Events, Files, Prepared
 from lineagelab.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,9 +174,9 @@ def test_later_batches_leave_out_the_schemas_earlier_ones_carry(tmp_path: Path) 
     assert not sent_again & set(first.facts.tables["schemas"]["schema_hash"].to_pylist())
     assert alone.facts.tables["schema_fields"].num_rows > (second.facts.tables["schema_fields"].num_rows
                                                            if "schema_fields" in second.facts.tables else 0)
-    with Store(tmp_path / "a.duckdb") as a, Store(tmp_path / "b.duckdb") as b:
-        a.ingest_batches([first, second])
-        b.ingest_batches([prepare(read_events_of(texts[:half])), prepare(read_events_of(texts[half:]))])
+    with Store.open(tmp_path / "a.duckdb") as a, Store.open(tmp_path / "b.duckdb") as b:
+        a.ingest(Prepared([first, second]))
+        b.ingest(Prepared([prepare(read_events_of(texts[:half])), prepare(read_events_of(texts[half:]))]))
         query = "SELECT * FROM schema_fields ORDER BY ALL"
         assert a.con.execute(query).fetchall() == b.con.execute(query).fetchall()
         assert a.con.execute("SELECT count(*) FROM f_datasets WHERE schema_hash IS NOT NULL AND schema_hash "
@@ -256,8 +257,8 @@ def test_without_the_c_derivation_a_parallel_ingest_stores_the_same(tmp_path: Pa
     for pure in (False, True):
         if pure:
             monkeypatch.setenv("LINEAGELAB_PURE_PYTHON", "1")
-        with Store(tmp_path / f"{pure}.duckdb") as s:
-            report = s.ingest_paths([path], workers=2)
+        with Store.open(tmp_path / f"{pure}.duckdb") as s:
+            report = s.ingest(Files([path], workers=2))
             assert report.accepted > 300 and not report.rejected
             snapshots.append(snapshot(s))
     assert snapshots[0] == snapshots[1]
@@ -271,8 +272,8 @@ def test_an_integer_beyond_64_bits_in_a_schema_is_stored(tmp_path: Path) -> None
         "SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet",
         "fields": [{"name": "a", "type": "bigint", "maxValue": 2**70}]}}}])
     doc["producer"], doc["schemaURL"] = "https://example.com/p", "https://openlineage.io/spec/2-0-2/OpenLineage.json"
-    with Store(tmp_path / "s.duckdb") as s:
-        report = s.ingest([RawEvent("test", "event 0", json.dumps(doc).encode(), doc)])
+    with Store.open(tmp_path / "s.duckdb") as s:
+        report = s.ingest(Events([RawEvent("test", "event 0", json.dumps(doc).encode(), doc)]))
         assert (report.accepted, report.rejected) == (1, [])
         assert s.con.execute("SELECT name, type FROM schema_fields").fetchall() == [("a", "bigint")]
 

@@ -15,6 +15,7 @@ from lineagelab.graph.memory import MemoryGraph
 from lineagelab.graph.modes import Mode
 from lineagelab.graph.resolve import AmbiguousNode, NodeNotFound, resolve
 from lineagelab.graph.traverse import column_lineage, impact, table_lineage
+from lineagelab.store.sources import Documents
 from lineagelab.store.store import Store
 from tests.test_store import ingest_docs
 
@@ -208,9 +209,9 @@ def test_details_of_many_nodes_are_each_nodes_own(seeded: Store) -> None:
     from lineagelab.simulator.synthetic import Shape, events
 
     # popular sources read by hundreds of runs; two jobs that ran 260 times each
-    seeded.ingest_docs(list(events(Shape(jobs=200, runs_per_job=3, columns=2, layers=3, seed=3))), "fan-out")
-    seeded.ingest_docs(list(events(Shape(jobs=2, runs_per_job=260, columns=2, layers=2, seed=5,
-                                         namespace="s3://other"))), "reruns")
+    seeded.ingest(Documents(list(events(Shape(jobs=200, runs_per_job=3, columns=2, layers=3, seed=3))), "fan-out"))
+    seeded.ingest(Documents(list(events(Shape(jobs=2, runs_per_job=260, columns=2, layers=2, seed=5,
+                                                   namespace="s3://other"))), "reruns"))
     con = seeded.con
     datasets = [Node("dataset", *r) for r in con.execute(
         "SELECT ds_id, namespace, name FROM datasets WHERE ds_id NOT IN (SELECT member_id FROM aliases)").fetchall()]
@@ -241,8 +242,8 @@ def layered(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """A few hundred runs over 8 layers: more than a small run budget holds."""
     from lineagelab.simulator.synthetic import Shape, events
 
-    s = Store(tmp_path_factory.mktemp("layered") / "lineage.duckdb")
-    s.ingest_docs(list(events(Shape(jobs=150, runs_per_job=2, columns=3, layers=5))), "synthetic")
+    s = Store.open(tmp_path_factory.mktemp("layered") / "lineage.duckdb")
+    s.ingest(Documents(list(events(Shape(jobs=150, runs_per_job=2, columns=3, layers=5))), "synthetic"))
     return s
 
 

@@ -11,7 +11,8 @@ import orjson
 from lineagelab.ingest.prepare import Pending, accept
 from lineagelab.ingest.reader import RawEvent
 from lineagelab.store.journal import Journal, journal_files, read_journal
-from lineagelab.store.store import Store
+from lineagelab.store.sources import Events
+from lineagelab.store.store import Recovery, Store
 from tests.test_store import snapshot
 
 
@@ -27,8 +28,8 @@ def pending(docs: list[dict[str, Any]], pretty: bool = False) -> list[Pending]:
 
 def test_journal_replayed_on_open(tmp_path: Path, events: list[dict[str, Any]]) -> None:
     path = tmp_path / "j.duckdb"
-    with Store(path) as s:
-        s.ingest(RawEvent("t", "", orjson.dumps(e), e) for e in events[:3])  # some already stored
+    with Store.open(path) as s:
+        s.ingest(Events(RawEvent("t", "", orjson.dumps(e), e) for e in events[:3]))  # some already stored
     journal = Journal(path)
     journal.append(pending(events[:5]))  # three of them duplicates of stored events
     journal.append(pending(events[5:], pretty=True))  # multi-line texts survive the framing
@@ -41,7 +42,7 @@ def test_journal_replayed_on_open(tmp_path: Path, events: list[dict[str, Any]]) 
     newest.write_bytes(newest.read_bytes() + b"LLJ1 abc 999\n{\"eventType\":")
     assert [e.doc for e in read_journal(newest)] == [events[0]]
 
-    with Store(path) as s:
+    with Store.open(path) as s:
         assert s.stats()["events"] == len(events)
         after_replay = snapshot(s)
         stored = {r[0] for r in s.con.execute("SELECT event_id FROM raw_events").fetchall()}
@@ -53,11 +54,11 @@ def test_journal_replayed_on_open(tmp_path: Path, events: list[dict[str, Any]]) 
 
 def test_read_only_open_replays_a_journal_nobody_holds(tmp_path: Path, events: list[dict[str, Any]]) -> None:
     path = tmp_path / "r.duckdb"
-    Store(path).close()
+    Store.open(path).close()
     journal = Journal(path)
     journal.append(pending(events))
     journal.close()
-    with Store(path, read_only=True) as s:
+    with Store.open(path, read_only=True) as s:
         assert s.stats()["events"] == len(events)
         assert s.con.execute("SELECT count(*) FROM runs").fetchone() != (0,)
     assert journal_files(path) == []
@@ -66,14 +67,14 @@ def test_read_only_open_replays_a_journal_nobody_holds(tmp_path: Path, events: l
 def test_a_journal_whose_events_no_longer_validate_is_kept_aside(tmp_path: Path,
                                                                  events: list[dict[str, Any]]) -> None:
     path = tmp_path / "b.duckdb"
-    Store(path).close()
+    Store.open(path).close()
     journal = Journal(path)
     good = pending(events[:2])
     bad = pending(events[2:3])[0]
     bad.text = b'{"eventType": "START"}'  # as if the rules had changed since it was accepted
     journal.append([*good, bad])
     journal.close()
-    with Store(path) as s:
+    with Store.open(path) as s:
         assert s.stats()["events"] == 2
     kept = list(tmp_path.glob("b.duckdb.journal.*.rejected"))
     assert len(kept) == 1 and journal_files(path) == []
@@ -81,9 +82,9 @@ def test_a_journal_whose_events_no_longer_validate_is_kept_aside(tmp_path: Path,
 
 def test_ingest_derives_what_a_server_stored_but_had_not_derived(tmp_path: Path,
                                                                  events: list[dict[str, Any]]) -> None:
-    with Store(tmp_path / "u.duckdb") as s:
-        s.append_raw(pending(events[:4]))  # the server's way: stored and acknowledged, derived later
-        s.ingest(RawEvent("t", "", orjson.dumps(e), e) for e in events[4:])
+    with Store.open(tmp_path / "u.duckdb") as s:
+        s.append(pending(events[:4]))  # the server's way: stored and acknowledged, derived later
+        s.ingest(Events(RawEvent("t", "", orjson.dumps(e), e) for e in events[4:]))
         derived = s.con.execute("SELECT count(DISTINCT event_id) FROM f_events").fetchone()
         assert derived == (len(events),)
         before = snapshot(s)
@@ -95,13 +96,31 @@ def test_a_backlog_is_derived_in_chunks_to_the_model_a_rebuild_gives(tmp_path: P
                                                                       events: list[dict[str, Any]]) -> None:
     """The server's way under load: events stored, the model derived later, a few per transaction (without vacuum
     while the backlog lasts); the database's vacuum setting comes back after."""
-    with Store(tmp_path / "b.duckdb") as s:
+    with Store.open(tmp_path / "b.duckdb") as s:
         s.con.execute("SET max_vacuum_tasks = 9")
-        s.append_raw(pending(events))
-        assert s.derive_all(limit=3) == len(events) > 3
+        s.append(pending(events))
+        assert s.catch_up(limit=3) == len(events) > 3
         assert s.derived_seq() == s.last_seq()
         assert s.con.execute("SELECT current_setting('max_vacuum_tasks')").fetchone() == (9,)
-        assert s.derive_all(limit=3) == 0
+        assert s.catch_up(limit=3) == 0
         derived = snapshot(s)
         s.rebuild()
         assert snapshot(s) == derived
+
+
+def test_open_says_what_it_recovered(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    """``store.recovered``: journaled events stored, appended events derived, a new store created; nothing else."""
+    path = tmp_path / "said.duckdb"
+    with Store.open(path) as s:
+        assert s.recovered == Recovery(created=True) and s.recovered.lines() == []
+        s.append(pending(events[:3]))  # the server's way: stored, derived later (here: never, it stops)
+    journal = Journal(path)
+    journal.append(pending(events[3:]))
+    journal.close()
+    with Store.open(path, read_only=True) as s:  # a read-only open has a writable one recover first
+        assert s.recovered == Recovery(model_caught_up=3, journal_events=len(events) - 3)
+        assert s.recovered.lines() == [
+            f"recovered {len(events) - 3} journaled events (acknowledged by a server that stopped before storing "
+            "them)", "derived the model of 3 events stored but not yet derived"]
+    with Store.open(path) as s:
+        assert s.recovered == Recovery()

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from lineagelab.ingest.reader import read_events
+from lineagelab.store.sources import Events
 from lineagelab.store.store import Store
 from tests.conftest import write_ndjson
 from tests.server_fixture import running_server
@@ -21,8 +22,8 @@ from tests.server_fixture import running_server
 def test_no_input_the_schema_allows_gives_a_server_error(tmp_path: Path) -> None:
     from lineagelab.simulator.seed_samples import sample_events
 
-    with Store(tmp_path / "s.duckdb") as s:  # something to query
-        s.ingest(read_events([write_ndjson(tmp_path / "e.ndjson", sample_events())]))
+    with Store.open(tmp_path / "s.duckdb") as s:  # something to query
+        s.ingest(Events(read_events([write_ndjson(tmp_path / "e.ndjson", sample_events())])))
     with running_server(tmp_path / "s.duckdb") as srv:
         schema = schemathesis.openapi.from_url(f"{srv.url}/openapi.json")
         operations = [op.ok() for op in schema.get_all_operations()]

@@ -17,7 +17,9 @@ from lineagelab.ingest import parallel
 from lineagelab.ingest.reader import read_events
 from lineagelab.simulator.synthetic import Shape
 from lineagelab.simulator.synthetic import events as synthetic_events
+from lineagelab.store.sources import Events, Files
 from lineagelab.store.store import Store, StrictStop
+from lineagelab.store.writes import Writes
 from tests.test_store import snapshot
 
 
@@ -25,10 +27,10 @@ from tests.test_store import snapshot
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Blocks of ~15 events, workers started for anything over 3 blocks, and commits of a few blocks: a test file
     exercises the whole path. Gives the process ids of the workers started."""
-    from lineagelab.store import store as store_module
+    from lineagelab.store import writer
 
     monkeypatch.setattr(parallel, "BLOCK_BYTES", 64 * 1024)
-    monkeypatch.setattr(store_module, "_MERGE_AT_LEAST", 40)
+    monkeypatch.setattr(writer, "_MERGE_AT_LEAST", 40)
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 3 * 64 * 1024)
     started: list[int] = []
     init = parallel._Worker.__init__
@@ -52,12 +54,12 @@ def test_parallel_ingest_gives_the_serial_model(tmp_path: Path, small_blocks: li
     docs = synthetic_file(path)
     assert path.stat().st_size > 10 * parallel.BLOCK_BYTES  # many blocks, several per worker
     committed: list[int] = []
-    with Store(tmp_path / "parallel.duckdb") as par:
-        report = par.ingest_paths([path], workers=2, progress=committed.append)
+    with Store.open(tmp_path / "parallel.duckdb") as par:
+        report = par.ingest(Files([path], workers=2), progress=committed.append)
         par_model, par_stats = snapshot(par), par.stats()
         ids = par.con.execute("SELECT event_id FROM raw_events ORDER BY seq").fetchall()
-    with Store(tmp_path / "serial.duckdb") as ser:
-        ser.ingest(read_events([path]))
+    with Store.open(tmp_path / "serial.duckdb") as ser:
+        ser.ingest(Events(read_events([path])))
         assert snapshot(ser) == par_model
         assert ser.con.execute("SELECT event_id FROM raw_events ORDER BY seq").fetchall() == ids  # input order
         ser_stats = ser.stats()
@@ -80,14 +82,14 @@ def test_a_bulk_ingest_leaves_the_connection_settings_as_it_found_them(tmp_path:
     docs = synthetic_file(path, jobs=60)
     bad = tmp_path / "bad.ndjson"
     bad.write_bytes(path.read_bytes() + b'{"eventType": "START"}\n')
-    with Store(tmp_path / "lineage.duckdb") as s:
+    with Store.open(tmp_path / "lineage.duckdb") as s:
         s.con.execute("SET threads = 2")
         s.con.execute("SET max_vacuum_tasks = 7")
         settings = "SELECT current_setting('threads'), current_setting('max_vacuum_tasks')"
-        assert s.ingest_paths([path], workers=2).accepted == len(docs)
+        assert s.ingest(Files([path], workers=2)).accepted == len(docs)
         assert s.con.execute(settings).fetchone() == (2, 7)
         with pytest.raises(StrictStop):
-            s.ingest_paths([bad], workers=2, strict=True)
+            s.ingest(Files([bad], workers=2), strict=True)
         assert s.con.execute(settings).fetchone() == (2, 7)
 
 
@@ -104,8 +106,8 @@ def test_rejections_name_their_lines_across_blocks(tmp_path: Path, small_blocks:
     lines[450] = b"{broken"
     lines.insert(600, lines[10])  # a duplicate of an event many blocks earlier
     path.write_bytes(b"\n".join(lines) + b"\n")
-    with Store(tmp_path / "s.duckdb") as s:
-        report = s.ingest_paths([path], workers=workers)
+    with Store.open(tmp_path / "s.duckdb") as s:
+        report = s.ingest(Files([path], workers=workers))
         stored = s.stats()["events"]
     assert len(small_blocks) == (2 if workers == 2 else 0)
     assert [(r.where, r.path) for r in report.rejected] == [(f"{path}:line 301", "$.run.runId"),
@@ -121,13 +123,13 @@ def test_strict_parallel_ingest_stores_nothing(tmp_path: Path, small_blocks: lis
     lines = path.read_bytes().splitlines()
     lines[400] = b'{"eventType": "START"}'
     path.write_bytes(b"\n".join(lines) + b"\n")
-    with Store(tmp_path / "s.duckdb") as s:
+    with Store.open(tmp_path / "s.duckdb") as s:
         with pytest.raises(StrictStop, match="line 401"):
-            s.ingest_paths([path], workers=2, strict=True)
+            s.ingest(Files([path], workers=2), strict=True)
         assert s.stats()["events"] == 0
         # the store is usable afterwards, and a good ingest works
         path.write_bytes(b"\n".join(lines[:400] + lines[401:]) + b"\n")
-        assert s.ingest_paths([path], workers=2, strict=True).accepted == len(lines) - 1
+        assert s.ingest(Files([path], workers=2), strict=True).accepted == len(lines) - 1
 
 
 def test_small_inputs_and_other_formats_take_the_same_path(tmp_path: Path, small_blocks: list[int]) -> None:
@@ -136,8 +138,8 @@ def test_small_inputs_and_other_formats_take_the_same_path(tmp_path: Path, small
     (tmp_path / "one.json").write_bytes(orjson.dumps(docs[5], option=orjson.OPT_INDENT_2))
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "more.ndjson").write_bytes(orjson.dumps(docs[6]) + b"\n" + orjson.dumps(docs[7]) + b"\n")
-    with Store(tmp_path / "s.duckdb") as s:
-        report = s.ingest_paths([tmp_path], workers=2)
+    with Store.open(tmp_path / "s.duckdb") as s:
+        report = s.ingest(Files([tmp_path], workers=2))
     # the big file holds all of them: every other file's events are duplicates
     assert (report.accepted, report.duplicates, report.rejected) == (len(docs), 8, [])
 
@@ -159,9 +161,9 @@ def test_a_worker_dying_stops_the_ingest_with_a_clear_error(tmp_path: Path, smal
         return result(self)
 
     monkeypatch.setattr(parallel._Worker, "result", dies_at_the_fourth_answer)
-    with Store(tmp_path / "s.duckdb") as s:
+    with Store.open(tmp_path / "s.duckdb") as s:
         with pytest.raises(parallel.WorkerError, match=r"an ingest worker process exited \(code -9\)"):
-            s.ingest_paths([path], workers=2, progress=lambda _: committed.set())
+            s.ingest(Files([path], workers=2), progress=lambda _: committed.set())
         stored = s.stats()["events"]
         assert 0 < stored < 480 and s.derived_seq() == stored  # whole batches, the model caught up with them
         before = snapshot(s)
@@ -169,23 +171,23 @@ def test_a_worker_dying_stops_the_ingest_with_a_clear_error(tmp_path: Path, smal
         assert snapshot(s) == before
         # running it again adds the rest
         monkeypatch.setattr(parallel._Worker, "result", result)
-        report = s.ingest_paths([path], workers=2)
+        report = s.ingest(Files([path], workers=2))
         assert (report.accepted, report.duplicates) == (480 - stored, stored)
 
 
 def test_rebuild_with_worker_processes_gives_the_same_model(tmp_path: Path, small_blocks: list[int],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from lineagelab.store import store as store_module
+    from lineagelab.store import rebuild
 
     path = tmp_path / "events.ndjson"
     docs = synthetic_file(path)
-    with Store(tmp_path / "s.duckdb") as s:
-        s.ingest(read_events([path]))
+    with Store.open(tmp_path / "s.duckdb") as s:
+        s.ingest(Events(read_events([path])))
         before = snapshot(s)
         started = len(small_blocks)
-        monkeypatch.setattr(store_module, "BATCH_SIZE", 40)  # rows per worker task
-        monkeypatch.setattr(store_module, "_PARALLEL_REBUILD", 100)
-        monkeypatch.setattr(store_module, "default_workers", lambda: 2)
+        monkeypatch.setattr(rebuild, "BATCH_SIZE", 40)  # rows per worker task
+        monkeypatch.setattr(rebuild, "_PARALLEL_REBUILD", 100)
+        monkeypatch.setattr(rebuild, "default_workers", lambda: 2)
         done: list[int] = []
         s.rebuild(progress=done.append)
         assert len(small_blocks) == started + 2  # the rebuild ran in two worker processes
@@ -199,13 +201,13 @@ def test_ctrl_c_while_the_last_batches_commit_waits_for_the_writer(tmp_path: Pat
     done with the connection (leaving earlier aborted the process), and what it committed is whole."""
     import time
 
-    from lineagelab.store import store as store_module
+    from lineagelab.store import writer
 
     path = tmp_path / "events.ndjson"
     synthetic_file(path)
-    flush = Store._flush
+    flush = Writes.flush
 
-    def slow_flush(self: Store, *args: Any, **kwargs: Any) -> None:
+    def slow_flush(self: Writes, *args: Any, **kwargs: Any) -> None:
         time.sleep(0.2)  # the writer is busy when the interrupt arrives
         flush(self, *args, **kwargs)
 
@@ -220,17 +222,17 @@ def test_ctrl_c_while_the_last_batches_commit_waits_for_the_writer(tmp_path: Pat
                 raise KeyboardInterrupt
             return super().wait(timeout)
 
-    enter = store_module._Writer.__enter__
+    enter = writer.Writer.__enter__
 
     def enter_interruptible(self: Any) -> Any:
         self.finished = InterruptedOnce()
         return enter(self)
 
-    monkeypatch.setattr(Store, "_flush", slow_flush)
-    monkeypatch.setattr(store_module._Writer, "__enter__", enter_interruptible)
-    with Store(tmp_path / "s.duckdb") as s:
+    monkeypatch.setattr(Writes, "flush", slow_flush)
+    monkeypatch.setattr(writer.Writer, "__enter__", enter_interruptible)
+    with Store.open(tmp_path / "s.duckdb") as s:
         with pytest.raises(KeyboardInterrupt):
-            s.ingest_paths([path], workers=2)
+            s.ingest(Files([path], workers=2))
         assert interrupted
         assert not any(t.name == "lineagelab-writer" and t.is_alive() for t in threading.enumerate())
         stored = s.stats()["events"]
@@ -247,9 +249,9 @@ def test_facts_failing_after_their_raw_events_committed_are_derived_on_next_open
     already committed get their facts and model when the store is next opened: the same model as a serial ingest."""
     path = tmp_path / "events.ndjson"
     docs = synthetic_file(path)
-    fail_on_second_call(monkeypatch, "_insert_facts", "disk full (simulated)")
-    with Store(tmp_path / "s.duckdb") as s, pytest.raises(RuntimeError, match="disk full"):
-        s.ingest_paths([path], workers=2)
+    fail_on_second_call(monkeypatch, "insert_facts", "disk full (simulated)")
+    with Store.open(tmp_path / "s.duckdb") as s, pytest.raises(RuntimeError, match="disk full"):
+        s.ingest(Files([path], workers=2))
     monkeypatch.undo()
     with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:  # as the failed ingest left it
         raw = con.execute("SELECT count(*), max(seq) FROM raw_events").fetchone()
@@ -257,17 +259,17 @@ def test_facts_failing_after_their_raw_events_committed_are_derived_on_next_open
         facts_seq = con.execute("SELECT value FROM meta WHERE key = 'facts_seq'").fetchone()
     assert raw is not None and facts is not None and facts_seq is not None
     assert 0 < facts[0] < raw[0] <= len(docs) and int(facts_seq[0]) < raw[1]  # raw events ahead of their facts
-    with Store(tmp_path / "s.duckdb") as s:  # opened for writing: derives what the raw events are ahead by
+    with Store.open(tmp_path / "s.duckdb") as s:  # opened for writing: derives what the raw events are ahead by
         assert s.con.execute("SELECT count(*) FROM f_events").fetchone() == (raw[0],)
         model = snapshot(s)
         ids = [r[0] for r in s.con.execute("SELECT event_id FROM raw_events ORDER BY seq").fetchall()]
-    with Store(tmp_path / "serial.duckdb") as ser:
-        ser.ingest(read_events([path]))
+    with Store.open(tmp_path / "serial.duckdb") as ser:
+        ser.ingest(Events(read_events([path])))
         kept = set(ids)
         ser_ids = [r[0] for r in ser.con.execute("SELECT event_id FROM raw_events ORDER BY seq").fetchall()]
         assert ids == ser_ids[:len(ids)]
-    with Store(tmp_path / "prefix.duckdb") as pre:  # the serial model of exactly the events stored
-        pre.ingest(e for e in read_events([path]) if e.doc is not None and _event_id(e) in kept)
+    with Store.open(tmp_path / "prefix.duckdb") as pre:  # the serial model of exactly the events stored
+        pre.ingest(Events(e for e in read_events([path]) if e.doc is not None and _event_id(e) in kept))
         assert snapshot(pre) == model
 
 
@@ -285,32 +287,32 @@ def test_a_first_model_failing_half_way_is_derived_whole_on_next_open(
         raise RuntimeError("jobs half failed (simulated)")
 
     monkeypatch.setattr(model_module, "refresh_all_jobs", failing)
-    with Store(tmp_path / "s.duckdb") as s, pytest.raises(RuntimeError, match="jobs half failed"):
-        s.ingest_paths([path], workers=2)
+    with Store.open(tmp_path / "s.duckdb") as s, pytest.raises(RuntimeError, match="jobs half failed"):
+        s.ingest(Files([path], workers=2))
     monkeypatch.undo()
     with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:  # as the failed ingest left it
         assert con.execute("SELECT count(*) FROM datasets").fetchone() != (0,)  # the datasets half committed
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
         assert con.execute("SELECT value FROM meta WHERE key = 'derived_seq'").fetchone() in (None, ("0",))
-    with Store(tmp_path / "s.duckdb") as s:
+    with Store.open(tmp_path / "s.duckdb") as s:
         model = snapshot(s)
-    with Store(tmp_path / "serial.duckdb") as ser:
-        ser.ingest(read_events([path]))
+    with Store.open(tmp_path / "serial.duckdb") as ser:
+        ser.ingest(Events(read_events([path])))
         assert snapshot(ser) == model
 
 
 def fail_on_second_call(monkeypatch: pytest.MonkeyPatch, method: str, message: str) -> None:
-    """``Store.<method>`` raises on its second call (the second batch written), as a full disk would."""
-    original = getattr(Store, method)
+    """``Writes.<method>`` raises on its second call (the second batch written), as a full disk would."""
+    original = getattr(Writes, method)
     calls: list[int] = []
 
-    def failing(self: Store, *args: Any) -> Any:
+    def failing(self: Writes, *args: Any) -> Any:
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError(message)
         return original(self, *args)
 
-    monkeypatch.setattr(Store, method, failing)
+    monkeypatch.setattr(Writes, method, failing)
 
 
 def _event_id(raw: Any) -> str:
@@ -325,11 +327,11 @@ def test_raw_events_failing_take_their_facts_back(tmp_path: Path, small_blocks: 
     events that are not stored, and the model is the one a rebuild gives."""
     path = tmp_path / "events.ndjson"
     synthetic_file(path)
-    fail_on_second_call(monkeypatch, "_insert_raw", "raw failed (simulated)")
-    with Store(tmp_path / "s.duckdb") as s, pytest.raises(RuntimeError, match="raw failed"):
-        s.ingest_paths([path], workers=2)
+    fail_on_second_call(monkeypatch, "insert_raw", "raw failed (simulated)")
+    with Store.open(tmp_path / "s.duckdb") as s, pytest.raises(RuntimeError, match="raw failed"):
+        s.ingest(Files([path], workers=2))
     monkeypatch.undo()
-    with Store(tmp_path / "s.duckdb") as s:
+    with Store.open(tmp_path / "s.duckdb") as s:
         orphans = s.con.execute("SELECT count(*) FROM f_events WHERE event_id NOT IN "
                                 "(SELECT event_id FROM raw_events)").fetchone()
         assert orphans == (0,)

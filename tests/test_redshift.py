@@ -137,6 +137,7 @@ def test_glue_output_loaded_by_redshift_copy_is_one_graph(tmp_path: Path, pg_dat
     from lineagelab.graph.resolve import resolve
     from lineagelab.graph.traverse import impact, table_lineage
     from lineagelab.ingest.reader import RawEvent
+    from lineagelab.store.sources import Events
     from lineagelab.store.store import Store
 
     lake = lake_with_seed(tmp_path)
@@ -153,8 +154,9 @@ def test_glue_output_loaded_by_redshift_copy_is_one_graph(tmp_path: Path, pg_dat
     with psycopg.connect(target.conninfo()) as con:
         assert con.execute("SELECT count(*), sum(overtimehours) FROM attendance_from_glue").fetchone() == (5, 9)
     glue = [e for e in events if e["job"]["name"].startswith("lineageglue")]
-    with Store(tmp_path / "s.duckdb") as store:
-        store.ingest(RawEvent("t", str(i), json.dumps(e).encode(), e) for i, e in enumerate(glue + report.events))
+    with Store.open(tmp_path / "s.duckdb") as store:
+        store.ingest(Events(RawEvent("t", str(i), json.dumps(e).encode(), e)
+                            for i, e in enumerate(glue + report.events)))
         down = table_lineage(store.con, resolve(store.con, "employeedb.employee").node, direction="downstream")
         keys = {d["key"] for _, d in down.graph.nodes(data=True)}
         assert f"{RS}/dev.public.attendance_from_glue" in keys  # MySQL → Glue → S3 parquet → COPY → Redshift

@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from lineagelab.ingest.reader import read_events
+from lineagelab.store.sources import Events
 from lineagelab.store.store import Store
 from tests.conftest import write_ndjson
 from tests.fault_proxy import fault_proxy
@@ -50,8 +51,8 @@ def remote_events(url: str, domain: str = DOMAIN) -> list[dict[str, Any]]:
 
 def local_store(tmp_path: Path, docs: list[dict[str, Any]]) -> Path:
     path = tmp_path / ".lineagelab" / "lineage.duckdb"
-    with Store(path) as s:
-        s.ingest(read_events([write_ndjson(tmp_path / "events.ndjson", docs)]))
+    with Store.open(path) as s:
+        s.ingest(Events(read_events([write_ndjson(tmp_path / "events.ndjson", docs)])))
     return path
 
 
@@ -190,7 +191,7 @@ def test_wait_processed_polls_until_success(tmp_path: Path, server: Server, even
     local_store(tmp_path, [events[0], events[1]])
     out = cli(tmp_path, "replay", "--domain", DOMAIN, "--endpoint-url", server.url, "--wait-processed", "20")
     assert "2 sent" in out.stdout
-    with Store(tmp_path / ".lineagelab" / "lineage.duckdb", read_only=True) as s:
+    with Store.open(tmp_path / ".lineagelab" / "lineage.duckdb", read_only=True) as s:
         statuses = [r[0] for r in s.con.execute("SELECT processing_status FROM replay_ledger").fetchall()]
     assert statuses == ["SUCCESS", "SUCCESS"]
     assert "processed" in cli(tmp_path, "replay", "status").stdout

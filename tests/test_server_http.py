@@ -156,7 +156,7 @@ def test_kill_9_keeps_every_acknowledged_event(tmp_path: Path) -> None:
         for t in threads:
             t.join(timeout=60)
     assert 50 < len(acked) < len(docs)
-    with Store(store) as s:  # opening for writing derives what the server had not derived yet
+    with Store.open(store) as s:  # opening for writing derives what the server had not derived yet
         stored = {r[0] for r in s.con.execute("SELECT event_id FROM raw_events").fetchall()}
         assert s.con.execute("SELECT count(DISTINCT event_id) FROM f_events").fetchall() == [(len(stored),)]
         before = snapshot(s)
@@ -198,6 +198,6 @@ def test_a_stopped_server_leaves_everything_stored_and_derived(tmp_path: Path) -
         assert status == 200 and result["accepted"] == len(docs)
         srv.stop()  # uvicorn shuts down gracefully, then re-raises the signal (exit status -15)
     assert journal_files(store) == []
-    with Store(store, read_only=True) as s:
+    with Store.open(store, read_only=True) as s:
         assert s.stats()["events"] == len(docs)
         assert s.con.execute("SELECT count(DISTINCT event_id) FROM f_events").fetchone() == (len(docs),)

@@ -14,7 +14,8 @@ import pytest
 
 from lineagelab.ingest.reader import parse_bytes, read_events
 from lineagelab.store import schema
-from lineagelab.store.store import Store, StoreError, StrictStop
+from lineagelab.store.sources import Events, Files
+from lineagelab.store.store import BATCH_SIZE, Store, StoreError, StrictStop
 
 MODEL_TABLES = ["runs", "run_io", "jobs", "job_versions", "datasets", "dataset_versions", "aliases",
                 "current_io", "all_io", "current_col", "all_col", "schema_fields"]
@@ -25,16 +26,16 @@ def snapshot(store: Store) -> dict[str, list[Any]]:
     return {t: sorted(map(repr, store.con.execute(f"SELECT * FROM {t}").fetchall())) for t in MODEL_TABLES}
 
 
-def ingest_docs(store: Store, docs: list[Any], **kw: Any) -> Any:
+def ingest_docs(store: Store, docs: list[Any], batch_size: int = BATCH_SIZE, **kw: Any) -> Any:
     data = b"".join(orjson.dumps(d) + b"\n" for d in docs)
-    return store.ingest(parse_bytes(data, "test"), **kw)
+    return store.ingest(Events(parse_bytes(data, "test"), batch_size), **kw)
 
 
 def test_same_event_stored_once(store: Store, events: list[dict[str, Any]]) -> None:
     r1 = ingest_docs(store, events)
     # The same event with other key order and whitespace is the same event.
     pretty = [json.dumps(e, indent=1, sort_keys=True) for e in events[:5]]
-    r2 = store.ingest(parse_bytes("\n".join(p.replace("\n", " ") for p in pretty).encode(), "again"))
+    r2 = store.ingest(Events(parse_bytes("\n".join(p.replace("\n", " ") for p in pretty).encode(), "again")))
     assert (r1.accepted, r1.duplicates) == (len(events), 0)
     assert (r2.accepted, r2.duplicates) == (0, 5)
     assert store.stats()["events"] == len(events)
@@ -42,7 +43,7 @@ def test_same_event_stored_once(store: Store, events: list[dict[str, Any]]) -> N
 
 def test_raw_events_kept_verbatim(store: Store, events: list[dict[str, Any]]) -> None:
     text = json.dumps(events[4], indent=2).encode()
-    store.ingest(parse_bytes(text, "doc.json"))
+    store.ingest(Events(parse_bytes(text, "doc.json")))
     (raw, run_id, job, etype, size), = store.con.execute(
         "SELECT raw, run_id, job_name, event_type, size FROM raw_events").fetchall()
     assert raw.encode() == text
@@ -59,7 +60,7 @@ def test_bad_events_rejected_good_ones_kept(store: Store, events: list[dict[str,
              orjson.dumps(events[6])]
     path = tmp_path / "in.ndjson"
     path.write_bytes(b"\n".join(lines))
-    report = store.ingest(read_events([path]))
+    report = store.ingest(Events(read_events([path])))
     assert report.accepted == 2
     assert [str(r) for r in report.rejected] == [
         f"{path}:line 2: malformed JSON: Expecting property name enclosed in double quotes at line 1 column 2",
@@ -84,7 +85,7 @@ def test_out_of_order_gives_same_model(tmp_path: Path, events: list[dict[str, An
     late_running["eventType"] = "RUNNING"
     late_running["eventTime"] = late_running["eventTime"].replace("10:00:05", "10:00:30")
     docs = [*events, late_running]
-    with Store(tmp_path / "ordered.duckdb") as a:
+    with Store.open(tmp_path / "ordered.duckdb") as a:
         ingest_docs(a, docs)
         expected = snapshot(a)
         run = a.con.execute("SELECT state, duration_ms FROM runs WHERE run_key = ?",
@@ -93,7 +94,7 @@ def test_out_of_order_gives_same_model(tmp_path: Path, events: list[dict[str, An
     for seed in range(3):
         shuffled = docs[:]
         random.Random(seed).shuffle(shuffled)
-        with Store(tmp_path / f"shuffled{seed}.duckdb") as b:
+        with Store.open(tmp_path / f"shuffled{seed}.duckdb") as b:
             for i in range(0, len(shuffled), 3):  # in several batches, too
                 ingest_docs(b, shuffled[i : i + 3])
             assert snapshot(b) == expected
@@ -146,19 +147,19 @@ def test_job_version_changes_with_io(store: Store, events: list[dict[str, Any]])
 
 
 def test_export_round_trip_byte_for_byte(tmp_path: Path, events: list[dict[str, Any]]) -> None:
-    with Store(tmp_path / "a.duckdb") as a:
+    with Store.open(tmp_path / "a.duckdb") as a:
         ingest_docs(a, events[:10])
-        a.ingest(parse_bytes(json.dumps(events[10], indent=2).encode(), "pretty.json"))  # multi-line original
+        a.ingest(Events(parse_bytes(json.dumps(events[10], indent=2).encode(), "pretty.json")))  # multi-line original
         with (tmp_path / "one.ndjson").open("wb") as fh:
             assert a.export_events(fh) == 11
-    with Store(tmp_path / "b.duckdb") as b:
-        report = b.ingest(read_events([tmp_path / "one.ndjson"]))
+    with Store.open(tmp_path / "b.duckdb") as b:
+        report = b.ingest(Events(read_events([tmp_path / "one.ndjson"])))
         assert report.accepted == 11 and not report.rejected
         with (tmp_path / "two.ndjson").open("wb") as fh:
             b.export_events(fh)
     assert (tmp_path / "one.ndjson").read_bytes() == (tmp_path / "two.ndjson").read_bytes()
-    with Store(tmp_path / "a.duckdb") as a:  # and re-ingesting into the source store adds nothing
-        assert a.ingest(read_events([tmp_path / "one.ndjson"])).duplicates == 11
+    with Store.open(tmp_path / "a.duckdb") as a:  # and re-ingesting into the source store adds nothing
+        assert a.ingest(Events(read_events([tmp_path / "one.ndjson"]))).duplicates == 11
 
 
 def test_export_filters(store: Store, events: list[dict[str, Any]], tmp_path: Path) -> None:
@@ -181,7 +182,7 @@ def test_migrates_a_version_1_store(tmp_path: Path, events: list[dict[str, Any]]
                     [f"id{i}", i + 1, e["eventTime"], e["eventType"], e["run"]["runId"], e["job"]["namespace"],
                      e["job"]["name"], e["producer"], raw])
     con.close()
-    with Store(path, read_only=True) as s:  # even a read-only open migrates it first
+    with Store.open(path, read_only=True) as s:  # even a read-only open migrates it first
         stats = s.stats()
         assert (stats["events"], stats["jobs"], stats["datasets"]) == (len(events), 9, 9)
         assert s.con.execute("SELECT count(*) FROM raw_events WHERE size IS NULL OR schema_url IS NULL"
@@ -190,29 +191,29 @@ def test_migrates_a_version_1_store(tmp_path: Path, events: list[dict[str, Any]]
 
 def test_newer_store_is_refused_clearly(tmp_path: Path) -> None:
     path = tmp_path / "new.duckdb"
-    with Store(path):
+    with Store.open(path):
         pass
     con = duckdb.connect(str(path))
     con.execute("UPDATE meta SET value = '99' WHERE key = 'raw_version'")
     con.close()
     with pytest.raises(StoreError, match="written by a newer lineagelab"):
-        Store(path)
+        Store.open(path)
 
 
 def test_not_a_store(tmp_path: Path) -> None:
     (tmp_path / "x.duckdb").write_bytes(b"definitely not duckdb" * 100)
     with pytest.raises(StoreError, match=r"not a lineage store|cannot open"):
-        Store(tmp_path / "x.duckdb")
+        Store.open(tmp_path / "x.duckdb")
     with pytest.raises(StoreError, match="no lineage store"):
-        Store(tmp_path / "missing.duckdb", read_only=True)
+        Store.open(tmp_path / "missing.duckdb", read_only=True)
 
 
 def test_a_store_path_with_quotes_and_spaces(tmp_path: Path, events: list[dict[str, Any]]) -> None:
     """The store is attached by an SQL statement naming its path: no path may break out of it."""
     path = tmp_path / "o'brien's lab" / "it's; DROP TABLE raw_events; --.duckdb"
-    with Store(path) as s:
+    with Store.open(path) as s:
         ingest_docs(s, events)
-    with Store(path, read_only=True) as s:
+    with Store.open(path, read_only=True) as s:
         assert s.stats()["events"] == len(events)
         assert s.cursor().execute("SELECT count(*) FROM raw_events").fetchall() == [(len(events),)]
         # what DuckDB spills goes beside the store, not into the working directory
@@ -251,7 +252,7 @@ def test_the_model_derived_at_once_is_the_model_derived_event_by_event(tmp_path:
          "job": {"namespace": "n", "name": "j"}, "inputs": [{"namespace": "s3://b", "name": "k"}],
          "outputs": [{"namespace": "s3://b", "name": "out"}]},
     ]
-    with Store(tmp_path / "one_by_one.duckdb") as s:
+    with Store.open(tmp_path / "one_by_one.duckdb") as s:
         for d in docs:
             ingest_docs(s, [d])
         expected = snapshot(s)
@@ -260,8 +261,8 @@ def test_the_model_derived_at_once_is_the_model_derived_event_by_event(tmp_path:
         assert snapshot(s) == expected
     path = tmp_path / "events.ndjson"
     path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
-    with Store(tmp_path / "bulk.duckdb") as s:
-        s.ingest_paths([path], workers=1)  # a bulk ingest: its model caught up once, at the end
+    with Store.open(tmp_path / "bulk.duckdb") as s:
+        s.ingest(Files([path], workers=1))  # a bulk ingest: its model caught up once, at the end
         assert snapshot(s) == expected
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from lineagelab.server.static_ui import STATIC
+from lineagelab.store.sources import Documents
 from lineagelab.store.store import Store
 from tests.server_fixture import Server, running_server
 
@@ -54,8 +55,8 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     path = tmp_path_factory.mktemp("viewer") / "lineage.duckdb"
     events = copy.deepcopy(_SAMPLE)
-    with Store(path) as s:
-        s.ingest_docs([*events, _evil_event(events)], "test")
+    with Store.open(path) as s:
+        s.ingest(Documents([*events, _evil_event(events)], "test"))
     return path
 
 
@@ -272,8 +273,8 @@ def _fan_in_events(n_inputs: int) -> list[dict[str, Any]]:
 
 def test_wide_and_deep_graphs_fold_and_unfold(browser: Any, tmp_path: Path) -> None:
     store = tmp_path / "wide.duckdb"
-    with Store(store) as s:
-        s.ingest_docs(_fan_in_events(30), "test")
+    with Store.open(store) as s:
+        s.ingest(Documents(_fan_in_events(30), "test"))
     html = tmp_path / "wide.html"
     subprocess.run([sys.executable, "-m", "lineagelab", "--store", str(store), "export", "html", str(html), "hub"],
                    check=True, capture_output=True)
@@ -353,8 +354,8 @@ def test_a_large_store_is_served_in_parts(browser: Any, tmp_path: Path) -> None:
     from lineagelab.simulator.synthetic import Shape, events
 
     path = tmp_path / "lineage.duckdb"
-    with Store(path) as s:
-        s.ingest_docs(list(events(Shape(jobs=150, runs_per_job=2, columns=3, layers=5))), "synthetic")
+    with Store.open(path) as s:
+        s.ingest(Documents(list(events(Shape(jobs=150, runs_per_job=2, columns=3, layers=5))), "synthetic"))
     with running_server(path) as server:
         def get(query: str) -> tuple[int, Any]:
             try:

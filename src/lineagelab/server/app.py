@@ -133,7 +133,7 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = store is None
-        s = store if store is not None else Store(store_path)
+        s = store if store is not None else Store.open(store_path)
         # The server runs many tiny transactions: DuckDB's parallelism costs more than it gives there (measured:
         # replay 113 -> 140 events/s, single events 629 -> 651 req/s with one thread). LINEAGELAB_DUCKDB_THREADS
         # sets another number, e.g. for a server mostly answering large queries.

@@ -5,7 +5,7 @@ Requests hand validated events to one commit thread, which appends whatever has 
 is acknowledged once it is durable. A second thread, the mover, takes the journal over in large pieces: it rotates
 it, appends the closed segment to ``raw_events`` in one DuckDB transaction and deletes the segment, at most every
 ``MOVE_EVERY`` seconds, so DuckDB's fixed cost per transaction is paid for thousands of events at a time. It derives
-the model for what was appended (``Store.derive_all``, on a connection of its own) when appends pause, when the
+the model for what was appended (``Store.catch_up``, on a connection of its own) when appends pause, when the
 backlog grows past ``DERIVE_BACKLOG``, or when ``sync()`` asks: a query right after a POST sees the event.
 """
 
@@ -127,7 +127,7 @@ class CommitQueue:
             self._unmoved.append(segment)
         while self._unmoved:
             segment = self._unmoved[0]
-            self.store.append_raw(segment.items)
+            self.store.append(segment.items)
             Journal.drop(segment)
             with self._ids_lock:
                 self._journaled.difference_update(p.event_id for p in segment.items)
@@ -163,7 +163,7 @@ class CommitQueue:
                 last_move = time.monotonic()
                 backlog = self.store.last_seq() - self._derived
                 if urgent or closing or not woke or backlog >= DERIVE_BACKLOG:
-                    self.store.derive_all(limit=DERIVE_CHUNK)
+                    self.store.catch_up(limit=DERIVE_CHUNK)
                     with self._progress:
                         self._done_generation = max(self._done_generation, generation)
                         self._derived = self.store.derived_seq()

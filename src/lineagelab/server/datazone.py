@@ -188,7 +188,7 @@ class DataZone:
                 seen.add((domain, token))  # a rollback leaves it here: then the lookup finds nothing, harmlessly
 
         # the event and its DataZone record commit together; the model is derived by the server's deriver
-        self.store.append_raw(items, also=write)
+        self.store.append(items, also=write)
         self.on_append()
         if winner:
             return self._replay_token(winner[0], sha, domain)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -16,3 +17,32 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | Non
 def row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
     rows = con.execute(sql, params or []).fetchall()
     return tuple(rows[0]) if rows else None
+
+
+def in_list(values: list[str]) -> str:
+    """A literal SQL list (DuckDB turns ``key IN (literals)`` on an indexed key into index lookups)."""
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")" if values else "(NULL)"
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction on ``con``: committed when the block ends, rolled back if it (or the commit) raises."""
+    con.execute("BEGIN")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def without_vacuum(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """No vacuum at the checkpoints of the block's commits (a setting of the whole database, restored after): large
+    commits leave large row groups, and vacuum would keep merging and rewriting them."""
+    vacuum = scalar(con, "SELECT current_setting('max_vacuum_tasks')")
+    con.execute("SET max_vacuum_tasks = 0")
+    try:
+        yield
+    finally:
+        con.execute(f"SET max_vacuum_tasks = {int(vacuum)}")
