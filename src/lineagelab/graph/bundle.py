@@ -97,10 +97,10 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
         doc["details"] = {}
         for i in range(0, len(nodes), _DETAILS_CHUNK):
             chunk = nodes[i:i + _DETAILS_CHUNK]
-            ds = details.datasets_details(con, [n for n in chunk if n.kind == "dataset"])
+            datasets_ = details.datasets_details(con, [n for n in chunk if n.kind == "dataset"])
             jobs_ = details.jobs_details(con, [n for n in chunk if n.kind == "job"])
             for n in chunk:
-                found = ds[n.id] if n.kind == "dataset" else jobs_[n.id]
+                found = datasets_[n.id] if n.kind == "dataset" else jobs_[n.id]
                 doc["details"][f"{n.kind}:{n.id}"] = _plain(details.as_dict(found))
             if progress is not None:
                 progress(i + len(chunk), len(nodes))
