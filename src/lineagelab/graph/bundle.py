@@ -17,16 +17,17 @@ import duckdb
 import orjson
 
 from lineagelab.graph import details
-from lineagelab.graph.modes import temporary
 from lineagelab.graph.resolve import Node, describe
-from lineagelab.store.sqlutil import scalar
+from lineagelab.store import queries
+from lineagelab.store import queries_bundle as q
+from lineagelab.store.queries_bundle import PairSide
 
 _DETAILS_CHUNK = 500  # nodes whose details are gathered together (a progress step)
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # raw events inlined in an export, in all; beyond that they are left out
 _NEVER = datetime.min.replace(tzinfo=UTC)  # a job whose runs never started sorts as the least recent
 
 
-def _iso(t: Any) -> str | None:
+def _iso(t: object) -> str | None:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(t, datetime) else None
 
 
@@ -40,14 +41,14 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
     the focus (without one, the dataset most jobs touch), whole hops at a time, the most recent jobs of the last hop
     first. Whenever runs are left out (budget, focus or depth), ``partial`` says how many were kept of how many, and
     ``cut`` whether the budget was the reason."""
-    canon = dict(con.execute("SELECT member_id, canonical_id FROM aliases").fetchall())
+    canon = q.aliases(con)
 
     def c(ds: int) -> str:  # ids are 63-bit: strings, or JavaScript rounds them
         return str(canon.get(ds, ds))
 
     keep_jobs: set[str] | None = None
     partial: dict[str, Any] | None = None
-    total = int(scalar(con, "SELECT count(*) FROM runs WHERE has_io")) if focus is not None or max_runs else 0
+    total = q.runs_with_io_count(con) if focus is not None or max_runs else 0
     if focus is not None or total > max_runs:  # a part of the store: walk out from the focus
         with _Hood.of(con) as hood:
             focus = focus or hood.busiest()
@@ -55,27 +56,20 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
                 keep_jobs, cut, kept_runs = hood.near(focus, depth, max_runs)
                 if kept_runs < total:
                     partial = {"keptRuns": kept_runs, "totalRuns": total, "maxRuns": max_runs, "cut": cut}
-    only = "" if keep_jobs is None else "AND job_id IN (SELECT unnest($1::BIGINT[]))"
-    wanted = [] if keep_jobs is None else [[int(j) for j in keep_jobs]]
     runs: dict[str, dict[str, Any]] = {}
-    for key, run_id, job, state, start, end, ms, err in con.execute(f"""
-            SELECT run_key, run_id, job_id, state, started_at, ended_at, duration_ms, error_message
-            FROM runs WHERE has_io {only} ORDER BY started_at, run_key""", wanted).fetchall():
+    for key, run_id, job, state, start, end, ms, err in q.runs_with_io(
+            con, None if keep_jobs is None else [int(j) for j in keep_jobs]):
         runs[key] = {"key": key, "runId": run_id, "job": str(job), "state": state, "start": _iso(start),
                      "end": _iso(end), "ms": ms, "error": err, "inputs": [], "outputs": [], "cols": []}
     kept = list(runs.values())
     # inputs, outputs and column edges only of the runs kept (a focused bundle of a large store would load them all)
-    of_kept = "" if keep_jobs is None else "WHERE run_key IN (SELECT unnest($1::VARCHAR[]))"
-    keys = [] if keep_jobs is None else [[r["key"] for r in kept]]
-    for key, ds, role in con.execute(f"SELECT DISTINCT run_key, ds_id, role FROM run_io {of_kept} ORDER BY ALL",
-                                     keys).fetchall():
+    keys = None if keep_jobs is None else [r["key"] for r in kept]
+    for key, ds, role in q.run_io(con, keys):
         if key in runs:
             side = runs[key]["outputs" if role == "output" else "inputs"]
             if c(ds) not in side:
                 side.append(c(ds))
-    for key, out_ds, out_f, in_ds, in_f, typ, sub in con.execute(f"""
-            SELECT DISTINCT run_key, out_ds, out_field, in_ds, in_field, type, subtype FROM f_column_edges {of_kept}
-            ORDER BY ALL""", keys).fetchall():
+    for key, out_ds, out_f, in_ds, in_f, typ, sub in q.run_column_edges(con, keys):
         if key in runs:
             runs[key]["cols"].append([c(out_ds), out_f, c(in_ds), in_f, typ, sub])
     ds_ids = {d for r in kept for d in (*r["inputs"], *r["outputs"])} | {
@@ -84,13 +78,12 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
     if focus is not None:
         (ds_ids if focus.kind == "dataset" else job_ids).add(str(focus.id))
 
-    rows = con.execute("SELECT ds_id, namespace, name FROM datasets WHERE ds_id IN (SELECT unnest($1::BIGINT[])) "
-                       "ORDER BY ds_id", [[int(d) for d in ds_ids]]).fetchall()
+    rows = queries.names(con, "dataset", [int(d) for d in ds_ids])
     fields = _fields(con, [r[0] for r in rows])
-    datasets = [{"id": str(ds), "ns": ns, "name": name, "fields": fields.get(ds, [])} for ds, ns, name in rows]
-    jobs = [{"id": str(j), "ns": ns, "name": name} for j, ns, name in con.execute(
-        "SELECT job_id, namespace, name FROM jobs WHERE job_id IN (SELECT unnest($1::BIGINT[])) ORDER BY job_id",
-        [[int(j) for j in job_ids if j != "None"]]).fetchall()]
+    datasets: list[dict[str, Any]] = [{"id": str(ds), "ns": ns, "name": name, "fields": fields.get(ds, [])}
+                                      for ds, ns, name in rows]
+    jobs: list[dict[str, Any]] = [{"id": str(j), "ns": ns, "name": name}
+            for j, ns, name in queries.names(con, "job", [int(j) for j in job_ids if j != "None"])]
 
     doc: dict[str, Any] = {
         "generated": _iso(datetime.now(UTC)),
@@ -104,10 +97,11 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
         doc["details"] = {}
         for i in range(0, len(nodes), _DETAILS_CHUNK):
             chunk = nodes[i:i + _DETAILS_CHUNK]
-            found = {"dataset": details.datasets_details(con, [n for n in chunk if n.kind == "dataset"]),
-                     "job": details.jobs_details(con, [n for n in chunk if n.kind == "job"])}
+            datasets_ = details.datasets_details(con, [n for n in chunk if n.kind == "dataset"])
+            jobs_ = details.jobs_details(con, [n for n in chunk if n.kind == "job"])
             for n in chunk:
-                doc["details"][f"{n.kind}:{n.id}"] = _plain(found[n.kind][n.id])
+                found = datasets_[n.id] if n.kind == "dataset" else jobs_[n.id]
+                doc["details"][f"{n.kind}:{n.id}"] = _plain(details.as_dict(found))
             if progress is not None:
                 progress(i + len(chunk), len(nodes))
     if with_events:
@@ -118,16 +112,8 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
 def _fields(con: duckdb.DuckDBPyConnection, ds_ids: list[int]) -> dict[int, list[list[str]]]:
     """Each dataset's latest schema, in one query (one per dataset cost seconds on large stores)."""
     out: dict[int, list[list[str]]] = defaultdict(list)
-    seen: set[tuple[int, str, str]] = set()
-    for ds, name, typ in con.execute("""
-            SELECT v.ds_id, f.name, f.type FROM (
-                SELECT ds_id, schema_hash, created_at,
-                       max(created_at) OVER (PARTITION BY ds_id) AS latest
-                FROM dataset_versions
-                WHERE schema_hash IS NOT NULL AND ds_id IN (SELECT unnest($1::BIGINT[]))) v
-            JOIN schema_fields f USING (schema_hash)
-            WHERE v.created_at = v.latest
-            ORDER BY v.ds_id, f.ordinal""", [ds_ids]).fetchall():
+    seen: set[tuple[int, str, str | None]] = set()
+    for ds, name, typ in q.latest_fields(con, ds_ids):
         if (ds, name, typ) not in seen:
             seen.add((ds, name, typ))
             out[ds].append([name, typ or ""])
@@ -144,37 +130,27 @@ class _Hood:
     @classmethod
     @contextmanager
     def of(cls, con: duckdb.DuckDBPyConnection) -> Iterator[_Hood]:
-        with temporary(con, "_hood", "pairs") as name:
-            con.execute(f"""
-                CREATE TEMP TABLE {name}_pairs AS
-                SELECT DISTINCT r.job_id::VARCHAR AS job, coalesce(a.canonical_id, io.ds_id)::VARCHAR AS ds
-                FROM run_io io JOIN runs r USING (run_key) LEFT JOIN aliases a ON a.member_id = io.ds_id
-                WHERE r.has_io AND r.job_id IS NOT NULL""")
-            yield cls(con, f"{name}_pairs")
+        with q.job_dataset_pairs(con) as pairs:
+            yield cls(con, pairs)
 
     def busiest(self) -> Node | None:
         """The dataset the most jobs touch (the viewer's default focus)."""
-        row = self.con.execute(f"SELECT ds FROM {self.pairs} GROUP BY ds ORDER BY count(*) DESC, ds::BIGINT "
-                               "LIMIT 1").fetchone()
-        return None if row is None else describe(self.con, "dataset", [int(row[0])])[int(row[0])]
+        ds = q.busiest_dataset(self.con, self.pairs)
+        return None if ds is None else describe(self.con, "dataset", [ds])[ds]
 
-    def _other(self, side: str, ids: list[str]) -> list[str]:
+    def _other(self, side: PairSide, ids: list[str]) -> list[str]:
         """The ``side`` ("job" or "ds") of the pairs whose other side is in ``ids``."""
-        other = "ds" if side == "job" else "job"
-        return sorted(r[0] for r in self.con.execute(
-            f"SELECT DISTINCT {side} FROM {self.pairs} WHERE {other} IN (SELECT unnest($1::VARCHAR[]))",
-            [ids]).fetchall())
+        return q.other_side(self.con, self.pairs, side, ids)
 
     def _runs(self, jobs: list[str]) -> dict[str, tuple[int, datetime]]:
         """Each job's runs (with inputs or outputs) and latest start."""
-        return {str(j): (n, last or _NEVER) for j, n, last in self.con.execute(
-            "SELECT job_id, count(*), max(started_at) FROM runs WHERE has_io AND job_id IN "
-            "(SELECT unnest($1::BIGINT[])) GROUP BY job_id", [[int(j) for j in jobs]]).fetchall()}
+        return {str(j): (n, last or _NEVER) for j, n, last in q.job_runs_with_io(self.con, [int(j) for j in jobs])}
 
     def near(self, focus: Node, depth: int, max_runs: int) -> tuple[set[str], bool, int]:
         """Jobs within ``depth`` dataset/job hops of the focus (0: any), either direction, whole hops while their
         runs stay within ``max_runs`` (0: any); whether the budget cut the walk short; the runs kept."""
-        level, side = [str(focus.id)], "ds" if focus.kind == "dataset" else "job"
+        side: PairSide = "ds" if focus.kind == "dataset" else "job"
+        level = [str(focus.id)]
         seen: dict[str, set[str]] = {"ds": set(), "job": set()}
         seen[side].add(str(focus.id))
         jobs = {str(focus.id)} if focus.kind == "job" else set()
@@ -204,9 +180,7 @@ class _Hood:
 def _events(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> dict[str, Any]:
     out: dict[str, list[Any]] = defaultdict(list)
     budget = MAX_EVENT_BYTES
-    for run_id, raw in con.execute("""
-            SELECT run_id, raw FROM raw_events WHERE run_id IN (SELECT unnest($1::VARCHAR[]))
-            ORDER BY event_time DESC, seq DESC""", [run_ids]).fetchall():
+    for run_id, raw in q.raw_events_of_runs(con, run_ids):
         budget -= len(raw)
         if budget < 0:
             out.setdefault("_truncated", [])

@@ -7,14 +7,13 @@ the same questions from the store without loading, and tests hold the two to the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import duckdb
 import networkx as nx
 
 from lineagelab.graph.modes import Mode, relations
-
-DS, JOB = "dataset", "job"
+from lineagelab.graph.types import Direction, NodeKey
+from lineagelab.store import queries
 
 
 @dataclass
@@ -26,14 +25,14 @@ class MemoryGraph:
     def load(cls, con: duckdb.DuckDBPyConnection, mode: Mode = Mode()) -> MemoryGraph:
         with relations(con, mode) as rel:
             g = nx.DiGraph()
-            rows = con.execute(f"SELECT ds_id, job_id, role FROM {rel.io}").fetchall()
-            g.add_edges_from(((DS, d), (JOB, j)) for d, j, r in rows if r == "input")
-            g.add_edges_from(((JOB, j), (DS, d)) for d, j, r in rows if r == "output")
+            rows = queries.all_io(con, rel)
+            g.add_edges_from((NodeKey("dataset", d), NodeKey("job", j)) for d, j, r in rows if r == "input")
+            g.add_edges_from((NodeKey("job", j), NodeKey("dataset", d)) for d, j, r in rows if r == "output")
             return cls(g, mode)
 
-    def lineage(self, start: tuple[Any, ...], direction: str = "both", depth: int | None = 20) -> dict[Any, int]:
+    def lineage(self, start: NodeKey, direction: Direction = "both", depth: int | None = 20) -> dict[NodeKey, int]:
         """Node -> signed distance (negative upstream), as ``traverse.table_lineage`` would give."""
-        out: dict[Any, int] = {start: 0}
+        out: dict[NodeKey, int] = {start: 0}
         if start not in self.graph:
             return out
         if direction in ("downstream", "both"):

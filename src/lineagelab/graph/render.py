@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from lineagelab.graph.traverse import COL, Impacted, Lineage
+from lineagelab.graph.types import GraphKey, Transformation
 
 
-def _node_id(node: tuple[Any, ...]) -> str:
-    return ":".join(str(p) for p in node)
+def _node_id(node: GraphKey) -> str:
+    return str(node)
 
 
-def transformation_label(ts: list[dict[str, Any]]) -> str:
-    return ", ".join(
-        f"{t.get('type') or '?'}/{t.get('subtype') or '?'}" + (" (masked)" if t.get("masking") else "") for t in ts
-    )
+def transformation_label(ts: Sequence[Transformation]) -> str:
+    return ", ".join(t.label() for t in ts)
 
 
 def lineage_to_dict(lin: Lineage) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def lineage_to_dict(lin: Lineage) -> dict[str, Any]:
     for a, b, d in sorted(g.edges(data=True), key=edge_key):
         e: dict[str, Any] = {"source": _node_id(a), "target": _node_id(b)}
         if "transformations" in d:
-            e["transformations"] = [{k: v for k, v in t.items() if k != "job_id"} for t in d["transformations"]]
+            e["transformations"] = [t.as_dict(with_job=True) for t in d["transformations"]]
         edges.append(e)
     out: dict[str, Any] = {
         "start": [_node_id(s) for s in lin.start],
@@ -48,9 +48,9 @@ def lineage_to_dict(lin: Lineage) -> dict[str, Any]:
     }
     if lin.column_edges:
         out["column_edges"] = [
-            {"source": f"{_node_id(('dataset', e['source'][1]))}::{e['source'][2]}",
-             "target": f"{_node_id(('dataset', e['target'][1]))}::{e['target'][2]}",
-             "transformations": [{k: v for k, v in t.items() if k != "job_id"} for t in e["transformations"]]}
+            {"source": f"dataset:{e.source.dataset}::{e.source.field}",
+             "target": f"dataset:{e.target.dataset}::{e.target.field}",
+             "transformations": [t.as_dict(with_job=False) for t in e.transformations]}
             for e in lin.column_edges
         ]
     return out
@@ -70,7 +70,7 @@ def to_dot(lin: Lineage) -> str:
     for n, d in g.nodes(data=True):
         shape = {"dataset": "box", "job": "ellipse", "column": "note"}.get(d.get("kind", ""), "box")
         style = ', style="bold"' if n in lin.start else ""
-        label = _dot_escape(d.get("key", str(n)))
+        label = _dot_escape(d.get("key", str(n.as_tuple())))
         lines.append(f'  "{_dot_escape(_node_id(n))}" [label="{label}", shape={shape}{style}];')
     for a, b, d in g.edges(data=True):
         label = transformation_label(d["transformations"]) if "transformations" in d else ""
@@ -85,10 +85,10 @@ _MERMAID_UNSAFE = re.compile(r'["<>{}\[\]()|#;`]')
 
 def to_mermaid(lin: Lineage) -> str:
     g = lin.graph
-    ids = {n: f"n{i}" for i, n in enumerate(sorted(g.nodes, key=str))}
+    ids = {n: f"n{i}" for i, n in enumerate(sorted(g.nodes, key=lambda n: str(n.as_tuple())))}  # as when tuples
     lines = ["flowchart LR"]
     for n, d in g.nodes(data=True):
-        label = _MERMAID_UNSAFE.sub(lambda m: f"#{ord(m.group(0))};", d.get("key", str(n)))
+        label = _MERMAID_UNSAFE.sub(lambda m: f"#{ord(m.group(0))};", d.get("key", str(n.as_tuple())))
         open_, close = {"job": ("([", "])"), "column": ("[/", "/]")}.get(d.get("kind", ""), ("[", "]"))
         lines.append(f'  {ids[n]}{open_}"{label}"{close}')
     for a, b, d in g.edges(data=True):

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 import duckdb
 
 from lineagelab.events.identity import dataset_key, job_key
+from lineagelab.graph.types import NodeKey
+from lineagelab.store import queries
+from lineagelab.store.queries import NodeKind
 
 
 @dataclass(frozen=True)
 class Node:
-    kind: str  # "dataset" | "job"
+    kind: NodeKind
     id: int
     namespace: str
     name: str
@@ -22,8 +25,9 @@ class Node:
         return dataset_key(self.namespace, self.name) if self.kind == "dataset" else job_key(self.namespace, self.name)
 
     @property
-    def nx_id(self) -> tuple[str, int]:
-        return (self.kind, self.id)
+    def nx_id(self) -> NodeKey:
+        """The node's key in lineage graphs."""
+        return NodeKey(self.kind, self.id)
 
 
 @dataclass(frozen=True)
@@ -50,24 +54,7 @@ _SEGMENTS = re.compile(r"[/.:]")
 def _candidates(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int, Node]]:
     """(tier, node) pairs: 0 exact identity, 1 exact last name segment, 2 substring. Aliases map to canonical."""
     low = text.lower()
-    rows = con.execute(
-        """
-        WITH ids AS (
-            SELECT ds_id AS id, namespace, name, namespace AS match_ns, name AS match_name FROM datasets
-            UNION ALL
-            SELECT DISTINCT s.ds_id, d.namespace, d.name, s.alias_namespace, s.alias_name
-            FROM f_symlinks s JOIN datasets d ON d.ds_id = s.ds_id
-        )
-        SELECT 'dataset', coalesce(a.canonical_id, ids.id) AS id, coalesce(c.namespace, ids.namespace),
-               coalesce(c.name, ids.name), match_ns, match_name
-        FROM ids LEFT JOIN aliases a ON a.member_id = ids.id LEFT JOIN datasets c ON c.ds_id = a.canonical_id
-        WHERE contains(lower(match_ns || '/' || match_name), $1) OR contains(lower(match_ns || ':' || match_name), $1)
-        UNION ALL
-        SELECT 'job', job_id, namespace, name, namespace, name FROM jobs
-        WHERE contains(lower(namespace || '.' || name), $1)
-        """,
-        [low],
-    ).fetchall()
+    rows = queries.node_candidates(con, low)
     out: list[tuple[int, Node]] = []
     for kind, node_id, cns, cname, ns, name in rows:
         full = {dataset_key(ns, name).lower(), f"{ns}:{name}".lower()} if kind == "dataset" else {
@@ -79,7 +66,7 @@ def _candidates(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int, No
 
 
 def _distinct(nodes: list[Node]) -> list[Node]:
-    return sorted({n.nx_id: n for n in nodes}.values(), key=lambda n: (n.kind, n.key))
+    return sorted({(n.kind, n.id): n for n in nodes}.values(), key=lambda n: (n.kind, n.key))
 
 
 def resolve(con: duckdb.DuckDBPyConnection, text: str) -> NodeRef:
@@ -102,14 +89,10 @@ def resolve(con: duckdb.DuckDBPyConnection, text: str) -> NodeRef:
     raise NodeNotFound(f"no dataset or job matches {text!r}")
 
 
-def describe(con: duckdb.DuckDBPyConnection, kind: str, ids: list[int]) -> dict[int, Node]:
+def describe(con: duckdb.DuckDBPyConnection, kind: NodeKind, ids: list[int]) -> dict[int, Node]:
     if not ids:
         return {}
-    if kind == "dataset":
-        sql = "SELECT ds_id, namespace, name FROM datasets WHERE ds_id IN (SELECT unnest($1::BIGINT[]))"
-    else:
-        sql = "SELECT job_id, namespace, name FROM jobs WHERE job_id IN (SELECT unnest($1::BIGINT[]))"
-    found = {r[0]: Node(kind, r[0], r[1], r[2]) for r in con.execute(sql, [ids]).fetchall()}
+    found = {i: Node(kind, i, ns, name) for i, ns, name in queries.names(con, kind, ids)}
     for i in ids:  # ids known only from edges (never observed directly): keep them visible
         found.setdefault(i, Node(kind, i, "?", str(i)))
     return found

@@ -1,4 +1,4 @@
-"""The Amazon DataZone lineage API, answered locally (shapes from the botocore model; see ../shared/notes/datazone.md).
+"""The Amazon DataZone lineage API, answered locally (shapes from the botocore model).
 
 Any ``dzd_…`` domain id works and comes into being on first use. PostLineageEvent takes the raw event bytes and is
 idempotent per ``Client-Token`` (header, or the legacy ``clientToken`` query parameter): the same token and body give
@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+import duckdb
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -96,15 +97,14 @@ class DataZone:
     def __init__(self, store: Store, on_append: Callable[[], None]):
         self.store = store
         self.on_append = on_append  # wakes the deriver
-        self._graphs: dict[str, tuple[Any, dz_graph.DzGraph]] = {}
+        self._graphs: dict[str, tuple[tuple[int, datetime | None], dz_graph.DzGraph]] = {}
         self._graph_lock = threading.Lock()
         self._tokens: set[tuple[str, str]] | None = None
 
     def _seen_tokens(self) -> set[tuple[str, str]]:
         """(domain, Client-Token) pairs ever stored: most posts carry a new token and need no lookup at all."""
         if self._tokens is None:
-            self._tokens = {(d, t) for d, t in self.store.reader().execute(
-                "SELECT domain_id, client_token FROM dz_events WHERE client_token IS NOT NULL").fetchall()}
+            self._tokens = dzstore.tokens(self.store.reader())
         return self._tokens
 
     # -- helpers ---------------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ class DataZone:
                                  datetime.now(UTC), CREATED_BY, status, error, body.decode("utf-8"), False)
         winner: list[dzstore.DzEvent] = []
 
-        def write(con: Any) -> None:
+        def write(con: duckdb.DuckDBPyConnection) -> None:
             # a concurrent request with the same token may have won the race (writes are serialised here)
             if token is not None and (domain, token) in seen:
                 existing = dzstore.by_token(con, domain, token)

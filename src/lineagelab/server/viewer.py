@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import duckdb
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,8 +17,13 @@ from lineagelab.graph import diff as gdiff
 from lineagelab.graph.modes import Mode
 from lineagelab.graph.resolve import AmbiguousNode, Node, NodeNotFound, NodeRef, resolve
 from lineagelab.graph.traverse import column_lineage, impact, table_lineage, whole_graph
+from lineagelab.graph.types import DIRECTIONS, Direction
 from lineagelab.server.errors import ApiError
+from lineagelab.store import queries
+from lineagelab.store.queries import NodeKind
 from lineagelab.store.store import Store
+
+Con = duckdb.DuckDBPyConnection
 
 
 def _json(data: Any) -> Response:
@@ -60,7 +67,7 @@ def _mode(request: Request) -> Mode:
         raise ApiError(400, "BadRequest", str(exc)) from None
 
 
-def _ref(con: Any, text: str) -> NodeRef:
+def _ref(con: Con, text: str) -> NodeRef:
     try:
         return resolve(con, text)
     except AmbiguousNode as exc:
@@ -69,18 +76,24 @@ def _ref(con: Any, text: str) -> NodeRef:
         raise ApiError(404, "NotFound", str(exc)) from None
 
 
-def _with_cursor(fn: Callable[[Any, Request], Any],
+def _with_cursor(fn: Callable[[Con, Request], Any],
                  answer: Callable[[Any], Response] = _json) -> Callable[[Store, Request], Response]:
     def run(store: Store, request: Request) -> Response:
         return answer(fn(store.reader(), request))
     return run
 
 
-def lineage(con: Any, request: Request) -> Any:
+def _direction(request: Request) -> Direction:
+    asked = request.query_params.get("direction", "both")
+    for direction in DIRECTIONS:
+        if asked == direction:
+            return direction
+    raise ApiError(400, "BadRequest", "direction must be upstream, downstream or both")
+
+
+def lineage(con: Con, request: Request) -> Any:
     text = str(_param(request, "node", True))
-    direction = request.query_params.get("direction", "both")
-    if direction not in ("upstream", "downstream", "both"):
-        raise ApiError(400, "BadRequest", "direction must be upstream, downstream or both")
+    direction = _direction(request)
     depth = _int(request, "depth", 20)
     mode = _mode(request)
     ref = _ref(con, text)
@@ -89,16 +102,16 @@ def lineage(con: Any, request: Request) -> Any:
     return render.lineage_to_dict(table_lineage(con, ref.node, mode, direction, depth, _bool(request, "columns")))
 
 
-def impact_(con: Any, request: Request) -> Any:
+def impact_(con: Con, request: Request) -> Any:
     text, mode = str(_param(request, "node", True)), _mode(request)
     return render.impact_to_dict(impact(con, _ref(con, text), mode, upstream=_bool(request, "upstream")))
 
 
-def graph(con: Any, request: Request) -> Any:
+def graph(con: Con, request: Request) -> Any:
     return render.lineage_to_dict(whole_graph(con, _mode(request)))
 
 
-def diff(con: Any, request: Request) -> Any:
+def diff(con: Con, request: Request) -> Any:
     run1, run2 = _param(request, "run1"), _param(request, "run2")
     try:
         if run1 and run2:
@@ -111,18 +124,19 @@ def diff(con: Any, request: Request) -> Any:
         raise ApiError(400, "BadRequest", f"not an ISO-8601 time: {exc}") from None
 
 
-def search(con: Any, request: Request) -> Any:
-    return details.search(con, str(_param(request, "q", True)), _int(request, "limit", 50, 1, 500))
+def search(con: Con, request: Request) -> Any:
+    return [dataclasses.asdict(hit) for hit in
+            details.search(con, str(_param(request, "q", True)), _int(request, "limit", 50, 1, 500))]
 
 
-def node(con: Any, request: Request) -> Any:
+def node(con: Con, request: Request) -> Any:
     ref = _ref(con, str(_param(request, "node", True)))
     if ref.node.kind == "dataset":
-        return details.dataset_details(con, ref.node)
-    return details.job_details(con, ref.node)
+        return details.as_dict(details.dataset_details(con, ref.node))
+    return details.as_dict(details.job_details(con, ref.node))
 
 
-def events(con: Any, request: Request) -> Any:
+def events(con: Con, request: Request) -> Any:
     return details.run_events(con, str(_param(request, "run", True)))
 
 
@@ -130,7 +144,7 @@ def events(con: Any, request: Request) -> Any:
 MAX_RUNS = 2000
 
 
-def _focus(con: Any, request: Request) -> Node | None:
+def _focus(con: Con, request: Request) -> Node | None:
     """The bundle's focus: ``node`` as typed, or ``kind`` and ``id`` (what the viewer knows of a node it shows)."""
     text, kind, ident = _param(request, "node"), _param(request, "kind"), _param(request, "id")
     if text:
@@ -138,16 +152,16 @@ def _focus(con: Any, request: Request) -> Node | None:
     if kind is None and ident is None:
         return None
     ident = ident or ""
-    if kind not in ("dataset", "job") or not (ident.isascii() and ident.isdigit() and int(ident) < 2**63):
+    if (kind != "dataset" and kind != "job") or not (ident.isascii() and ident.isdigit() and int(ident) < 2**63):
         raise ApiError(400, "BadRequest", "kind must be dataset or job, and id a node id (a non-negative integer)")
-    table, column = ("datasets", "ds_id") if kind == "dataset" else ("jobs", "job_id")
-    row = con.execute(f"SELECT namespace, name FROM {table} WHERE {column} = ?", [int(ident)]).fetchone()
-    if row is None:
+    node_kind: NodeKind = "dataset" if kind == "dataset" else "job"
+    named = queries.name_of(con, node_kind, int(ident))
+    if named is None:
         raise ApiError(404, "NotFound", f"no {kind} with id {ident}")
-    return Node(str(kind), int(ident), row[0], row[1])
+    return Node(node_kind, int(ident), *named)
 
 
-def bundle_(con: Any, request: Request) -> Any:
+def bundle_(con: Con, request: Request) -> Any:
     """Runs, datasets and jobs for the browser (details and raw events are fetched per node)."""
     from lineagelab.graph.bundle import build
 
