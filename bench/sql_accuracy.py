@@ -1,7 +1,10 @@
-"""SQL lineage accuracy and speed on ../shared/sql-lineage-cases (issue 5), ours beside sqllineage and
-openlineage-sql when they are installed (``pip install -e '.[bench]'``), measured in the same run.
+"""SQL lineage accuracy and speed on the peer suites' cases (issue 5: the SQL test cases of the sqllineage and
+OpenLineage projects, one JSON case per line), ours beside sqllineage and openlineage-sql when they are installed
+(``pip install -e '.[bench]'``), measured in the same run.
 
     .venv/bin/python bench/sql_accuracy.py [--cases PATH] [--show-failures N]
+
+``--cases`` defaults to ``$LINEAGELAB_SQL_CASES``, else ``peer_suites.jsonl`` of the case folder beside the checkout.
 
 Scoring (the cases' README): names lower-cased, quotes stripped; a case's tables are right only if both input and
 output sets match (a side the suite leaves out is not scored); column edges are (target column, source
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +27,8 @@ from typing import Any
 from lineagelab.sql.lineage import analyze, compose, split
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT.parent / "shared" / "sql-lineage-cases" / "peer_suites.jsonl"
+DEFAULT = Path(os.environ.get("LINEAGELAB_SQL_CASES")
+               or ROOT.parent / "shared" / "sql-lineage-cases" / "peer_suites.jsonl")
 DIALECTS = {"ansi": None, "generic": None, "postgres": "postgres", "redshift": "redshift"}
 
 

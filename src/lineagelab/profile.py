@@ -22,7 +22,12 @@ redirected there while lineage keeps the AWS names, so captured events look as A
     [lake]
     root = ".lineagelab/lake"          # s3://bucket/key lives in {root}/bucket/key
 
-The ``[[map.*]]`` rules of a replay live in the same file (``aws_targets.mapping``).
+    [[map.namespace]]                  # replay's local -> AWS rewrite rules (``aws_targets.mapping`` applies them)
+    local = "mysql://127.0.0.1:3306"
+    aws = "mysql://lineage-rds.c1a2b3c4d5e6.us-west-2.rds.amazonaws.com:3306"
+
+This module is the file's only reader: every command takes its profile from ``load``, which honours
+``$LINEAGELAB_PROFILE`` the same way for all of them.
 """
 
 from __future__ import annotations
@@ -70,6 +75,27 @@ class Connection:
         return f"Connection(name={self.name!r}, url={self.url!r}, user={self.user!r})"
 
 
+@dataclass(frozen=True)
+class MapRule:
+    """Rewrite identities starting with ``local`` to start with ``aws`` (names: within ``namespace``, if given)."""
+
+    local: str
+    aws: str
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class MapSection:
+    """The ``[[map.*]]`` rules, with the account and region the file's ``[aws]`` sets (None where it sets none:
+    then Glue ARNs keep theirs)."""
+
+    account: str | None = None
+    region: str | None = None
+    namespaces: tuple[MapRule, ...] = ()
+    names: tuple[MapRule, ...] = ()
+    job_namespaces: tuple[MapRule, ...] = ()
+
+
 @dataclass
 class Profile:
     account: str = "123456789012"
@@ -79,6 +105,7 @@ class Profile:
     connections: dict[str, Connection] = field(default_factory=dict)
     lake: Path = Path(".lineagelab/lake")
     path: Path | None = None
+    map: MapSection = field(default_factory=MapSection)
 
     def endpoint(self, host: str, port: int) -> Endpoint | None:
         for e in self.endpoints:
@@ -140,23 +167,61 @@ def parse(doc: dict[str, Any], path: Path | None = None, base: Path | None = Non
         prof.lake = p if p.is_absolute() else (base or Path.cwd()) / p
     elif base is not None:
         prof.lake = base / prof.lake
+    prof.map = _map_section(doc, path)
     return prof
 
 
-def load(path: Path | str | None = None) -> Profile:
-    """``path``, else ``$LINEAGELAB_PROFILE``, else ``./lineagelab.toml`` if present, else defaults."""
+def _map_section(doc: dict[str, Any], path: Path | None) -> MapSection:
+    maps = doc.get("map", {})
+    if not isinstance(maps, dict):
+        raise ProfileError(f"{_where(path, 'map')} must be a table")
+    aws = doc.get("aws", {})
+    return MapSection(
+        account=str(aws["account"]) if aws.get("account") else None,
+        region=str(aws["region"]) if aws.get("region") else None,
+        namespaces=_rules(maps.get("namespace"), path, "map.namespace"),
+        names=_rules(maps.get("name"), path, "map.name", with_namespace=True),
+        job_namespaces=_rules(maps.get("job_namespace"), path, "map.job_namespace"),
+    )
+
+
+def _rules(items: Any, path: Path | None, key: str, with_namespace: bool = False) -> tuple[MapRule, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise ProfileError(f"{_where(path, key)} must be a list of tables ([[{key}]])")
+    rules = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("local"), str) or not isinstance(item.get("aws"), str):
+            raise ProfileError(f"{_where(path, f'{key}[{i}]')} needs string keys 'local' and 'aws'")
+        namespace = item.get("namespace") if with_namespace else None
+        if namespace is not None and not isinstance(namespace, str):
+            raise ProfileError(f"{_where(path, f'{key}[{i}].namespace')} must be a string")
+        rules.append(MapRule(item["local"], item["aws"], namespace))
+    return tuple(rules)
+
+
+def load(path: Path | str | None = None, *, what: str = "profile") -> Profile:
+    """``path``, else ``$LINEAGELAB_PROFILE``, else ``./lineagelab.toml`` if present, else defaults.
+
+    ``what`` names the file in errors as the command's option calls it (``replay --map`` reads a "mapping profile").
+    """
     env = os.environ.get("LINEAGELAB_PROFILE")
     chosen = Path(path) if path else (Path(env) if env else None)
     if chosen is None:
         chosen = Path(DEFAULT_FILE)
         if not chosen.exists():
             return Profile()
-    if not chosen.exists():
-        raise ProfileError(f"{chosen}: no such profile")
     try:
-        doc = tomllib.loads(chosen.read_text())
+        text = chosen.read_text("utf-8")
+    except OSError as exc:
+        raise ProfileError(f"cannot read {what} {chosen}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{chosen}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{chosen}: {exc}") from None
+        raise ProfileError(f"{chosen}: not valid TOML: {exc}") from None
     return parse(doc, chosen, chosen.resolve().parent)
 
 

@@ -1,6 +1,7 @@
 """Local identities -> their AWS twins, applied consistently to a whole event.
 
-A profile (``lineagelab.toml`` or ``--map FILE``) lists rewrite rules::
+The rules are the ``[[map.*]]`` section of the project profile (``lineagelab.toml``, ``$LINEAGELAB_PROFILE`` or
+``--map FILE``), read by ``lineagelab.profile`` like the rest of the file::
 
     [aws]
     account = "123456789012"
@@ -32,7 +33,6 @@ project's endpoint aliases) need no profile.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,18 +40,14 @@ from typing import Any
 
 import orjson
 
+from lineagelab import profile
+from lineagelab.profile import MapRule, MapSection, Profile, ProfileError
+
+__all__ = ["Mapping_", "ProfileError", "Rule", "for_profile", "from_section", "load"]
+
 _GLUE = re.compile(r"^arn:aws:glue:([a-z0-9-]+):(\d{12})$")
 
-
-class ProfileError(ValueError):
-    pass
-
-
-@dataclass
-class Rule:
-    local: str
-    aws: str
-    namespace: str | None = None
+Rule = MapRule  # the profile's rule type, under the name this module always gave it
 
 
 @dataclass
@@ -131,37 +127,17 @@ class Mapping_:
             self._ident(src)
 
 
-def _rules(items: Any, where: str, with_namespace: bool = False) -> list[Rule]:
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        raise ProfileError(f"{where} must be a list of tables ([[{where}]])")
-    rules = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("local"), str) or not isinstance(item.get("aws"), str):
-            raise ProfileError(f"{where}[{i}] needs string keys 'local' and 'aws'")
-        rules.append(Rule(item["local"], item["aws"], item.get("namespace") if with_namespace else None))
-    return rules
+def for_profile(prof: Profile) -> Mapping_:
+    """The mapping of a loaded profile's ``[map]`` section."""
+    return from_section(prof.map)
 
 
-def load(path: Path | None) -> Mapping_:
-    if path is None:
-        return Mapping_()
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise ProfileError(f"cannot read mapping profile {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
-    aws = data.get("aws") or {}
-    maps = data.get("map") or {}
-    account = aws.get("account")
-    if account is not None and not re.fullmatch(r"\d{12}", str(account)):
-        raise ProfileError(f"{path}: aws.account must be 12 digits, got {account!r}")
-    return Mapping_(
-        account=str(account) if account else None,
-        region=aws.get("region"),
-        namespaces=_rules(maps.get("namespace"), "map.namespace"),
-        names=_rules(maps.get("name"), "map.name", with_namespace=True),
-        job_namespaces=_rules(maps.get("job_namespace"), "map.job_namespace"),
-    )
+def from_section(section: MapSection) -> Mapping_:
+    return Mapping_(account=section.account, region=section.region, namespaces=list(section.namespaces),
+                    names=list(section.names), job_namespaces=list(section.job_namespaces))
+
+
+def load(path: Path | None = None) -> Mapping_:
+    """Transitional, for the replay command until it calls ``profile.load(path, what="mapping profile")`` and
+    ``for_profile`` itself: the same two calls (this module reads no file)."""
+    return for_profile(profile.load(path, what="mapping profile"))

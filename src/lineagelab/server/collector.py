@@ -1,18 +1,19 @@
-"""The OpenLineage HTTP collector (Marquez-compatible ``POST /api/v1/lineage``) and a batch endpoint."""
+"""The OpenLineage HTTP collector (Marquez-compatible ``POST /api/v1/lineage``) and a batch endpoint.
+
+Handlers take the commit queue they write through, not the server's state, so this module needs nothing of ``app``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from lineagelab.ingest.prepare import Pending, Rejection, accept
 from lineagelab.ingest.reader import RawEvent, parse_bytes
+from lineagelab.server.commits import CommitQueue
 from lineagelab.server.errors import ApiError
-
-if TYPE_CHECKING:
-    from lineagelab.server.app import State
 
 JSON_TYPES = ("", "application/json", "application/x-ndjson", "application/jsonl", "application/x-jsonlines",
               "text/plain")
@@ -24,7 +25,7 @@ def _check_type(request: Request) -> None:
         raise ApiError(415, "UnsupportedMediaType", f"Content-Type {ctype!r} is not JSON")
 
 
-def post_one(state: State, request: Request, body: bytes) -> Response:
+def post_one(commits: CommitQueue, request: Request, body: bytes) -> Response:
     """One event -> 201 once it is committed; 400 with the same message ``lineagelab ingest`` gives."""
     _check_type(request)
     raws = list(parse_bytes(body, "request"))
@@ -37,11 +38,11 @@ def post_one(state: State, request: Request, body: bytes) -> Response:
     if isinstance(prepared, Rejection):
         return JSONResponse({"error": "InvalidEvent", "path": prepared.path or "$", "message": prepared.message},
                             status_code=400)
-    new = state.commits.submit([prepared])
+    new = commits.submit([prepared])
     return JSONResponse({"id": prepared.event_id, "duplicate": prepared.event_id not in new}, status_code=201)
 
 
-def post_batch(state: State, request: Request, body: bytes) -> Response:
+def post_batch(commits: CommitQueue, request: Request, body: bytes) -> Response:
     """A JSON array or NDJSON: each event accepted or rejected on its own; valid ones are committed together."""
     _check_type(request)
     results: list[dict[str, Any]] = []
@@ -56,7 +57,7 @@ def post_batch(state: State, request: Request, body: bytes) -> Response:
         else:
             items.append(prepared)
             results.append({"index": index, "status": "accepted", "id": prepared.event_id})
-    new = state.commits.submit(items)
+    new = commits.submit(items)
     seen: set[str] = set()
     for r in results:
         if r["status"] == "accepted":

@@ -3,10 +3,12 @@
 Fixtures:
 
 ``lineage_spark``
-    A Glue-5-like local SparkSession (Hive catalog, JDBC drivers, s3:// redirected to a temporary lake), one per
-    test session: starting Spark takes seconds, tests take milliseconds.
+    A Glue-5-like local SparkSession (Hive catalog, JDBC drivers), one per test session: starting Spark takes
+    seconds, tests take milliseconds.
 ``lineage``
-    Captures the lineage of what the test writes; ``lineage.last()`` is the last write's :class:`WriteLineage`::
+    Captures the lineage of what the test writes, with s3:// redirected to a temporary lake and the profile's AWS
+    endpoints to their local services for this test only; ``lineage.last()`` is the last write's
+    :class:`WriteLineage`::
 
         def test_totals(lineage_spark, lineage):
             orders = lineage_spark.read.csv("s3://shop/orders.csv", header=True, inferSchema=True)
@@ -70,11 +72,14 @@ def lineagelab_profile(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="session")
 def lineage_spark(lineagelab_profile: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from lineagelab.spark_local import redirect
     from lineagelab.spark_local.session import build_session
 
     home = tmp_path_factory.mktemp("lineagelab-spark")
     spark = build_session("pytest", lineagelab_profile, {"spark.glue.JOB_NAME": "pytest"}, home=home,
                           master="local[2]")
+    # the redirect build_session installs is process-wide; tests get it from ``lineage``, each for its own duration
+    redirect.uninstall()
     yield spark
     spark.stop()
 
@@ -84,10 +89,20 @@ def lineage(lineage_spark: Any, lineagelab_profile: Any) -> Iterator[LineageReco
     from lineagelab.spark_local import redirect
     from lineagelab.spark_local.session import attach_capture
 
+    before = redirect.active()
     redirect.install(redirect.Redirect(lineagelab_profile))
-    events: list[dict[str, Any]] = []
-    capture = attach_capture(lineage_spark, lineagelab_profile, events.append, {"spark.glue.JOB_NAME": "pytest"})
-    recorder = LineageRecorder(capture, events, Path(lineagelab_profile.lake))
-    yield recorder
-    capture.flush()
-    capture.detach()
+    try:
+        events: list[dict[str, Any]] = []
+        capture = attach_capture(lineage_spark, lineagelab_profile, events.append,
+                                 {"spark.glue.JOB_NAME": "pytest"})
+        try:
+            yield LineageRecorder(capture, events, Path(lineagelab_profile.lake))
+            capture.flush()
+        finally:
+            capture.detach()
+    finally:
+        # leave the next test the redirect it would have had (none, unless the caller installed one)
+        if before is None:
+            redirect.uninstall()
+        else:
+            redirect.install(before)
