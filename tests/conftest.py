@@ -1,4 +1,4 @@
-"""Shared fixtures: the official spec from ../shared (falling back to the bundled copy), sample events, stores."""
+"""Shared fixtures: the official spec (the machine's shared copy when present, else the bundled one), sample events, stores."""
 
 from __future__ import annotations
 

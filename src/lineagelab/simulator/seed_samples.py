@@ -1,7 +1,7 @@
 """The seed's four scenarios as the events AWS emits for them (Glue job, Glue notebook, Redshift, EMR Serverless).
 
 These are the bundled sample events of the demo and the fixtures of the store and graph tests. They follow the shapes
-openlineage-spark and DataZone produce (../shared/notes): job names, facets, Glue ARN symlinks, the
+openlineage-spark and DataZone produce (docs/architecture.md names them): job names, facets, Glue ARN symlinks, the
 ``environment-properties`` facet, column lineage with transformation types. A second day of the Glue job drops a
 column, so history, as-of and diff have something to show.
 """
