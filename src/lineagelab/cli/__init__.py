@@ -58,7 +58,7 @@ lake_app.command("put")(project.lake_put)
 lake_app.command("ls")(project.lake_ls)
 
 glue_app = _group("Run AWS Glue jobs and notebooks unchanged on local Spark, with lineage.")
-glue_app.command("run-job")(glue.run_job_cmd)
+glue_app.command("run-job")(glue.run_job)
 glue_app.command("notebook")(glue.notebook)
 
 emr_app = _group("Run EMR Serverless Spark jobs locally, with lineage.")

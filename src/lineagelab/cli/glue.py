@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
+from lineagelab.cli import spark
 from lineagelab.cli.shared import UserError, key_values, load_profile
-from lineagelab.cli.spark import run_job
 
 
-def run_job_cmd(
+def run_job(
     script: Annotated[Path, typer.Argument(help="The Glue job's Python script.")],
     job_name: Annotated[str, typer.Option("--job-name", help="The Glue job's name (JOB_NAME).")],
     arg: Annotated[list[str] | None, typer.Option("--arg", help="Job argument KEY=VALUE (as --KEY VALUE).")] = None,
@@ -25,8 +25,8 @@ def run_job_cmd(
 
     argv = jobs.glue_job_argv(job_name, key_values(arg or [], "--arg"))
     extra = jobs.glue_job_conf(job_name, key_values(conf or [], "--conf"), lineage=not no_lineage)
-    run_job(script, app_name=job_name, preset="glue5", argv=argv, conf=extra, connections=connections,
-            profile=profile, glue_globals=True, environ={"JOB_NAME": job_name})
+    spark.run_job(script, app_name=job_name, preset="glue5", argv=argv, conf=extra, connections=connections,
+                  profile=profile, glue_globals=True, environ={"JOB_NAME": job_name})
 
 
 def notebook(
@@ -43,5 +43,5 @@ def notebook(
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from None
     name = script.conf.get("spark.glue.JOB_NAME") or notebook.stem
-    run_job(notebook, app_name=name, preset="glue5", argv=["--JOB_NAME", name], conf={}, connections=connections,
-            profile=profile, glue_globals=True, environ={"JOB_NAME": name})
+    spark.run_job(notebook, app_name=name, preset="glue5", argv=["--JOB_NAME", name], conf={},
+                  connections=connections, profile=profile, glue_globals=True, environ={"JOB_NAME": name})

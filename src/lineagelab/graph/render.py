@@ -106,7 +106,7 @@ def graph_tree(lin: Lineage) -> str:
     """The whole graph as a text tree: every job, then what it reads and writes.
 
     Plain lines, not a rich Tree: names are data (a "[/b]" in one broke rich's markup), lines are never cropped to the
-    terminal's width, and a store of tens of thousands of jobs prints in a few seconds rather than tens."""
+    terminal's width, and a Tree is several times slower on a large store."""
     g = lin.graph
 
     def key(n: tuple[str, int]) -> str:
