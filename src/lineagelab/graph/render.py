@@ -100,3 +100,40 @@ def to_mermaid(lin: Lineage) -> str:
 
 def impact_to_dict(items: list[Impacted]) -> list[dict[str, Any]]:
     return [{"kind": i.kind, "key": i.key, "distance": i.distance, "path": i.path} for i in items]
+
+
+def graph_tree(lin: Lineage) -> str:
+    """The whole graph as a text tree: every job, then what it reads and writes.
+
+    Plain lines, not a rich Tree: names are data (a "[/b]" in one broke rich's markup), lines are never cropped to the
+    terminal's width, and a Tree is several times slower on a large store."""
+    g = lin.graph
+
+    def key(n: tuple[str, int]) -> str:
+        return str(g.nodes[n].get("key", ""))
+
+    lines = [f"lineage graph ({lin.mode}): {sum(1 for n in g if n[0] == 'job')} jobs, "
+             f"{sum(1 for n in g if n[0] == 'dataset')} datasets"]
+    jobs = sorted((n for n in g if n[0] == "job"), key=key)
+    for i, j in enumerate(jobs):
+        last_job = i == len(jobs) - 1
+        lines.append(("└── " if last_job else "├── ") + key(j))
+        items = [f"reads  {key(n)}" for n in sorted(g.predecessors(j), key=key)] + \
+                [f"writes {key(n)}" for n in sorted(g.successors(j), key=key)]
+        for k, item in enumerate(items):
+            lines.append(("    " if last_job else "│   ") + ("└── " if k == len(items) - 1 else "├── ") + item)
+    return "\n".join(lines)
+
+
+def diff_text(result: dict[str, Any]) -> str:
+    """A diff (``graph.diff.compare_*``) as lines: ``-`` removed, ``+`` added, ``~`` a column's type changed."""
+    from lineagelab.graph.diff import CATEGORIES
+
+    lines = [f"diff {result['from']} → {result['to']}"]
+    for cat in CATEGORIES:
+        for side, sign in (("removed", "-"), ("added", "+")):
+            lines += [f"  {sign} {cat[:-1] if cat.endswith('s') else cat}: {item}" for item in result[cat][side]]
+    lines += [f"  ~ column type: {ch['column']}: {ch['from']} → {ch['to']}" for ch in result["schema-changes"]]
+    if len(lines) == 1:
+        lines.append("  no changes")
+    return "\n".join(lines)

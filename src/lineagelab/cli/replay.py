@@ -1,0 +1,121 @@
+"""Replay to AWS: ``replay`` (to a DataZone domain or an OpenLineage HTTP backend) and ``replay status``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lineagelab.cli.shared import UserError, err, open_store, out, parse_time
+
+if TYPE_CHECKING:
+    from lineagelab.aws_targets.mapping import Mapping_
+
+
+def replay(
+    ctx: typer.Context,
+    domain: Annotated[str | None, typer.Option(help="DataZone domain id (dzd_…).")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region (default: the AWS config's).")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="DataZone endpoint (e.g. the local server).")] = None,
+    to: Annotated[str | None, typer.Option(help="Replay to an OpenLineage HTTP backend instead (e.g. Marquez URL).")]
+    = None,
+    map_file: Annotated[Path | None, typer.Option(
+        "--map", help="Local→AWS mapping profile (TOML) (default: ./lineagelab.toml, the project profile, if any).",
+    )] = None,
+    since: Annotated[str | None, typer.Option(help="Only events at or after this eventTime.")] = None,
+    until: Annotated[str | None, typer.Option(help="Only events at or before this eventTime.")] = None,
+    job: Annotated[str | None, typer.Option(help="Only this job (name or namespace.name).")] = None,
+    run: Annotated[str | None, typer.Option(help="Only this run id.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be sent, and check it; send nothing.")]
+    = False,
+    wait_processed: Annotated[float, typer.Option(help="Poll processing status for up to this many seconds.")] = 0.0,
+) -> None:
+    """Send stored RunEvents in eventTime order with deterministic Client-Tokens and a ledger in the store."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from lineagelab.aws_targets import mapping as mp
+    from lineagelab.aws_targets import replay as rp
+
+    if map_file is None and Path("lineagelab.toml").is_file():
+        map_file = Path("lineagelab.toml")  # the project profile names the AWS twins of local endpoints
+    try:
+        mapping = mp.load(map_file)
+    except mp.ProfileError as exc:
+        raise UserError(str(exc)) from None
+    filters: dict[str, Any] = {"since": parse_time(since, "--since"), "until": parse_time(until, "--until"),
+                               "job": job, "run": run}
+    if dry_run:
+        _dry_run(mapping, filters)
+        return
+    if (domain is None) == (to is None):
+        raise UserError("give --domain dzd_… (DataZone) or --to URL (OpenLineage HTTP), one of them")
+    if domain is not None and not domain.startswith(("dzd_", "dzd-")):
+        raise UserError(f"--domain {domain!r} is not a DataZone domain id (dzd_…)")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    sender: rp.Sender = rp.DataZoneSender(domain, region, endpoint_url) if domain else rp.HttpSender(str(to))
+    with open_store(read_only=False) as store:
+        total = sum(1 for _, kind, _ in rp.select_events(store, **filters) if kind == "RunEvent")
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True, disable=not err.is_terminal) as progress:
+            task = progress.add_task(f"replaying to {sender.target}", total=total)
+            try:
+                report = rp.replay(store, sender, mapping, **filters, wait_processed=wait_processed,
+                                   progress=lambda n: progress.advance(task, n))
+            except KeyboardInterrupt:
+                err.print("interrupted: what was acknowledged is in the ledger; run the same command to resume")
+                raise typer.Exit(130) from None
+            except Exception as exc:
+                raise UserError(f"replay to {sender.target} stopped: {type(exc).__name__}: {exc} "
+                                f"(acknowledged events are in the ledger; run again to resume)") from None
+    out.print(f"replay to {sender.target}: {report.selected} RunEvents selected, {report.sent} sent, "
+              f"{report.already_sent} already sent, {len(report.failed)} failed, {len(report.refused)} refused, "
+              f"{report.skipped_not_run_events} other events skipped, {report.trimmed} trimmed to fit; "
+              f"{report.seconds:.1f}s ({report.sent / max(report.seconds, 1e-9):,.0f} events/s)")
+    for event_id, why in (report.failed + report.refused)[:20]:
+        err.print(f"  {event_id}: {why}")
+    if report.failed or report.refused:
+        raise typer.Exit(1)
+
+
+def _dry_run(mapping: Mapping_, filters: dict[str, Any]) -> None:
+    """Each RunEvent as it would be sent, one JSON line, with its token and what preparing it found."""
+    from lineagelab.aws_targets import replay as rp
+
+    counts = {"run": 0, "other": 0, "problems": 0, "trimmed": 0}
+    with open_store(read_only=True) as store:
+        for event_id, kind, raw in rp.select_events(store, **filters):
+            if kind != "RunEvent":
+                counts["other"] += 1
+                continue
+            counts["run"] += 1
+            p = rp.prepare(event_id, raw, mapping)
+            counts["problems"] += bool(p.problem)
+            counts["trimmed"] += bool(p.dropped)
+            info = {"event_id": event_id, "client_token": p.token, "bytes": len(p.body),
+                    "dropped_facets": p.dropped, "problem": p.problem,
+                    "source_identifiers": rp.source_identifiers(p.doc), "event": p.doc}
+            out.print(json.dumps(info), soft_wrap=True)
+    err.print(f"dry run: {counts['run']} RunEvents would be sent ({counts['problems']} with problems, "
+              f"{counts['trimmed']} trimmed to fit 300,000 bytes); {counts['other']} other events skipped")
+    if counts["problems"]:
+        raise typer.Exit(1)
+
+
+def status() -> None:
+    """The replay ledger: per target, events sent, failed and in flight."""
+    from lineagelab.aws_targets import ledger
+    from lineagelab.graph.tables import ledger_table
+
+    with open_store(read_only=True) as store:
+        rows = ledger.summary(store.con)
+        fails = {r["target"]: ledger.failures(store.con, r["target"], 5) for r in rows}
+    if not rows:
+        out.print("no replays yet")
+        return
+    out.print(ledger_table(rows))
+    for target, items in fails.items():
+        for event_id, why in items:
+            out.print(f"  failed {target} {event_id}: {why}")

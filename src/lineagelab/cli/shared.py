@@ -1,0 +1,156 @@
+"""What every command group shares: the consoles, the global options, one-line user errors and their exit codes,
+opening the store, and the parsers of options several groups take (times, modes, node names, profiles)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, overload
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from lineagelab.graph.modes import Mode
+    from lineagelab.graph.resolve import NodeRef
+    from lineagelab.profile import Profile
+    from lineagelab.store.store import Store
+
+# Markup off: what these print is mostly data (names, paths, messages quoting values); the few styled lines ask for
+# markup and escape what they quote.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+EXIT_USAGE, EXIT_DIFF = 2, 3
+
+MODE_HELP = (
+    "latest (default): each job as its most recent run shows it — what the pipeline does now; "
+    "cumulative: every edge ever seen. Table and column answers always use the same mode."
+)
+
+
+def emit(text: str) -> None:
+    """Machine-readable or long plain output, written as it is: rich is slow on the megabytes a large store's
+    answers can run to."""
+    out.file.write(text if text.endswith("\n") else text + "\n")
+    out.file.flush()
+
+
+class UserError(Exception):
+    """An error whose message is all the user needs (printed as one line, exit 2)."""
+
+
+@dataclass
+class Settings:
+    store: Path | None = None
+    debug: bool = False
+    wait: float = 10.0
+
+
+settings = Settings()
+
+
+def global_options(
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", envvar="LINEAGELAB_STORE", help="Store file (default: ./.lineagelab/lineage.duckdb)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full trace of an error.")] = False,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a store another process holds.")] = 10.0,
+) -> None:
+    settings.store, settings.debug, settings.wait = store, debug, wait
+
+
+@contextmanager
+def open_store(read_only: bool) -> Iterator[Store]:
+    from lineagelab.store.store import Store
+
+    with Store(settings.store, read_only=read_only, wait=settings.wait) as s:
+        yield s
+
+
+def store_home() -> Path:
+    """The folder the store lives in (the lake, samples and Spark's scratch go beside it)."""
+    from lineagelab.store.store import default_path
+
+    return Path(settings.store or default_path()).parent
+
+
+@overload
+def parse_time(value: str, flag: str) -> datetime: ...
+@overload
+def parse_time(value: str | None, flag: str) -> datetime | None: ...
+def parse_time(value: str | None, flag: str) -> datetime | None:
+    """An ISO-8601 option value (``None`` when not given); ``flag`` names the option in the error."""
+    if value is None:
+        return None
+    from lineagelab.events.identity import parse_time as parse
+
+    try:
+        return parse(value)
+    except ValueError:
+        raise UserError(f"{flag}: {value!r} is not an ISO-8601 time (e.g. 2024-06-01T10:00:00Z)") from None
+
+
+def parse_mode(mode: str, as_of: str | None) -> Mode:
+    from lineagelab.graph.modes import Mode
+
+    try:
+        return Mode.parse(mode, parse_time(as_of, "--as-of") if as_of else None)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def resolve_node(con: Any, text: str) -> NodeRef:
+    from lineagelab.graph.resolve import AmbiguousNode, NodeNotFound, resolve
+
+    try:
+        return resolve(con, text)
+    except (NodeNotFound, AmbiguousNode) as exc:
+        raise UserError(str(exc)) from None
+
+
+def load_profile(path: Path | None = None) -> Profile:
+    from lineagelab.profile import ProfileError, load
+
+    try:
+        return load(path)
+    except ProfileError as exc:
+        raise UserError(str(exc)) from None
+
+
+def lake_root() -> Path:
+    """The profile's lake when there is a profile file, else ``lake/`` beside the store."""
+    from lineagelab.profile import ProfileError, load
+
+    try:
+        prof = load()
+    except ProfileError:
+        prof = None
+    if prof is not None and prof.path is not None:
+        return Path(prof.lake)
+    return store_home() / "lake"
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+
+
+def key_values(pairs: list[str], flag: str) -> dict[str, str]:
+    """``KEY=VALUE`` options into a dict, naming the flag and the pair that is not one."""
+    found: dict[str, str] = {}
+    for p in pairs:
+        k, eq, v = p.partition("=")
+        if not eq or not k:
+            raise UserError(f"{flag} {p!r}: expected KEY=VALUE")
+        found[k.strip()] = v
+    return found

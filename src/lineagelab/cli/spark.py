@@ -1,0 +1,45 @@
+"""Running a job script on local Spark for the capture commands (``glue``, ``emr-serverless``): progress while it
+runs, then a few lines of report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from lineagelab.cli.shared import UserError, err, lake_root, load_profile, open_store, out, settings
+
+
+def run_job(script_path: Path, *, app_name: str, preset: str, argv: Sequence[str], conf: dict[str, str],
+            connections: Path | None, profile: Path | None, glue_globals: bool,
+            environ: Mapping[str, str] | None = None) -> None:
+    """Run a script on local Spark, deliver its events (to the store by default) and report in a few lines."""
+    from lineagelab.spark_local import jobs, runner
+
+    prof = load_profile(profile)
+    if prof.path is None:  # no profile file: the lake beside the store, as `lake put` uses it
+        prof.lake = lake_root()
+    try:
+        job = jobs.prepare(script_path, prof, conf, connections)
+    except jobs.JobError as exc:
+        raise UserError(str(exc)) from None
+    home = Path(settings.store).parent if settings.store else None
+    with err.status(f"running {script_path.name} on local Spark ({preset})", spinner="dots"):
+        result = jobs.run(job, app_name=app_name, preset=preset, argv=argv, conf=conf, home=home,
+                          glue_globals=glue_globals, environ=environ)
+    for note in result.notes:
+        err.print(f"note: {note}")
+    for problem in result.capture_errors:
+        err.print(f"capture: {problem}")
+    delivered = jobs.deliver(job, result.events, f"spark:{app_name}", lambda: open_store(read_only=False))
+    for rej in delivered.rejected[:10]:
+        err.print(f"[red]rejected[/red] {escape(str(rej))}", markup=True, highlight=False)
+    out.print(f"{script_path.name}: {result.writes} write(s) captured, {len(result.events)} events -> "
+              f"{delivered.where} ({result.seconds:.1f} s)")
+    if result.error is not None:
+        if settings.debug:
+            raise result.error
+        err.print(f"error: the script failed: {runner.format_error(result.error, job.script.path)}")
+        raise typer.Exit(1)
