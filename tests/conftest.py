@@ -1,4 +1,4 @@
-"""Shared fixtures: the official spec (the machine's shared copy when present, else the bundled one), sample events, stores."""
+"""Shared fixtures: the official spec (the shared copy beside the checkout, else the bundled one), events, stores."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def test_env_profile_selects_the_map_the_mapping_uses(tmp_path: Path, monkeypatc
     assert prof.path == chosen
     assert prof.map.namespaces == (profile.MapRule(LOCAL, RDS),)
     assert mapping.for_profile(prof).dataset(LOCAL, "employeedb.employee") == (RDS, "employeedb.employee")
-    assert mapping.load(None).namespace(LOCAL) == RDS  # the replay command's call today
+    assert mapping.for_profile(profile.load(None, what="mapping profile")).namespace(LOCAL) == RDS  # replay's call
     explicit = _map_file(tmp_path / "explicit.toml", "mysql://explicit:3306")
     assert mapping.for_profile(profile.load(explicit)).namespace(LOCAL) == "mysql://explicit:3306"
 

@@ -35,15 +35,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from lineagelab import profile
 from lineagelab.profile import MapRule, MapSection, Profile, ProfileError
 
-__all__ = ["Mapping_", "ProfileError", "Rule", "for_profile", "from_section", "load"]
+__all__ = ["Mapping_", "ProfileError", "Rule", "for_profile", "from_section"]
 
 _GLUE = re.compile(r"^arn:aws:glue:([a-z0-9-]+):(\d{12})$")
 
@@ -135,9 +133,3 @@ def for_profile(prof: Profile) -> Mapping_:
 def from_section(section: MapSection) -> Mapping_:
     return Mapping_(account=section.account, region=section.region, namespaces=list(section.namespaces),
                     names=list(section.names), job_namespaces=list(section.job_namespaces))
-
-
-def load(path: Path | None = None) -> Mapping_:
-    """Transitional, for the replay command until it calls ``profile.load(path, what="mapping profile")`` and
-    ``for_profile`` itself: the same two calls (this module reads no file)."""
-    return for_profile(profile.load(path, what="mapping profile"))

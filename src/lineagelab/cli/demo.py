@@ -82,7 +82,8 @@ def _samples() -> None:
         err.print(f"(skipping the live Redshift scenario: PostgreSQL does not answer: {redshift.skipped})")
     else:
         with open_store(read_only=False) as store:
-            store.ingest_docs(redshift.report.events, "redshift")
+            from lineagelab.store.sources import Documents
+            store.ingest(Documents(redshift.report.events, "redshift"))
         out.print(f"[bold]Redshift scenario run live[/bold] on PostgreSQL (database {scenarios.DEMO_PG_DB}): "
                   f"{redshift.report.executed}/{redshift.report.statements} statements, "
                   f"{len(redshift.report.events) // 2} lineage runs"

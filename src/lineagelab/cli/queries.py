@@ -21,6 +21,7 @@ from lineagelab.cli.shared import (
 
 if TYPE_CHECKING:
     from lineagelab.graph.traverse import Lineage
+    from lineagelab.graph.types import Direction
 
 LINEAGE_FORMATS = ("table", "json", "dot", "mermaid")
 
@@ -57,7 +58,7 @@ def lineage(
         raise UserError(f"--format {fmt!r}: choose table, json, dot or mermaid")
     if upstream + downstream + both > 1:
         raise UserError("choose one of --upstream, --downstream, --both")
-    direction = "upstream" if upstream else "downstream" if downstream else "both"
+    direction: Direction = "upstream" if upstream else "downstream" if downstream else "both"
     m = parse_mode(mode, as_of)
     from lineagelab.graph.traverse import column_lineage, table_lineage
 

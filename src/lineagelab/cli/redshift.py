@@ -67,7 +67,8 @@ def run(
         report = run_script(read_text(file), target, continue_on_error=continue_on_error, log=_statement_log(),
                             source=str(file))
     with open_store(read_only=False) as store:
-        ingested = store.ingest_docs(report.events, str(file))
+        from lineagelab.store.sources import Documents
+        ingested = store.ingest(Documents(report.events, str(file)))
     for e in report.errors:
         err.print(f"error: {e}")
     out.print(f"{report.executed} of {report.statements} statements executed; "
@@ -91,6 +92,7 @@ def import_lineage(
     with _postgres_answers(target):
         events = list(statements_lineage(_statement_log(), target))
     with open_store(read_only=False) as store:
-        report = store.ingest_docs(events, "statement log")
+        from lineagelab.store.sources import Documents
+        report = store.ingest(Documents(events, "statement log"))
     out.print(f"imported {len(events) // 2} statements: {report.accepted} new events, "
               f"{report.duplicates} already stored")

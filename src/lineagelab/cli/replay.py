@@ -35,14 +35,13 @@ def replay(
     """Send stored RunEvents in eventTime order with deterministic Client-Tokens and a ledger in the store."""
     if ctx.invoked_subcommand is not None:
         return
+    from lineagelab import profile
     from lineagelab.aws_targets import mapping as mp
     from lineagelab.aws_targets import replay as rp
 
-    if map_file is None and Path("lineagelab.toml").is_file():
-        map_file = Path("lineagelab.toml")  # the project profile names the AWS twins of local endpoints
-    try:
-        mapping = mp.load(map_file)
-    except mp.ProfileError as exc:
+    try:  # the project profile (--map, $LINEAGELAB_PROFILE, ./lineagelab.toml) names the AWS twins of local endpoints
+        mapping = mp.for_profile(profile.load(map_file, what="mapping profile"))
+    except profile.ProfileError as exc:
         raise UserError(str(exc)) from None
     filters: dict[str, Any] = {"since": parse_time(since, "--since"), "until": parse_time(until, "--until"),
                                "job": job, "run": run}

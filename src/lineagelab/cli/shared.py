@@ -69,7 +69,9 @@ def global_options(
 def open_store(read_only: bool) -> Iterator[Store]:
     from lineagelab.store.store import Store
 
-    with Store(settings.store, read_only=read_only, wait=settings.wait) as s:
+    with Store.open(settings.store, read_only=read_only, wait=settings.wait) as s:
+        for line in s.recovered.lines():
+            err.print(f"store: {line}")
         yield s
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from lineagelab.sql.lineage import Source, Statement
 
 
-def _sources(sources: dict[Source, tuple[str, str]]) -> list[dict[str, str]]:
+def _sources(sources: Mapping[Source, tuple[str, str]]) -> list[dict[str, str]]:
     return [{"table": src.table, "column": src.column, "type": t[0], "subtype": t[1]}
             for src, t in sorted(sources.items())]
 

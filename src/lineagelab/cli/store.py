@@ -35,6 +35,7 @@ def ingest(
 
     # the worker processes (for a large input) start first: they import while this process opens the store
     batches = PreparedBatches(paths, workers)
+    from lineagelab.store.sources import Prepared
     from lineagelab.store.store import StrictStop
 
     with batches, open_store(read_only=False) as store, Progress(
@@ -53,7 +54,7 @@ def ingest(
                 err.print(f"committed {done:,} events", highlight=False)
 
         try:
-            report = store.ingest_batches(batches, strict=strict, progress=advance)
+            report = store.ingest(Prepared(batches), strict=strict, progress=advance)
         except StrictStop as exc:
             raise UserError(f"--strict: {exc} (nothing from this ingest was stored)") from None
         except WorkerError as exc:

@@ -60,7 +60,7 @@ def has_glue_environment(run_facets: Mapping[str, Any]) -> bool:
 def dataset_source_identifier(
     namespace: str, name: str, facets: Mapping[str, Any] | None = None, *, glue_run: bool = False, view: bool = False
 ) -> str:
-    """The sourceIdentifier DataZone gives a dataset node (the rules of docs/replay.md, from the DataZone API reference)."""
+    """The sourceIdentifier DataZone gives a dataset node (its rules: docs/replay.md)."""
     if glue_run and facets:
         symlinks = facets.get("symlinks")
         for ident in (symlinks or {}).get("identifiers", []) if isinstance(symlinks, Mapping) else []:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lineagelab.simulator import seed_live
+from lineagelab.store.sources import Documents, Events
 
 if TYPE_CHECKING:
     from lineagelab.sql.redshift import RunReport
@@ -44,7 +45,7 @@ def live_steps(home: Path) -> Iterator[tuple[str, Callable[[], seed_live.Step]]]
 
 def store_step(store: Store, step: seed_live.Step) -> int:
     """Store a live step's events; returns how many were new."""
-    return store.ingest_docs(step.events, f"demo:{step.name}").accepted
+    return store.ingest(Documents(step.events, f"demo:{step.name}")).accepted
 
 
 def load_samples(store: Store) -> tuple[Path, IngestReport]:
@@ -58,7 +59,7 @@ def load_samples(store: Store) -> tuple[Path, IngestReport]:
     sample = store.path.parent / "samples" / "seed_scenarios.ndjson"
     sample.parent.mkdir(parents=True, exist_ok=True)
     sample.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in sample_events()))
-    return sample, store.ingest(read_events([sample]))
+    return sample, store.ingest(Events(read_events([sample])))
 
 
 @dataclass(frozen=True)

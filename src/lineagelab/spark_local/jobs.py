@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from lineagelab.profile import Connection, Profile
 from lineagelab.spark_local import glue_connections, runner, transport
+from lineagelab.store.sources import Documents
 
 if TYPE_CHECKING:
     from lineagelab.store.store import Store
@@ -81,7 +82,7 @@ def deliver(job: SparkJob, events: list[dict[str, Any]], source: str,
     r = job.route
     if r.kind == "store":
         with open_store() as store:
-            report = store.ingest_docs(events, source)
+            report = store.ingest(Documents(events, source))
         return Delivered(f"store {store.path}", report.rejected)
     transport.send(events, r)
     return Delivered(r.kind + (f" {r.url or r.endpoint or r.location}" if r.kind != "console" else ""), [])
