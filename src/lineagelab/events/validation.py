@@ -4,8 +4,7 @@ The core schema's top-level ``oneOf`` only says "valid by exactly one definition
 user nothing. So the event kind is decided here (with the same rules the ``oneOf`` branches encode) and the event is
 validated against that one definition, which yields the JSON path of the first problem. Standard facets are then checked
 against the facet schema their ``_schemaURL`` names (resolved to the file of the same name), as the spec prescribes.
-Valid events (nearly all of them) are accepted by the native pre-check of ``precheck.py`` (~9 us for that event,
-answering VALID only where it is certain), else by one jsonschema-rs call (Rust, compiled once) against a composed
+Valid events (nearly all of them) are accepted by one jsonschema-rs call (Rust, compiled once) against a composed
 schema: the core schema whose facet containers also apply that per-facet rule (``_composed_schema``), ~18 us for a
 4.9 KB event against ~35 us for the core check plus a call per facet. An event it rejects is validated again step by
 step with fastjsonschema, whose errors carry the JSON path and a plain message.
@@ -23,8 +22,6 @@ from importlib import resources
 from typing import Any
 
 import fastjsonschema
-
-from lineagelab.events.precheck import VALID, precheck
 
 CORE_ID = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 
@@ -355,9 +352,6 @@ def _explain_container(doc: Any, path: str) -> InvalidEvent | None:
 def validate_event(doc: Any) -> EventKind:
     """Raise InvalidEvent naming the first problem; return the event kind when the event is valid."""
     kind = event_kind(doc)
-    quick = precheck()
-    if quick is not None and quick(kind.value, doc) == VALID:
-        return kind
     whole = _whole(kind.value)
     if whole is not None and whole(doc):
         return kind

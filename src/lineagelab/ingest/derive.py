@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -16,11 +16,9 @@ from typing import Any
 
 import orjson
 
-from lineagelab import native
 from lineagelab.events.identity import parse_time, stable_id
 from lineagelab.events.validation import EventKind
 from lineagelab.ingest import column_lineage
-from lineagelab.ingest.reader import parsed_key
 
 
 @dataclass
@@ -89,7 +87,7 @@ def _schema(facts: Facts, fields: list[Any]) -> str:
     event in 800-event batches, where most schemas are new."""
     shash = schema_hash(fields)
     if shash not in facts.schemas and shash not in facts.schemas_sent:
-        facts.schemas[shash] = _flatten(fields)
+        facts.schemas[shash] = _flatten_fields(fields)
     return shash
 
 
@@ -115,19 +113,8 @@ def micros(when: datetime | None) -> int | None:
 
 
 def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any], when: datetime | None) -> None:
-    """Append the facts of one valid event to ``facts`` (in C when ``_derive`` is built: the same rows; measured in
-    800-event batches 39 -> 23 us a synthetic event, 14 -> 9 seed-shaped; a quarter of what is left is the schema
-    hashing it shares with this module)."""
+    """Append the facts of one valid event to ``facts``."""
     event_time = micros(when)
-    if _native is not None and type(doc) is dict:
-        _native.derive(facts, event_id, kind.value, doc, event_time)
-    else:
-        derive_py(facts, event_id, kind, doc, event_time)
-
-
-def derive_py(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any], event_time: int | None) -> None:
-    """The facts of one event, in Python: the reference ``_derive.c`` is tested against, and its stand-in where it
-    did not build."""
     job = _dict(doc.get("job"))
     run = _dict(doc.get("run"))
     event_type = doc.get("eventType") if kind is EventKind.RUN else None
@@ -230,25 +217,3 @@ def derive_py(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, An
                     facts.ds_ids.add(in_ds)
                     facts.datasets.append((event_id, run_key, job_id, in_ds, namespace, name, "ref", event_time,
                                            event_type, None, False, None, None))
-
-
-def _load_native() -> Any:
-    """``_derive`` (C) wired to the helpers it shares with this module, or None where it was not built (or
-    ``LINEAGELAB_PURE_PYTHON`` is set, to compare the two)."""
-    _derive = native.module("lineagelab.store._derive")
-    if _derive is None:
-        return None
-    _derive.configure(stable_id=stable_id, schema=_schema, text=column_lineage._text,
-                      masking=column_lineage._masking, lineage_key=lineage_hash,
-                      dumps=orjson.dumps, sort_option=orjson.OPT_SORT_KEYS, sha256=hashlib.sha256)  # schema_hash's
-    _derive.use_keys([parsed_key(k) for k in _derive.key_names()])  # lookups by identity in parsed documents
-    return _derive
-
-
-_native = _load_native()
-#: fact rows to Arrow buffers in C (``prepare._columns``), or None
-derive_columns: Callable[[list[tuple[Any, ...]], str], list[Any]] | None = (
-    None if _native is None else _native.columns)
-shift_int32: Callable[[Any, int], bytes] | None = None if _native is None else _native.shifted
-_flatten: Callable[[list[Any]], list[tuple[str, str | None, str | None]]] = (
-    _flatten_fields if _native is None else _native.flatten_fields)

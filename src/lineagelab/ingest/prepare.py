@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
-from lineagelab.ingest import column_lineage, fastpath
-from lineagelab.ingest.derive import Facts, derive, derive_columns, event_time_of, micros, shift_int32
-from lineagelab.ingest.reader import Block, RawEvent, line_where, ndjson_lines, read_line
+from lineagelab.ingest import column_lineage
+from lineagelab.ingest.derive import Facts, derive, event_time_of
+from lineagelab.ingest.reader import Block, RawEvent, line_where
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -176,11 +175,7 @@ _LAYOUTS: dict[str, list[tuple[str, str]]] = {
 def _columns(rows: list[tuple[Any, ...]], layout: list[tuple[str, str]]) -> Columns:
     """The rows as columns: the buffers ``derive.columns`` builds in C where it is built, else (and for any column
     it leaves, an unexpected value in it) the column's Python values, for pyarrow to convert."""
-    codes = "".join("q" if c == "t" else c for _, c in layout)  # timestamps: microseconds
-    built = derive_columns(rows, codes) if derive_columns and rows else None
-    parts = [built[i] if built is not None and built[i] is not None else [r[i] for r in rows]
-             for i in range(len(layout))]
-    return Columns(layout, len(rows), parts)
+    return Columns(layout, len(rows), [[r[i] for r in rows] for i in range(len(layout))])
 
 
 def _compute() -> Any:
@@ -197,7 +192,7 @@ def _plus(column: pa.ChunkedArray, offset: int) -> pa.Array:
     for chunk in column.chunks:
         assert chunk.null_count == 0
         values = memoryview(chunk.buffers()[1]).cast("i")[chunk.offset:][:len(chunk)]
-        parts.append(shift_int32(values, offset) if shift_int32 else array.array("i", (v + offset for v in values)))
+        parts.append(array.array("i", (v + offset for v in values)).tobytes())
     data = b"".join(parts)
     import pyarrow as pa
 
@@ -375,63 +370,9 @@ def prepare(events: Iterable[RawEvent], schemas_sent: set[str] | None = None) ->
 
 
 def prepare_block(block: Block, schemas_sent: set[str] | None = None) -> Batch:
-    """A worker process's task (see ``parallel.py``): NDJSON through the fast path where it is built."""
+    """A worker process's task (see ``parallel.py``)."""
     block = block.loaded()
-    fast = fastpath.native()
-    lines = ndjson_lines(block) if fast is not None else None
-    if lines is None:
-        batch = prepare(block.events(), schemas_sent)
-        if block.first_line is not None:
-            batch.lines = block.data.count(b"\n")
-        return batch
-    return _prepare_lines(fast, block.source, *lines, schemas_sent)
-
-
-def _prepare_lines(fast: Any, source: str, data: bytes, first: int, schemas_sent: set[str] | None) -> Batch:
-    """``prepare`` of NDJSON lines, the same batch: ``_fast`` settles a run of lines at a time, read in place in
-    ``data`` (no bytes object a line: it fills the raw column's buffers itself), and each line it leaves goes down the
-    reference path (``accept``, ``derive``) in its place, so rows and facts keep input order. Measured (min of 3 a
-    block, alternating): 86-90 -> 60-64 us a synthetic event, 58-61 -> 40-43 seed-shaped; reading in place instead
-    of splitting into lines and joining them again: 38.8-41.1 -> 35.8-38.2 and 25.4-27.3 -> 23.1-26.2 (min of 9)."""
-    facts = Facts() if schemas_sent is None else Facts(schemas_sent=schemas_sent)
-    seen: set[str] = set()
-    settled: list[Any] = []  # per line: its raw row, False (a repeat) or a Rejection
-    text, offsets = bytearray(), bytearray(8)  # the kept events' texts, and where each ends (int64; the first: 0)
-    pos = ends = 0
-    while True:
-        pos, passed = fast.run_block(data, pos, facts, seen, settled, text, offsets)
-        ends += passed
-        if pos >= len(data):
-            break
-        end = data.find(b"\n", pos)
-        end = len(data) if end < 0 else end
-        line = data[pos:end].strip()  # not blank: the fast path stops only at a line it read
-        item = accept(read_line(line, source, first + ends))
-        if isinstance(item, Rejection):
-            settled.append(item)
-        elif item.event_id in seen:
-            settled.append(False)
-        else:
-            seen.add(item.event_id)
-            derive(facts, item.event_id, item.kind, item.doc, item.event_time)
-            row = raw_fields(item)
-            settled.append((row[0], micros(row[1]), *row[2:]))  # as the fast path gives it
-            text += line
-            offsets += len(text).to_bytes(8, sys.byteorder)
-        if end == len(data):
-            break
-        pos, ends = end + 1, ends + 1
-    ids: list[str] = []
-    rows: list[tuple[Any, ...]] = []
-    rejected: list[Rejection] = []
-    for row in settled:
-        if isinstance(row, Rejection):
-            rejected.append(row)
-        elif row is not False:
-            ids.append(row[0])
-            rows.append(row)
-    if schemas_sent is not None:
-        schemas_sent.update(facts.schemas)
-    raw = _raw_table(rows, offsets, text)
-    return Batch(ids, raw, FactTables.of(facts), rejected, len(settled) - len(rejected) - len(ids), len(settled),
-                 lines=ends)
+    batch = prepare(block.events(), schemas_sent)
+    if block.first_line is not None:
+        batch.lines = block.data.count(b"\n")
+    return batch
