@@ -36,8 +36,9 @@ from lineagelab.graph.memory import MemoryGraph
 from lineagelab.graph.modes import Mode
 from lineagelab.graph.resolve import Node
 from lineagelab.graph.traverse import table_lineage
+from lineagelab.ingest.memo import prepare_block
 from lineagelab.ingest.parallel import BLOCK_BYTES, PreparedBatches, default_workers
-from lineagelab.ingest.prepare import Batch, event_id_of, prepare_block
+from lineagelab.ingest.prepare import Batch, event_id_of
 from lineagelab.ingest.reader import read_blocks, read_events
 from lineagelab.simulator.synthetic import Shape, events
 from lineagelab.store.store import Store

@@ -173,14 +173,17 @@ def facet_containers(core: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @cache
-def _whole(kind: str) -> Callable[[Any], bool] | None:
-    """Accepts an event of ``kind`` valid in every respect ``validate_event`` checks (None without jsonschema-rs)."""
+def accepts(definition: str) -> Callable[[Any], bool] | None:
+    """Accepts a value valid in every respect ``validate_event`` checks as the core schema's ``definition``
+    ("RunEvent", "InputDataset"…; None without jsonschema-rs). An event is valid exactly when it is without its
+    ``inputs`` and ``outputs`` items and each of them is valid as an ``InputDataset`` or ``OutputDataset``: the
+    arrays' items are checked one by one, nothing else looks into them."""
     try:
         import jsonschema_rs
     except ImportError:  # pragma: no cover
         return None
     registry = jsonschema_rs.Registry([*_schemas().by_id.items(), (COMPOSED_ID, _composed_schema())])
-    validator = jsonschema_rs.Draft202012Validator({"$ref": f"{COMPOSED_ID}#/$defs/{kind}"}, registry=registry,
+    validator = jsonschema_rs.Draft202012Validator({"$ref": f"{COMPOSED_ID}#/$defs/{definition}"}, registry=registry,
                                                    validate_formats=True)
 
     def is_valid(doc: Any) -> bool:
@@ -352,7 +355,7 @@ def _explain_container(doc: Any, path: str) -> InvalidEvent | None:
 def validate_event(doc: Any) -> EventKind:
     """Raise InvalidEvent naming the first problem; return the event kind when the event is valid."""
     kind = event_kind(doc)
-    whole = _whole(kind.value)
+    whole = accepts(kind.value)
     if whole is not None and whole(doc):
         return kind
     # Rejected (or jsonschema-rs missing): the checks one by one, which name the problem.

@@ -1,9 +1,10 @@
 """From read events to what a batch writes: validation, content ids, facts, and the tables holding them.
 
 Pure (no store access), so it runs anywhere: on the ingesting thread, in the server's request threads (one event at a
-time), or in the worker processes of a parallel ingest (``parallel.py``). Tables are made as ``Columns`` (Arrow
-buffers filled in C) and become Arrow tables where they are stored (``Batch.arrow``): a worker process never imports
-pyarrow (~30 ms of each worker's start).
+time), or in the worker processes of a parallel ingest (``parallel.py``). Tables are made as ``Columns`` (the
+Arrow buffers of each column, converted by pyarrow where the rows are made) and become Arrow tables where they are
+stored (``Batch.arrow``): a worker sends bytes, which pickle and unpickle at memory speed, where Python values cost
+the single writer a conversion and an unpickling per value.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ import orjson
 
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
 from lineagelab.ingest import column_lineage
-from lineagelab.ingest.derive import Facts, derive, event_time_of
-from lineagelab.ingest.reader import Block, RawEvent, line_where
+from lineagelab.ingest.derive import Datasets, Facts, derive, event_time_of
+from lineagelab.ingest.reader import RawEvent, line_where
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-#: A column's type, by the code ``derive.columns`` fills it with ("t": a timestamp in microseconds, UTC; "L": texts
-#: given as int64 offsets and their bytes)
+#: A column's type, by its code in the layouts below ("t": a timestamp in microseconds, UTC; "L": texts given as
+#: int64 offsets and their bytes)
 _TYPES = {"s": "string", "q": "int64", "t": "timestamp", "i": "int32", "?": "bool_", "L": "large_string"}
 
 
@@ -41,8 +42,8 @@ def _arrow_type(code: str) -> pa.DataType:
 
 @dataclass(slots=True)
 class Columns:
-    """A table as a worker process sends it: per column, the buffers ``derive.columns`` filled (a column it left
-    goes as Python values; texts as their offsets and bytes). ``arrow`` makes the Arrow table where pyarrow is."""
+    """A table as a worker process sends it: per column, its Arrow buffers (an empty column goes as Python values;
+    the events' texts as their offsets and bytes). ``arrow`` makes the Arrow table."""
 
     layout: list[tuple[str, str]]  # (name, type code)
     rows: int
@@ -92,6 +93,7 @@ class Pending:
     doc: Any
     text: bytes
     event_time: datetime | None
+    datasets: Datasets | None = None  # its datasets' facts, where the bulk ingest knew them already (``memo.py``)
 
 
 def event_id_of(doc: Any) -> str:
@@ -173,9 +175,17 @@ _LAYOUTS: dict[str, list[tuple[str, str]]] = {
 
 
 def _columns(rows: list[tuple[Any, ...]], layout: list[tuple[str, str]]) -> Columns:
-    """The rows as columns: the buffers ``derive.columns`` builds in C where it is built, else (and for any column
-    it leaves, an unexpected value in it) the column's Python values, for pyarrow to convert."""
-    return Columns(layout, len(rows), [[r[i] for r in rows] for i in range(len(layout))])
+    """The rows as columns, each converted by pyarrow to its buffers (validity, values, texts, null count)."""
+    if not rows:
+        return Columns(layout, 0, [[] for _ in layout])
+    import pyarrow as pa
+
+    parts: list[Any] = []
+    for values, (_, code) in zip(zip(*rows, strict=True), layout, strict=True):
+        column = pa.array(values, _arrow_type(code))
+        buffers = column.buffers()
+        parts.append((buffers[0], buffers[1], buffers[2] if len(buffers) > 2 else None, column.null_count))
+    return Columns(layout, len(rows), parts)
 
 
 def _compute() -> Any:
@@ -187,7 +197,7 @@ def _compute() -> Any:
 
 def _plus(column: pa.ChunkedArray, offset: int) -> pa.Array:
     """``column + offset`` for an int32 column without nulls (facet numbers), without ``pyarrow.compute`` (importing
-    it cost the writer ~40 ms): in C where it is built, else in plain Python (~0.2 us a row)."""
+    it cost the writer ~40 ms)."""
     parts: list[Any] = []
     for chunk in column.chunks:
         assert chunk.null_count == 0
@@ -336,7 +346,12 @@ def facts_of_rows(rows: list[tuple[str, str, str]], schemas_sent: set[str] | Non
 
 
 def prepare(events: Iterable[RawEvent], schemas_sent: set[str] | None = None) -> Batch:
-    """Validate, identify and derive the facts of a batch of read events.
+    """Validate, identify and derive the facts of a batch of read events (``batch_of`` their ``accept``)."""
+    return batch_of(map(accept, events), schemas_sent)
+
+
+def batch_of(items: Iterable[Pending | Rejection], schemas_sent: set[str] | None = None) -> Batch:
+    """The batch of accepted events (and rejections), in order; a repeat of an event is kept once.
 
     ``schemas_sent``: hashes of the schemas whose fields earlier batches of the same ingest carry (updated with this
     one's). A batch leaves them out: the writer stores batches in order and keeps each schema once, and an ingest that
@@ -352,9 +367,8 @@ def prepare(events: Iterable[RawEvent], schemas_sent: set[str] | None = None) ->
     facts = Facts() if schemas_sent is None else Facts(schemas_sent=schemas_sent)
     seen: set[str] = set()
     read = 0
-    for raw in events:
+    for item in items:
         read += 1
-        item = accept(raw)
         if isinstance(item, Rejection):
             rejected.append(item)
         elif item.event_id not in seen:
@@ -362,17 +376,8 @@ def prepare(events: Iterable[RawEvent], schemas_sent: set[str] | None = None) ->
             ids.append(item.event_id)
             rows.append(raw_fields(item))
             texts.append(item.text)
-            derive(facts, item.event_id, item.kind, item.doc, item.event_time)
+            derive(facts, item.event_id, item.kind, item.doc, item.event_time, item.datasets)
     if schemas_sent is not None:
         schemas_sent.update(facts.schemas)
     return Batch(ids, _raw_table(rows, *_texts(texts)), FactTables.of(facts), rejected, read - len(rejected) - len(ids),
                  read)
-
-
-def prepare_block(block: Block, schemas_sent: set[str] | None = None) -> Batch:
-    """A worker process's task (see ``parallel.py``)."""
-    block = block.loaded()
-    batch = prepare(block.events(), schemas_sent)
-    if block.first_line is not None:
-        batch.lines = block.data.count(b"\n")
-    return batch
