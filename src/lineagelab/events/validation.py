@@ -173,6 +173,13 @@ def facet_containers(core: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @cache
+def _composed_registry() -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.Registry([*_schemas().by_id.items(), (COMPOSED_ID, _composed_schema())])
+
+
+@cache
 def accepts(definition: str) -> Callable[[Any], bool] | None:
     """Accepts a value valid in every respect ``validate_event`` checks as the core schema's ``definition``
     ("RunEvent", "InputDataset"…; None without jsonschema-rs). An event is valid exactly when it is without its
@@ -182,9 +189,8 @@ def accepts(definition: str) -> Callable[[Any], bool] | None:
         import jsonschema_rs
     except ImportError:  # pragma: no cover
         return None
-    registry = jsonschema_rs.Registry([*_schemas().by_id.items(), (COMPOSED_ID, _composed_schema())])
-    validator = jsonschema_rs.Draft202012Validator({"$ref": f"{COMPOSED_ID}#/$defs/{definition}"}, registry=registry,
-                                                   validate_formats=True)
+    validator = jsonschema_rs.Draft202012Validator({"$ref": f"{COMPOSED_ID}#/$defs/{definition}"},
+                                                   registry=_composed_registry(), validate_formats=True)
 
     def is_valid(doc: Any) -> bool:
         try:

@@ -81,7 +81,8 @@ def expand(facet: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[Named]]:
     for out_field, inp, legacy, legacy_desc in pairs:
         if not isinstance(inp, dict):
             continue
-        namespace, name = inp.get("namespace"), inp.get("name")
+        get = inp.get
+        namespace, name, in_field, steps = get("namespace"), get("name"), get("field"), get("transformations")
         if type(namespace) is not str:
             namespace = _text(namespace)
         if type(name) is not str:
@@ -90,17 +91,18 @@ def expand(facet: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[Named]]:
             continue
         in_ds = stable_id(namespace, name)
         named[in_ds] = (in_ds, namespace, name)
-        in_field = inp.get("field")
         if in_field is not None and type(in_field) is not str:
             in_field = _text(in_field)
-        steps = inp.get("transformations")
-        for t in steps if isinstance(steps, list) and steps else (None,):
+        if not (isinstance(steps, list) and steps):
+            steps = (None,)
+        for t in steps:
             if isinstance(t, dict):
-                kind, sub, desc, mask = t.get("type"), t.get("subtype"), t.get("description"), t.get("masking")
+                get = t.get
+                kind, sub, desc, mask = get("type"), get("subtype"), get("description"), get("masking")
                 append((out_field, in_ds, in_field,
                         kind if kind is None or type(kind) is str else _text(kind),
                         sub if sub is None or type(sub) is str else _text(sub),
-                        (desc or None) if type(desc) is str else _nonempty(desc),
+                        None if desc is None else (desc or None) if type(desc) is str else _nonempty(desc),
                         False if mask is None else mask if mask is True or mask is False else _masking(mask)))
             elif legacy_type := _text(legacy):
                 append((out_field, in_ds, in_field, "DIRECT", legacy_type.upper(), _nonempty(legacy_desc), False))

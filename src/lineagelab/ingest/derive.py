@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -139,7 +139,11 @@ def dataset_facts(role: str, ds: Any) -> DatasetFacts:
     schema = None
     fields = _dict(facets.get("schema")).get("fields")
     if isinstance(fields, list):
-        schema = schema_hash(fields), _flatten_fields(fields)
+        shash = schema_hash(fields)
+        flat = _flat.get(shash)
+        if flat is None:
+            flat = _remember(_flat, shash, _flatten_fields(fields))
+        schema = shash, flat
     lifecycle = _dict(facets.get("lifecycleStateChange")).get("lifecycleStateChange")
     stats = _dict(_dict(ds.get("outputFacets")).get("outputStatistics")).get("rowCount")
     symlinks = []
@@ -151,11 +155,28 @@ def dataset_facts(role: str, ds: Any) -> DatasetFacts:
     lineage = None
     facet = facets.get("columnLineage")
     if role == "output" and isinstance(facet, dict):
-        edges, named = column_lineage.expand(facet)
-        lineage = Lineage(lineage_hash(facet), edges, named)
+        key = lineage_hash(facet)
+        lineage = _lineage.get(key)
+        if lineage is None:
+            lineage = _remember(_lineage, key, Lineage(key, *column_lineage.expand(facet)))
     return DatasetFacts(ds_id, namespace, name, schema, lifecycle if isinstance(lifecycle, str) else None,
                         stats if isinstance(stats, int) and not isinstance(stats, bool) else None,
                         tuple(symlinks), lineage)
+
+
+#: Flat schemas and expanded lineage facets by content hash: a dataset object seen for the first time often holds a
+#: schema or facet seen before (a table's schema as written, then as read; the same lineage at START and COMPLETE)
+_flat: dict[str, list[Field]] = {}
+_lineage: dict[str, Lineage] = {}
+_REMEMBERED = 16_384
+T = TypeVar("T")
+
+
+def _remember(memory: dict[str, T], key: str, value: T) -> T:
+    if len(memory) >= _REMEMBERED:
+        memory.clear()
+    memory[key] = value
+    return value
 
 
 #: The datasets of an event: (role, its facts), in the event's order
