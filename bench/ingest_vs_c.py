@@ -3,11 +3,11 @@
     .venv/bin/python bench/ingest_vs_c.py [--events 20000] [--pairs 5] [--c-tree DIR]
 
 A git worktree of cb178e7 is made under bench/out/ (``git worktree add --detach``) and its C extensions built in
-place, unless ``--c-tree`` names one already built. On the synthetic and the seed-shaped files of ``store_bench.py``,
-each path runs as the CLI does (``lineagelab --store NEW ingest -q FILE``, a fresh store each time), alternately, for
-several pairs: the machine is shared and its speed varies, so the figure is the median of the pairs' ratios. Each
-path's events/s is also given against plain ``orjson.loads`` of the same file, and the two stores of the last pair
-must hold the same events, facts and model.
+place (setuptools' ``build_ext --inplace``; a C compiler is needed), unless ``--c-tree`` names one already built. On
+the synthetic and the seed-shaped files of ``store_bench.py``, each path runs as the CLI does (``lineagelab --store
+NEW ingest -q FILE``, a fresh store each time), alternately, for several pairs: the machine is shared and its speed
+varies, so the figure is the median of the pairs' ratios. Each path's events/s is also given against plain
+``orjson.loads`` of the same file, and the two stores of the last pair must hold the same events, facts and model.
 """
 
 from __future__ import annotations
@@ -41,8 +41,22 @@ def c_tree(given: Path | None) -> Path:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), BASE_COMMIT], check=True,
                        capture_output=True)
     if not list((tree / "src" / "lineagelab" / "store").glob("_fast*.so")):
-        subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "build_ext", "--inplace"],
-                       cwd=tree, check=True, capture_output=True)
+        # The extensions of its pyproject.toml, built from a folder without one: this venv's setuptools may be older
+        # than the one that file asks for (pip builds in an isolated environment, which needs the network).
+        src, yy = tree / "src" / "lineagelab", tree / "third_party" / "yyjson"
+        flags = ["-O2", "-Wall", "-Wno-missing-field-initializers"]
+        exts = [("lineagelab.store._derive", [src / "store" / "_derive.c"], []),
+                ("lineagelab.events._check", [src / "events" / "_check.c"], []),
+                ("lineagelab.store._fast", [src / "store" / "_fast.c", yy / "yyjson.c"], [yy, src / "events"])]
+        code = ("from setuptools import Extension, setup\n"
+                f"setup(name='lineagelab-c', package_dir={{'': {str(tree / 'src')!r}}}, ext_modules=["
+                + ", ".join(f"Extension({name!r}, {[str(x) for x in sources]!r}, "
+                            f"include_dirs={[str(x) for x in inc]!r}, extra_compile_args={flags!r})"
+                            for name, sources, inc in exts)
+                + "], script_args=['build_ext', '--inplace'])\n")
+        build = OUT / "c-build"
+        build.mkdir(exist_ok=True)
+        subprocess.run([sys.executable, "-c", code], cwd=build, check=True, capture_output=True)
     return tree
 
 
