@@ -31,15 +31,14 @@ from pathlib import Path
 import networkx as nx
 import orjson
 
-from lineagelab.events.precheck import precheck
 from lineagelab.events.validation import validate_event
 from lineagelab.graph.memory import MemoryGraph
 from lineagelab.graph.modes import Mode
 from lineagelab.graph.resolve import Node
 from lineagelab.graph.traverse import table_lineage
-from lineagelab.ingest import derive, fastpath
+from lineagelab.ingest.memo import prepare_block
 from lineagelab.ingest.parallel import BLOCK_BYTES, PreparedBatches, default_workers
-from lineagelab.ingest.prepare import Batch, event_id_of, prepare_block
+from lineagelab.ingest.prepare import Batch, event_id_of
 from lineagelab.ingest.reader import read_blocks, read_events
 from lineagelab.simulator.synthetic import Shape, events
 from lineagelab.store.sources import Events, Files, Prepared
@@ -66,10 +65,7 @@ def ingest_bench(n_events: int, path: Path | None = None) -> None:
             orjson.loads(line)
         rates.append(len(lines) / (time.perf_counter() - t))
     raw_rate = max(rates)
-    print(f"ingest: {len(lines):,} events of {size / 1024:.1f} KB avg; native fast path "
-          f"{'on' if fastpath.native() else 'off'}; elsewhere facts derived in "
-          f"{'Python (no C derivation built, or LINEAGELAB_PURE_PYTHON set)' if derive._native is None else 'C'}, "
-          f"validation {'without' if precheck() is None else 'with'} the C pre-check")
+    print(f"ingest: {len(lines):,} events of {size / 1024:.1f} KB avg")
     print(f"  orjson.loads baseline                {raw_rate:>8,.0f} events/s (best of "
           f"{', '.join(f'{r:,.0f}' for r in rates)})")
     store_path = OUT / "ingest.duckdb"

@@ -32,25 +32,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e ".[dev]"
   touch "$stamp"
 fi
-# The C parts of the ingest (src/lineagelab/store/_derive.c and _fast.c, src/lineagelab/events/_check.c) are built in
-# place by the editable install: again when a source or a header it includes changed. Without a C compiler the package
-# still works, with the slower Python paths.
-suffix=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-headers="src/lineagelab/events/_formats.h src/lineagelab/events/_nodes.h"
-for parts in "src/lineagelab/store/_derive.c src/lineagelab/store/_rows.h" "src/lineagelab/events/_check.c $headers" \
-             "src/lineagelab/store/_fast.c $headers src/lineagelab/store/_rows.h third_party/yyjson/yyjson.c third_party/yyjson/yyjson.h"; do
-  set -- $parts
-  native=${1%.c}$suffix
-  stale=0
-  [ -f "$native" ] || stale=1
-  for dep in "$@"; do [ "$dep" -nt "$native" ] && stale=1; done
-  if [ "$stale" = 1 ]; then
-    .venv/bin/python -m pip install --quiet --no-deps -e . >/tmp/lineagelab-native-build.log 2>&1 \
-      || { cat /tmp/lineagelab-native-build.log; exit 1; }
-    break
-  fi
-done
-
 # The viewer's front end: built from ui/ with its lockfile into the package's static folder.
 if [ -f ui/package.json ]; then
   ui_stamp=src/lineagelab/server/static/.built

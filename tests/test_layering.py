@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "lineagelab"
 
 #: Top-level package (or module) of lineagelab -> its layer; lower layers never import higher ones.
 LAYERS: dict[str, int] = {
-    "events": 0, "profile": 0, "native": 0,
+    "events": 0, "profile": 0,
     "ingest": 1, "store": 1,
     "graph": 2, "sql": 2, "spark_local": 2, "aws_targets": 2,
     "server": 3, "simulator": 3, "testing": 3,

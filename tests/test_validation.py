@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import orjson
 import pytest
 from referencing import Registry, Resource
 
@@ -233,3 +236,39 @@ def test_event_times_are_read_as_utc(text: str, expected: str) -> None:
     from lineagelab.events.identity import parse_time
 
     assert parse_time(text).isoformat() == expected
+
+
+_THREADS = """
+import copy, json, sys, threading
+from lineagelab.events.validation import InvalidEvent, validate_event
+docs = json.loads(sys.stdin.read())
+def verdict(d):
+    try:
+        return validate_event(d).value
+    except InvalidEvent as exc:
+        return exc.path
+barrier = threading.Barrier(8)
+results = [None] * 8
+def work(i):
+    barrier.wait()  # all threads ask for the check at once, before it is built
+    results[i] = [verdict(copy.deepcopy(d)) for d in docs]
+threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(json.dumps(results))
+"""
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "seed_scenarios.ndjson"
+
+
+def test_threads_share_one_check(events: list[dict[str, Any]]) -> None:
+    """Request threads validating at once, from a fresh process: the same verdicts as one thread, no crash."""
+    docs = [*events, *(orjson.loads(line) for line in FIXTURE.read_bytes().splitlines())]
+    bad = copy.deepcopy(docs[2])
+    bad["run"]["runId"] = "nope"
+    docs = [*docs, bad]
+    out = subprocess.run([sys.executable, "-c", _THREADS], input=json.dumps(docs), capture_output=True, text=True,
+                         check=True)
+    results = json.loads(out.stdout)
+    expected = [validate_event(copy.deepcopy(d)).value for d in docs[:-1]] + ["$.run.runId"]
+    assert results == [expected] * 8

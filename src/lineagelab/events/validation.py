@@ -4,8 +4,7 @@ The core schema's top-level ``oneOf`` only says "valid by exactly one definition
 user nothing. So the event kind is decided here (with the same rules the ``oneOf`` branches encode) and the event is
 validated against that one definition, which yields the JSON path of the first problem. Standard facets are then checked
 against the facet schema their ``_schemaURL`` names (resolved to the file of the same name), as the spec prescribes.
-Valid events (nearly all of them) are accepted by the native pre-check of ``precheck.py`` (~9 us for that event,
-answering VALID only where it is certain), else by one jsonschema-rs call (Rust, compiled once) against a composed
+Valid events (nearly all of them) are accepted by one jsonschema-rs call (Rust, compiled once) against a composed
 schema: the core schema whose facet containers also apply that per-facet rule (``_composed_schema``), ~18 us for a
 4.9 KB event against ~35 us for the core check plus a call per facet. An event it rejects is validated again step by
 step with fastjsonschema, whose errors carry the JSON path and a plain message.
@@ -23,8 +22,6 @@ from importlib import resources
 from typing import Any
 
 import fastjsonschema
-
-from lineagelab.events.precheck import VALID, precheck
 
 CORE_ID = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 
@@ -176,15 +173,24 @@ def facet_containers(core: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @cache
-def _whole(kind: str) -> Callable[[Any], bool] | None:
-    """Accepts an event of ``kind`` valid in every respect ``validate_event`` checks (None without jsonschema-rs)."""
+def _composed_registry() -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.Registry([*_schemas().by_id.items(), (COMPOSED_ID, _composed_schema())])
+
+
+@cache
+def accepts(definition: str) -> Callable[[Any], bool] | None:
+    """Accepts a value valid in every respect ``validate_event`` checks as the core schema's ``definition``
+    ("RunEvent", "InputDataset"…; None without jsonschema-rs). An event is valid exactly when it is without its
+    ``inputs`` and ``outputs`` items and each of them is valid as an ``InputDataset`` or ``OutputDataset``: the
+    arrays' items are checked one by one, nothing else looks into them."""
     try:
         import jsonschema_rs
     except ImportError:  # pragma: no cover
         return None
-    registry = jsonschema_rs.Registry([*_schemas().by_id.items(), (COMPOSED_ID, _composed_schema())])
-    validator = jsonschema_rs.Draft202012Validator({"$ref": f"{COMPOSED_ID}#/$defs/{kind}"}, registry=registry,
-                                                   validate_formats=True)
+    validator = jsonschema_rs.Draft202012Validator({"$ref": f"{COMPOSED_ID}#/$defs/{definition}"},
+                                                   registry=_composed_registry(), validate_formats=True)
 
     def is_valid(doc: Any) -> bool:
         try:
@@ -355,10 +361,7 @@ def _explain_container(doc: Any, path: str) -> InvalidEvent | None:
 def validate_event(doc: Any) -> EventKind:
     """Raise InvalidEvent naming the first problem; return the event kind when the event is valid."""
     kind = event_kind(doc)
-    quick = precheck()
-    if quick is not None and quick(kind.value, doc) == VALID:
-        return kind
-    whole = _whole(kind.value)
+    whole = accepts(kind.value)
     if whole is not None and whole(doc):
         return kind
     # Rejected (or jsonschema-rs missing): the checks one by one, which name the problem.

@@ -62,37 +62,53 @@ def _nonempty(value: Any) -> str | None:
     return text if text else None
 
 
-def edges(fid: int, facet: dict[str, Any], out: list[Edge], named: dict[int, Named]) -> None:
-    """Append the edges of one facet (numbered ``fid``) to ``out``; record the input datasets it names."""
+def expand(facet: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[Named]]:
+    """The edges of one facet, without the facet's number (an ``Edge`` less its first item), and the input datasets
+    it names. Text values are taken as they are; only other values go through ``_text``."""
     fields = facet.get("fields")
     pairs: list[tuple[str | None, Any, Any, Any]] = []  # (output field, input, legacy type, legacy description)
     if isinstance(fields, dict):
         for out_field, spec in fields.items():
             if isinstance(spec, dict) and isinstance(inputs := spec.get("inputFields"), list):
                 legacy, legacy_desc = spec.get("transformationType"), spec.get("transformationDescription")
-                pairs.extend((out_field, inp, legacy, legacy_desc) for inp in inputs)
+                pairs.extend([(out_field, inp, legacy, legacy_desc) for inp in inputs])
     dataset = facet.get("dataset")
     if isinstance(dataset, list):
-        pairs.extend((None, inp, None, None) for inp in dataset)
+        pairs.extend([(None, inp, None, None) for inp in dataset])
+    out: list[tuple[Any, ...]] = []
+    append = out.append
+    named: dict[int, Named] = {}
     for out_field, inp, legacy, legacy_desc in pairs:
         if not isinstance(inp, dict):
             continue
-        namespace, name = _text(inp.get("namespace")), _text(inp.get("name"))
+        get = inp.get
+        namespace, name, in_field, steps = get("namespace"), get("name"), get("field"), get("transformations")
+        if type(namespace) is not str:
+            namespace = _text(namespace)
+        if type(name) is not str:
+            name = _text(name)
         if namespace is None or name is None:
             continue
         in_ds = stable_id(namespace, name)
         named[in_ds] = (in_ds, namespace, name)
-        in_field = _text(inp.get("field"))
-        steps = inp.get("transformations")
-        for t in steps if isinstance(steps, list) and steps else (None,):
+        if in_field is not None and type(in_field) is not str:
+            in_field = _text(in_field)
+        if not (isinstance(steps, list) and steps):
+            steps = (None,)
+        for t in steps:
             if isinstance(t, dict):
-                out.append((fid, out_field, in_ds, in_field, _text(t.get("type")), _text(t.get("subtype")),
-                            _nonempty(t.get("description")), _masking(t.get("masking"))))
+                get = t.get
+                kind, sub, desc, mask = get("type"), get("subtype"), get("description"), get("masking")
+                append((out_field, in_ds, in_field,
+                        kind if kind is None or type(kind) is str else _text(kind),
+                        sub if sub is None or type(sub) is str else _text(sub),
+                        None if desc is None else (desc or None) if type(desc) is str else _nonempty(desc),
+                        False if mask is None else mask if mask is True or mask is False else _masking(mask)))
             elif legacy_type := _text(legacy):
-                out.append((fid, out_field, in_ds, in_field, "DIRECT", legacy_type.upper(), _nonempty(legacy_desc),
-                            False))
+                append((out_field, in_ds, in_field, "DIRECT", legacy_type.upper(), _nonempty(legacy_desc), False))
             else:
-                out.append((fid, out_field, in_ds, in_field, None, None, _nonempty(legacy_desc), False))
+                append((out_field, in_ds, in_field, None, None, _nonempty(legacy_desc), False))
+    return out, list(named.values())
 
 
 def insert(con: duckdb.DuckDBPyConnection, facets: pa.Table, edge_table: pa.Table | None, uses: pa.Table) -> None:

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from lineagelab import native
 from lineagelab.events.identity import parse_time, stable_id
 from lineagelab.events.validation import EventKind
 from lineagelab.ingest import column_lineage
-from lineagelab.ingest.reader import parsed_key
 
 
 @dataclass
@@ -83,16 +81,6 @@ def schema_hash(fields: Any) -> str:
     return hashlib.sha256(text).hexdigest()[:CONTENT_HASH_CHARS]
 
 
-def _schema(facts: Facts, fields: list[Any]) -> str:
-    """The hash of a schema's fields, their flat list recorded in ``facts.schemas`` the first time (unless an earlier
-    batch sent it). A memo of hashes by the fields' plain JSON text was measured slower: 23.0 -> 27.9 us a synthetic
-    event in 800-event batches, where most schemas are new."""
-    shash = schema_hash(fields)
-    if shash not in facts.schemas and shash not in facts.schemas_sent:
-        facts.schemas[shash] = _flatten(fields)
-    return shash
-
-
 def lineage_hash(lineage: dict[str, Any]) -> str:
     """A columnLineage facet's content hash: its edges are stored once (``lineage_edges``), whichever events and
     outputs carry it, and a batch expands each once."""
@@ -114,29 +102,108 @@ def micros(when: datetime | None) -> int | None:
     return None if when is None else (when - _EPOCH) // _MICROSECOND
 
 
-def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any], when: datetime | None) -> None:
-    """Append the facts of one valid event to ``facts`` (in C when ``_derive`` is built: the same rows; measured in
-    800-event batches 39 -> 23 us a synthetic event, 14 -> 9 seed-shaped; a quarter of what is left is the schema
-    hashing it shares with this module)."""
+Field = tuple[str, str | None, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """A columnLineage facet: its content hash, its edges (without the facet's number, given per batch) and the
+    input datasets it names."""
+
+    key: str
+    edges: list[tuple[Any, ...]]
+    named: list[column_lineage.Named]
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetFacts:
+    """What one dataset of an event states, whichever event carries it: the same dataset object (an input, an output
+    or a static one), the same facts. The bulk ingest remembers them by the dataset's text (``memo.py``)."""
+
+    ds_id: int
+    namespace: Any
+    name: Any
+    schema: tuple[str, list[Field]] | None  # content hash, flat fields
+    lifecycle: str | None
+    row_count: int | None
+    symlinks: tuple[tuple[int, str, str, Any], ...]  # (alias_id, namespace, name, type)
+    lineage: Lineage | None  # outputs only
+
+
+def dataset_facts(role: str, ds: Any) -> DatasetFacts:
+    """The facts of one dataset of an event in ``role`` ("input", "output", "static")."""
+    ds = _dict(ds)
+    namespace, name = ds["namespace"], ds["name"]
+    ds_id = stable_id(namespace, name)
+    facets = _dict(ds.get("facets"))
+    schema = None
+    fields = _dict(facets.get("schema")).get("fields")
+    if isinstance(fields, list):
+        shash = schema_hash(fields)
+        flat = _flat.get(shash)
+        if flat is None:
+            flat = _remember(_flat, shash, _flatten_fields(fields))
+        schema = shash, flat
+    lifecycle = _dict(facets.get("lifecycleStateChange")).get("lifecycleStateChange")
+    stats = _dict(_dict(ds.get("outputFacets")).get("outputStatistics")).get("rowCount")
+    symlinks = []
+    for ident in _dict(facets.get("symlinks")).get("identifiers") or ():
+        ident = _dict(ident)
+        ans, aname = ident.get("namespace"), ident.get("name")
+        if isinstance(ans, str) and isinstance(aname, str) and (ans, aname) != (namespace, name):
+            symlinks.append((stable_id(ans, aname), ans, aname, ident.get("type")))
+    lineage = None
+    facet = facets.get("columnLineage")
+    if role == "output" and isinstance(facet, dict):
+        key = lineage_hash(facet)
+        lineage = _lineage.get(key)
+        if lineage is None:
+            lineage = _remember(_lineage, key, Lineage(key, *column_lineage.expand(facet)))
+    return DatasetFacts(ds_id, namespace, name, schema, lifecycle if isinstance(lifecycle, str) else None,
+                        stats if isinstance(stats, int) and not isinstance(stats, bool) else None,
+                        tuple(symlinks), lineage)
+
+
+#: Flat schemas and expanded lineage facets by content hash: a dataset object seen for the first time often holds a
+#: schema or facet seen before (a table's schema as written, then as read; the same lineage at START and COMPLETE)
+_flat: dict[str, list[Field]] = {}
+_lineage: dict[str, Lineage] = {}
+_REMEMBERED = 16_384
+T = TypeVar("T")
+
+
+def _remember(memory: dict[str, T], key: str, value: T) -> T:
+    if len(memory) >= _REMEMBERED:
+        memory.clear()
+    memory[key] = value
+    return value
+
+
+#: The datasets of an event: (role, its facts), in the event's order
+Datasets = list[tuple[str, DatasetFacts]]
+
+
+def datasets_of(kind: EventKind, doc: Mapping[str, Any]) -> Datasets:
+    if kind is EventKind.DATASET:
+        return [("static", dataset_facts("static", doc.get("dataset")))]
+    return [*(("input", dataset_facts("input", ds)) for ds in doc.get("inputs") or ()),
+            *(("output", dataset_facts("output", ds)) for ds in doc.get("outputs") or ())]
+
+
+def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any], when: datetime | None,
+           datasets: Datasets | None = None) -> None:
+    """Append the facts of one valid event to ``facts`` (``datasets``: its datasets' facts, when known already)."""
     event_time = micros(when)
-    if _native is not None and type(doc) is dict:
-        _native.derive(facts, event_id, kind.value, doc, event_time)
-    else:
-        derive_py(facts, event_id, kind, doc, event_time)
-
-
-def derive_py(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any], event_time: int | None) -> None:
-    """The facts of one event, in Python: the reference ``_derive.c`` is tested against, and its stand-in where it
-    did not build."""
     job = _dict(doc.get("job"))
     run = _dict(doc.get("run"))
-    event_type = doc.get("eventType") if kind is EventKind.RUN else None
+    is_run = kind is EventKind.RUN
+    event_type = doc.get("eventType") if is_run else None
     job_id: int | None = None
     run_key: str | None = None
     if job:
         job_id = stable_id(job["namespace"], job["name"])
         facts.job_ids.add(job_id)
-    if kind is EventKind.RUN:
+    if is_run:
         run_key = str(run["runId"])
     elif kind is EventKind.JOB:
         run_key = f"job-event:{event_id}"  # a JobEvent declares static lineage: treated as a run of its own
@@ -149,106 +216,43 @@ def derive_py(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, An
     parent_job = _dict(parent.get("job"))
     parent_job_key = f"{parent_job.get('namespace')}.{parent_job.get('name')}" if parent_job else None
     error = _dict(run_facets.get("errorMessage")).get("message")
-    facts.events.append(
-        (
-            event_id,
-            kind.value,
-            run_key,
-            job_id,
-            job.get("namespace"),
-            job.get("name"),
-            event_type,
-            event_time,
-            parent_run,
-            parent_job_key,
-            error if isinstance(error, str) else None,
-        )
-    )
+    facts.events.append((event_id, kind.value, run_key, job_id, job.get("namespace"), job.get("name"), event_type,
+                         event_time, parent_run, parent_job_key, error if isinstance(error, str) else None))
 
-    written = kind is EventKind.RUN and event_type == "COMPLETE"
-    roles: list[tuple[str, Any]] = []
-    if kind is EventKind.DATASET:
-        roles.append(("static", doc.get("dataset")))
-    else:
-        roles.extend(("input", ds) for ds in doc.get("inputs") or ())
-        roles.extend(("output", ds) for ds in doc.get("outputs") or ())
-
-    first = len(facts.datasets)  # this event's rows start here
-    used: list[int] = []  # the lineage facets of its outputs
-    for role, ds in roles:
-        ds = _dict(ds)
-        namespace, name = ds["namespace"], ds["name"]
-        ds_id = stable_id(namespace, name)
-        facts.ds_ids.add(ds_id)
-        facets = _dict(ds.get("facets"))
+    if datasets is None:
+        datasets = datasets_of(kind, doc)
+    written = is_run and event_type == "COMPLETE"
+    rows, ds_ids, schemas, sent = facts.datasets, facts.ds_ids, facts.schemas, facts.schemas_sent
+    first = len(rows)  # this event's rows start here
+    used: list[Lineage] = []  # the lineage facets of its outputs
+    for role, d in datasets:
+        ds_id = d.ds_id
+        ds_ids.add(ds_id)
         shash = None
-        schema = _dict(facets.get("schema"))
-        if isinstance(schema.get("fields"), list):
-            shash = _schema(facts, schema["fields"])
-        lifecycle = _dict(facets.get("lifecycleStateChange")).get("lifecycleStateChange")
-        stats = _dict(_dict(ds.get("outputFacets")).get("outputStatistics")).get("rowCount")
-        facts.datasets.append(
-            (
-                event_id,
-                run_key,
-                job_id,
-                ds_id,
-                namespace,
-                name,
-                role,
-                event_time,
-                event_type,
-                shash,
-                written and role == "output",
-                lifecycle if isinstance(lifecycle, str) else None,
-                stats if isinstance(stats, int) and not isinstance(stats, bool) else None,
-            )
-        )
-        for ident in _dict(facets.get("symlinks")).get("identifiers") or ():
-            ident = _dict(ident)
-            ans, aname = ident.get("namespace"), ident.get("name")
-            if isinstance(ans, str) and isinstance(aname, str) and (ans, aname) != (namespace, name):
-                facts.symlinks.append((event_id, ds_id, stable_id(ans, aname), ans, aname, ident.get("type")))
-        lineage = facets.get("columnLineage")
-        if role == "output" and isinstance(lineage, dict):
-            key = lineage_hash(lineage)
-            number = facts.lineage_facets.get(key)
+        if d.schema is not None:
+            shash = d.schema[0]
+            if shash not in schemas and shash not in sent:
+                schemas[shash] = d.schema[1]
+        rows.append((event_id, run_key, job_id, ds_id, d.namespace, d.name, role, event_time, event_type, shash,
+                     written and role == "output", d.lifecycle, d.row_count))
+        if d.symlinks:
+            facts.symlinks.extend([(event_id, ds_id, *s) for s in d.symlinks])
+        lineage = d.lineage
+        if lineage is not None:
+            number = facts.lineage_facets.get(lineage.key)
             if number is None:
-                number = facts.lineage_facets[key] = len(facts.lineage_facets)
-                named: dict[int, column_lineage.Named] = {}
-                column_lineage.edges(number, lineage, facts.lineage_edges, named)
-                facts.lineage_inputs.append(list(named.values()))
+                number = facts.lineage_facets[lineage.key] = len(facts.lineage_facets)
+                facts.lineage_edges.extend([(number, *e) for e in lineage.edges])
+                facts.lineage_inputs.append(lineage.named)
             facts.lineage_uses.append((event_id, run_key, job_id, event_time, event_type, ds_id, number))
-            used.append(number)
+            used.append(lineage)
     # Datasets named only inside column lineage (not among the event's inputs) still need a name in the model.
     if used:
-        own = {row[3] for row in facts.datasets[first:]}
-        for number in used:
-            for in_ds, namespace, name in facts.lineage_inputs[number]:
+        own = {row[3] for row in rows[first:]}
+        for lineage in used:
+            for in_ds, namespace, name in lineage.named:
                 if in_ds not in own:
                     own.add(in_ds)
-                    facts.ds_ids.add(in_ds)
-                    facts.datasets.append((event_id, run_key, job_id, in_ds, namespace, name, "ref", event_time,
-                                           event_type, None, False, None, None))
-
-
-def _load_native() -> Any:
-    """``_derive`` (C) wired to the helpers it shares with this module, or None where it was not built (or
-    ``LINEAGELAB_PURE_PYTHON`` is set, to compare the two)."""
-    _derive = native.module("lineagelab.store._derive")
-    if _derive is None:
-        return None
-    _derive.configure(stable_id=stable_id, schema=_schema, text=column_lineage._text,
-                      masking=column_lineage._masking, lineage_key=lineage_hash,
-                      dumps=orjson.dumps, sort_option=orjson.OPT_SORT_KEYS, sha256=hashlib.sha256)  # schema_hash's
-    _derive.use_keys([parsed_key(k) for k in _derive.key_names()])  # lookups by identity in parsed documents
-    return _derive
-
-
-_native = _load_native()
-#: fact rows to Arrow buffers in C (``prepare._columns``), or None
-derive_columns: Callable[[list[tuple[Any, ...]], str], list[Any]] | None = (
-    None if _native is None else _native.columns)
-shift_int32: Callable[[Any, int], bytes] | None = None if _native is None else _native.shifted
-_flatten: Callable[[list[Any]], list[tuple[str, str | None, str | None]]] = (
-    _flatten_fields if _native is None else _native.flatten_fields)
+                    ds_ids.add(in_ds)
+                    rows.append((event_id, run_key, job_id, in_ds, namespace, name, "ref", event_time, event_type,
+                                 None, False, None, None))

@@ -27,7 +27,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
-from lineagelab.ingest.prepare import Batch, facts_of_rows, prepare_block
+from lineagelab.ingest.memo import prepare_block
+from lineagelab.ingest.prepare import Batch, facts_of_rows
 from lineagelab.ingest.reader import Block, read_blocks
 
 #: NDJSON inputs are cut into blocks of about this size (~800 events of 5 KB): each is one batch.

@@ -1,9 +1,10 @@
 """From read events to what a batch writes: validation, content ids, facts, and the tables holding them.
 
 Pure (no store access), so it runs anywhere: on the ingesting thread, in the server's request threads (one event at a
-time), or in the worker processes of a parallel ingest (``parallel.py``). Tables are made as ``Columns`` (Arrow
-buffers filled in C) and become Arrow tables where they are stored (``Batch.arrow``): a worker process never imports
-pyarrow (~30 ms of each worker's start).
+time), or in the worker processes of a parallel ingest (``parallel.py``). Tables are made as ``Columns`` (the
+Arrow buffers of each column, converted by pyarrow where the rows are made) and become Arrow tables where they are
+stored (``Batch.arrow``): a worker sends bytes, which pickle and unpickle at memory speed, where Python values cost
+the single writer a conversion and an unpickling per value.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
-from lineagelab.ingest import column_lineage, fastpath
-from lineagelab.ingest.derive import Facts, derive, derive_columns, event_time_of, micros, shift_int32
-from lineagelab.ingest.reader import Block, RawEvent, line_where, ndjson_lines, read_line
+from lineagelab.ingest import column_lineage
+from lineagelab.ingest.derive import Datasets, Facts, derive, event_time_of
+from lineagelab.ingest.reader import RawEvent, line_where
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-#: A column's type, by the code ``derive.columns`` fills it with ("t": a timestamp in microseconds, UTC; "L": texts
-#: given as int64 offsets and their bytes)
+#: A column's type, by its code in the layouts below ("t": a timestamp in microseconds, UTC; "L": texts given as
+#: int64 offsets and their bytes)
 _TYPES = {"s": "string", "q": "int64", "t": "timestamp", "i": "int32", "?": "bool_", "L": "large_string"}
 
 
@@ -42,8 +42,8 @@ def _arrow_type(code: str) -> pa.DataType:
 
 @dataclass(slots=True)
 class Columns:
-    """A table as a worker process sends it: per column, the buffers ``derive.columns`` filled (a column it left
-    goes as Python values; texts as their offsets and bytes). ``arrow`` makes the Arrow table where pyarrow is."""
+    """A table as a worker process sends it: per column, its Arrow buffers (an empty column goes as Python values;
+    the events' texts as their offsets and bytes). ``arrow`` makes the Arrow table."""
 
     layout: list[tuple[str, str]]  # (name, type code)
     rows: int
@@ -93,6 +93,7 @@ class Pending:
     doc: Any
     text: bytes
     event_time: datetime | None
+    datasets: Datasets | None = None  # its datasets' facts, where the bulk ingest knew them already (``memo.py``)
 
 
 def event_id_of(doc: Any) -> str:
@@ -174,12 +175,16 @@ _LAYOUTS: dict[str, list[tuple[str, str]]] = {
 
 
 def _columns(rows: list[tuple[Any, ...]], layout: list[tuple[str, str]]) -> Columns:
-    """The rows as columns: the buffers ``derive.columns`` builds in C where it is built, else (and for any column
-    it leaves, an unexpected value in it) the column's Python values, for pyarrow to convert."""
-    codes = "".join("q" if c == "t" else c for _, c in layout)  # timestamps: microseconds
-    built = derive_columns(rows, codes) if derive_columns and rows else None
-    parts = [built[i] if built is not None and built[i] is not None else [r[i] for r in rows]
-             for i in range(len(layout))]
+    """The rows as columns, each converted by pyarrow to its buffers (validity, values, texts, null count)."""
+    if not rows:
+        return Columns(layout, 0, [[] for _ in layout])
+    import pyarrow as pa
+
+    parts: list[Any] = []
+    for values, (_, code) in zip(zip(*rows, strict=True), layout, strict=True):
+        column = pa.array(values, _arrow_type(code))
+        buffers = column.buffers()
+        parts.append((buffers[0], buffers[1], buffers[2] if len(buffers) > 2 else None, column.null_count))
     return Columns(layout, len(rows), parts)
 
 
@@ -192,12 +197,12 @@ def _compute() -> Any:
 
 def _plus(column: pa.ChunkedArray, offset: int) -> pa.Array:
     """``column + offset`` for an int32 column without nulls (facet numbers), without ``pyarrow.compute`` (importing
-    it cost the writer ~40 ms): in C where it is built, else in plain Python (~0.2 us a row)."""
+    it cost the writer ~40 ms)."""
     parts: list[Any] = []
     for chunk in column.chunks:
         assert chunk.null_count == 0
         values = memoryview(chunk.buffers()[1]).cast("i")[chunk.offset:][:len(chunk)]
-        parts.append(shift_int32(values, offset) if shift_int32 else array.array("i", (v + offset for v in values)))
+        parts.append(array.array("i", (v + offset for v in values)).tobytes())
     data = b"".join(parts)
     import pyarrow as pa
 
@@ -341,7 +346,12 @@ def facts_of_rows(rows: list[tuple[str, str, str]], schemas_sent: set[str] | Non
 
 
 def prepare(events: Iterable[RawEvent], schemas_sent: set[str] | None = None) -> Batch:
-    """Validate, identify and derive the facts of a batch of read events.
+    """Validate, identify and derive the facts of a batch of read events (``batch_of`` their ``accept``)."""
+    return batch_of(map(accept, events), schemas_sent)
+
+
+def batch_of(items: Iterable[Pending | Rejection], schemas_sent: set[str] | None = None) -> Batch:
+    """The batch of accepted events (and rejections), in order; a repeat of an event is kept once.
 
     ``schemas_sent``: hashes of the schemas whose fields earlier batches of the same ingest carry (updated with this
     one's). A batch leaves them out: the writer stores batches in order and keeps each schema once, and an ingest that
@@ -357,9 +367,8 @@ def prepare(events: Iterable[RawEvent], schemas_sent: set[str] | None = None) ->
     facts = Facts() if schemas_sent is None else Facts(schemas_sent=schemas_sent)
     seen: set[str] = set()
     read = 0
-    for raw in events:
+    for item in items:
         read += 1
-        item = accept(raw)
         if isinstance(item, Rejection):
             rejected.append(item)
         elif item.event_id not in seen:
@@ -367,71 +376,8 @@ def prepare(events: Iterable[RawEvent], schemas_sent: set[str] | None = None) ->
             ids.append(item.event_id)
             rows.append(raw_fields(item))
             texts.append(item.text)
-            derive(facts, item.event_id, item.kind, item.doc, item.event_time)
+            derive(facts, item.event_id, item.kind, item.doc, item.event_time, item.datasets)
     if schemas_sent is not None:
         schemas_sent.update(facts.schemas)
     return Batch(ids, _raw_table(rows, *_texts(texts)), FactTables.of(facts), rejected, read - len(rejected) - len(ids),
                  read)
-
-
-def prepare_block(block: Block, schemas_sent: set[str] | None = None) -> Batch:
-    """A worker process's task (see ``parallel.py``): NDJSON through the fast path where it is built."""
-    block = block.loaded()
-    fast = fastpath.native()
-    lines = ndjson_lines(block) if fast is not None else None
-    if lines is None:
-        batch = prepare(block.events(), schemas_sent)
-        if block.first_line is not None:
-            batch.lines = block.data.count(b"\n")
-        return batch
-    return _prepare_lines(fast, block.source, *lines, schemas_sent)
-
-
-def _prepare_lines(fast: Any, source: str, data: bytes, first: int, schemas_sent: set[str] | None) -> Batch:
-    """``prepare`` of NDJSON lines, the same batch: ``_fast`` settles a run of lines at a time, read in place in
-    ``data`` (no bytes object a line: it fills the raw column's buffers itself), and each line it leaves goes down the
-    reference path (``accept``, ``derive``) in its place, so rows and facts keep input order. Measured (min of 3 a
-    block, alternating): 86-90 -> 60-64 us a synthetic event, 58-61 -> 40-43 seed-shaped; reading in place instead
-    of splitting into lines and joining them again: 38.8-41.1 -> 35.8-38.2 and 25.4-27.3 -> 23.1-26.2 (min of 9)."""
-    facts = Facts() if schemas_sent is None else Facts(schemas_sent=schemas_sent)
-    seen: set[str] = set()
-    settled: list[Any] = []  # per line: its raw row, False (a repeat) or a Rejection
-    text, offsets = bytearray(), bytearray(8)  # the kept events' texts, and where each ends (int64; the first: 0)
-    pos = ends = 0
-    while True:
-        pos, passed = fast.run_block(data, pos, facts, seen, settled, text, offsets)
-        ends += passed
-        if pos >= len(data):
-            break
-        end = data.find(b"\n", pos)
-        end = len(data) if end < 0 else end
-        line = data[pos:end].strip()  # not blank: the fast path stops only at a line it read
-        item = accept(read_line(line, source, first + ends))
-        if isinstance(item, Rejection):
-            settled.append(item)
-        elif item.event_id in seen:
-            settled.append(False)
-        else:
-            seen.add(item.event_id)
-            derive(facts, item.event_id, item.kind, item.doc, item.event_time)
-            row = raw_fields(item)
-            settled.append((row[0], micros(row[1]), *row[2:]))  # as the fast path gives it
-            text += line
-            offsets += len(text).to_bytes(8, sys.byteorder)
-        if end == len(data):
-            break
-        pos, ends = end + 1, ends + 1
-    ids: list[str] = []
-    rows: list[tuple[Any, ...]] = []
-    rejected: list[Rejection] = []
-    for row in settled:
-        if isinstance(row, Rejection):
-            rejected.append(row)
-        elif row is not False:
-            ids.append(row[0])
-            rows.append(row)
-    if schemas_sent is not None:
-        schemas_sent.update(facts.schemas)
-    raw = _raw_table(rows, offsets, text)
-    return Batch(ids, raw, FactTables.of(facts), rejected, len(settled) - len(rejected) - len(ids), len(settled),
-                 lines=ends)

@@ -1,0 +1,147 @@
+"""The bulk ingest's memory of datasets: what an event's inputs and outputs state, remembered by their exact text.
+
+Datasets are most of an event's bytes and of its work (parsing, their facets' schemas checked, schema and
+column-lineage hashes, lineage expanded), and they repeat: START and COMPLETE of a run carry the same ones, every run
+of a job again, and a popular source is read by many jobs. So a worker reads an NDJSON line in two steps: msgspec
+cuts it into its top-level values, the ``inputs`` and ``outputs`` arrays into their items, without making objects;
+everything but those items is parsed (orjson) and checked as the rest of the event (``validation.accepts``: an event
+is valid exactly when that rest and each item are). An item whose exact bytes were seen before, in the same array,
+is the same dataset: valid, with the same facts (``DatasetFacts``) and the same canonical JSON (sorted keys), which
+goes into the event's content id as it is (``orjson.Fragment``), the bytes ``orjson.dumps`` of the whole gives.
+Only a new item is parsed, checked and derived, once.
+
+Whatever this does not settle (a line to reject, a dataset event, a value orjson will not write back) goes down
+the reference path (``reader.read_line``, ``prepare.accept``), which reads the line again and names any problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import orjson
+
+from lineagelab.events.validation import EventKind, InvalidEvent, accepts, event_kind
+from lineagelab.ingest.derive import DatasetFacts, Datasets, dataset_facts, event_time_of
+from lineagelab.ingest.prepare import Batch, Pending, Rejection, accept, batch_of, prepare
+from lineagelab.ingest.reader import MAX_EVENT_BYTES, Block, ndjson_lines, numbered_lines, read_line
+
+#: Datasets remembered per array before the memory starts again (a few KB each: ~50 MB at most)
+LIMIT = 16_384
+
+_SORT = orjson.OPT_SORT_KEYS
+_TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
+#: the arrays of datasets (in the order ``derive.datasets_of`` takes them): their role and core schema definition
+_ARRAYS = {"inputs": ("input", "InputDataset"), "outputs": ("output", "OutputDataset")}
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    canonical: orjson.Fragment  # the item as ``orjson.dumps(item, option=OPT_SORT_KEYS)`` writes it
+    facts: DatasetFacts
+
+
+class Memo:
+    """Accepts NDJSON lines as ``accept(read_line(…))`` does, remembering their datasets (one per process)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, dict[bytes, _Known]] = {key: {} for key in _ARRAYS}
+
+    def accept_line(self, line: bytes, source: str, number: int) -> Pending | Rejection:
+        """One NDJSON line (stripped, not blank), numbered ``number`` in ``source``."""
+        item = self._settle(line) if len(line) <= MAX_EVENT_BYTES else None
+        return item if item is not None else accept(read_line(line, source, number))
+
+    def _settle(self, line: bytes) -> Pending | None:
+        """The line's event if it is valid and nothing in it needs the reference path, else None."""
+        loads = orjson.loads
+        doc: dict[str, Any] = {}
+        arrays: list[tuple[str, list[msgspec.Raw]]] = []
+        try:
+            for key, raw in _TOP.decode(line).items():
+                if key in _ARRAYS:
+                    arrays.append((key, _ITEMS.decode(raw)))
+                    doc[key] = []
+                else:
+                    doc[key] = loads(memoryview(raw))  # type: ignore[arg-type]
+            kind = event_kind(doc)
+        except (msgspec.DecodeError, orjson.JSONDecodeError, InvalidEvent):
+            return None
+        if kind is EventKind.DATASET:
+            return None
+        datasets: Datasets = []
+        canonical: dict[str, list[orjson.Fragment]] = {}
+        for key, items in sorted(arrays, key=lambda a: a[0]):
+            seen = self._seen[key]
+            role = _ARRAYS[key][0]
+            parts = canonical[key] = []
+            for raw in items:
+                text = bytes(raw)
+                known = seen.get(text)
+                if known is None:
+                    known = self._learn(key, text)
+                    if known is None:
+                        return None
+                datasets.append((role, known.facts))
+                parts.append(known.canonical)
+        valid = accepts(kind.value)
+        if valid is None or not valid(doc):
+            return None
+        try:
+            event_time = event_time_of(doc)
+        except ValueError:
+            return None
+        doc.update(canonical)
+        try:
+            text = orjson.dumps(doc, option=_SORT)
+        except TypeError:  # integers beyond 64 bits, or text orjson does not write
+            return None
+        return Pending(hashlib.sha256(text).hexdigest()[:32], kind, doc, line, event_time, datasets)
+
+    def _learn(self, key: str, text: bytes) -> _Known | None:
+        """A dataset seen for the first time: parsed, checked and derived, remembered if valid."""
+        role, definition = _ARRAYS[key]
+        try:
+            item = orjson.loads(text)
+            canonical = orjson.dumps(item, option=_SORT)
+        except (orjson.JSONDecodeError, TypeError):
+            return None
+        valid = accepts(definition)
+        if valid is None or not valid(item):
+            return None
+        seen = self._seen[key]
+        if len(seen) >= LIMIT:
+            seen.clear()
+        known = seen[text] = _Known(orjson.Fragment(canonical), dataset_facts(role, item))
+        return known
+
+    def accept_block(self, source: str, data: bytes, first: int) -> Iterator[Pending | Rejection]:
+        for number, line in numbered_lines(data, first):
+            yield self.accept_line(line, source, number)
+
+
+def memo() -> Memo:
+    """This process's memory (made on first use)."""
+    global _memo
+    if _memo is None:
+        _memo = Memo()
+    return _memo
+
+
+_memo: Memo | None = None
+
+
+def prepare_block(block: Block, schemas_sent: set[str] | None = None) -> Batch:
+    """A worker process's task (see ``parallel.py``): ``prepare`` of a block, NDJSON lines with this process's
+    memory. Its pending events' ``doc`` hold the datasets' canonical JSON, not the parsed datasets."""
+    block = block.loaded()
+    lines = ndjson_lines(block)
+    batch = prepare(block.events(), schemas_sent) if lines is None else batch_of(
+        memo().accept_block(block.source, *lines), schemas_sent)
+    if block.first_line is not None:
+        batch.lines = block.data.count(b"\n")
+    return batch
