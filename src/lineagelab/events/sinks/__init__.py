@@ -90,7 +90,7 @@ class RetryPolicy:
 
     def botocore(self) -> dict[str, Any]:
         """The ``retries`` of a ``botocore.config.Config``."""
-        return {"mode": "standard", "max_attempts": self.attempts}
+        return {"mode": "standard", "total_max_attempts": self.attempts}  # its max_attempts counts retries only
 
 
 DEFAULT_RETRY = RetryPolicy()

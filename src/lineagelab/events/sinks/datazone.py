@@ -30,12 +30,18 @@ class _Transport(AmazonDataZoneTransport):
 
     def _setup_datazone(self, region: str | None = None, endpoint_url: str | None = None) -> None:
         import boto3
+        import botocore.session
         from botocore.config import Config
 
-        session = boto3.Session(region_name=region)
-        # the local API checks no signature but botocore needs one; configured credentials are used as they are
-        creds = {"aws_access_key_id": "lineagelab-local", "aws_secret_access_key": "lineagelab-local"} \
-            if endpoint_url and _loopback(endpoint_url) and session.get_credentials() is None else {}
+        core = botocore.session.get_session()
+        creds: dict[str, str] = {}
+        if endpoint_url and _loopback(endpoint_url):
+            resolver = core.get_component("credential_provider")
+            for remote in ("container-role", "iam-role"):  # never ask a metadata service for a local endpoint
+                resolver.remove(remote)
+            if core.get_credentials() is None:  # the local API checks no signature, but botocore makes one
+                creds = {"aws_access_key_id": "lineagelab-local", "aws_secret_access_key": "lineagelab-local"}
+        session = boto3.Session(botocore_session=core, region_name=region)
         self.datazone = session.client(
             "datazone", endpoint_url=endpoint_url, **creds,
             config=Config(retries=self._policy.botocore(), connect_timeout=self._timeout,
