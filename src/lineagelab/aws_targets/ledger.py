@@ -9,9 +9,8 @@ States:
 
 A replay resumes from this: ``sent`` is never sent again; ``sending`` is sent again under the same Client-Token, which
 an idempotent target (DataZone) answers with the id it already gave. Requests go out in windows: a window's events
-are marked ``sending`` in one commit and their answers recorded in one more, so the ledger costs two commits a
-window, not two an event. Events of a window whose request never left (the replay stopped first) get their state
-from before the window back.
+are marked ``sending`` in the commit that records the previous window's answers, so the ledger costs one commit a
+window. Events of a window whose request never left (the replay stopped first) get their earlier state back.
 """
 
 from __future__ import annotations
@@ -60,9 +59,12 @@ class Book:
         self._answers: list[Entry] = []
 
     def begin(self, marks: list[Entry], settled: list[Entry]) -> None:
-        """Commit a window's ``sending`` marks, with the outcomes it already knows (events refused unsent)."""
+        """Commit a window's ``sending`` marks, with the outcomes it already knows (events refused unsent), in the
+        transaction that records the previous window's answers."""
         with self.store.writing() as con:
+            done = self._settle(con)
             ledger_rows.upsert(con, [*marks, *settled])
+        self._settled(*done)
         for e in marks:
             self._before[e.event_id] = self.known.get(e.event_id)
         for e in (*marks, *settled):
@@ -74,23 +76,31 @@ class Book:
 
     def answered(self, entry: Entry) -> None:
         self._answers.append(entry)
-        self.known[entry.event_id] = entry
 
     def end(self) -> None:
         """Commit the answers; give the window's unrequested events their earlier state (none: no row)."""
+        if self._answers or self._before:
+            with self.store.writing() as con:
+                done = self._settle(con)
+            self._settled(*done)
+
+    def _settle(self, con: duckdb.DuckDBPyConnection) -> tuple[list[Entry], list[Entry], list[str]]:
+        answers = list(self._answers)
         restore = [e for e in self._before.values() if e is not None]
         drop = [k for k, e in self._before.items() if e is None]
-        if not (self._answers or restore or drop):
-            return
-        with self.store.writing() as con:
-            ledger_rows.upsert(con, [*self._answers, *restore])
-            ledger_rows.delete(con, self.target, drop)
-        for e in restore:
+        ledger_rows.upsert(con, [*answers, *restore])
+        ledger_rows.delete(con, self.target, drop)
+        return answers, restore, drop
+
+    def _settled(self, answers: list[Entry], restore: list[Entry], drop: list[str]) -> None:
+        """What ``_settle`` wrote is committed: the book follows."""
+        for e in (*answers, *restore):
             self.known[e.event_id] = e
         for k in drop:
             self.known.pop(k, None)
-        self._answers.clear()
-        self._before.clear()
+        self._answers = self._answers[len(answers):]
+        for k in (*(e.event_id for e in restore), *drop):
+            self._before.pop(k, None)
 
     def set_processing_status(self, event_id: str, status: str) -> None:
         with self.store.writing() as con:

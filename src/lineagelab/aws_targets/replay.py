@@ -192,7 +192,6 @@ def replay(
                 report.sent += 1
                 if progress:
                     progress(1)
-            book.end()
     finally:
         # also on Ctrl-C and on a lost connection: what was answered is recorded, what never left is withdrawn, and
         # the request without an answer stays in flight
