@@ -61,9 +61,11 @@ class Book:
     def begin(self, marks: list[Entry], settled: list[Entry]) -> None:
         """Commit a window's ``sending`` marks, with the outcomes it already knows (events refused unsent), in the
         transaction that records the previous window's answers."""
-        with self.store.writing() as con:
-            done = self._settle(con)
-            ledger_rows.upsert(con, [*marks, *settled])
+        done = self._pending()
+        answers, restore, drop = done
+        with self.store.writing() as con:  # one statement: the ledger is written once a window
+            ledger_rows.upsert(con, [*answers, *restore, *marks, *settled])
+            ledger_rows.delete(con, self.target, drop)
         self._settled(*done)
         for e in marks:
             self._before[e.event_id] = self.known.get(e.event_id)
@@ -80,20 +82,20 @@ class Book:
     def end(self) -> None:
         """Commit the answers; give the window's unrequested events their earlier state (none: no row)."""
         if self._answers or self._before:
+            done = self._pending()
+            answers, restore, drop = done
             with self.store.writing() as con:
-                done = self._settle(con)
+                ledger_rows.upsert(con, [*answers, *restore])
+                ledger_rows.delete(con, self.target, drop)
             self._settled(*done)
 
-    def _settle(self, con: duckdb.DuckDBPyConnection) -> tuple[list[Entry], list[Entry], list[str]]:
-        answers = list(self._answers)
+    def _pending(self) -> tuple[list[Entry], list[Entry], list[str]]:
+        """The answers not yet written, the earlier entries to restore and the rows to drop."""
         restore = [e for e in self._before.values() if e is not None]
-        drop = [k for k, e in self._before.items() if e is None]
-        ledger_rows.upsert(con, [*answers, *restore])
-        ledger_rows.delete(con, self.target, drop)
-        return answers, restore, drop
+        return list(self._answers), restore, [k for k, e in self._before.items() if e is None]
 
     def _settled(self, answers: list[Entry], restore: list[Entry], drop: list[str]) -> None:
-        """What ``_settle`` wrote is committed: the book follows."""
+        """What ``_pending`` gave is committed: the book follows."""
         for e in (*answers, *restore):
             self.known[e.event_id] = e
         for k in drop:
