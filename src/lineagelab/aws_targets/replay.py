@@ -26,7 +26,7 @@ import orjson
 from lineagelab.aws_targets import ledger
 from lineagelab.aws_targets.mapping import Mapping_
 from lineagelab.events import naming
-from lineagelab.events.sinks import ExactSink, Refused, RetryPolicy
+from lineagelab.events.sinks import ExactSink, Refused
 from lineagelab.events.sinks.datazone import MAX_EVENT_BYTES as MAX_BYTES
 from lineagelab.events.sinks.datazone import DataZoneSink
 from lineagelab.events.sinks.http import HttpSink
@@ -133,21 +133,28 @@ def select_events(store: Store, **filters: Any) -> Iterator[tuple[str, str, str]
     return store.iter_events(**filters)
 
 
-#: Kept for callers: replay sends through any sink that sends exact bytes under a token.
+def open_target(*, domain: str | None = None, to: str | None = None, region: str | None = None,
+                endpoint_url: str | None = None, token: str | None = None) -> ExactSink:
+    """The sink a replay sends through: a DataZone ``domain`` (at ``endpoint_url``, else AWS in ``region``) or the
+    OpenLineage HTTP backend at ``to``. Its ``target`` names it in the ledger."""
+    if (domain is None) == (to is None):
+        raise ValueError("give a DataZone domain or an OpenLineage HTTP URL, one of them")
+    if domain is not None:
+        return DataZoneSink(domain, region=region, endpoint_url=endpoint_url)
+    return HttpSink(str(to), token=token)
+
+
+# the names the command line used before sinks; ``open_target`` replaces them
 Sender = ExactSink
 PermanentError = Refused
 
 
-def DataZoneSender(domain: str, region: str | None, endpoint_url: str | None, max_attempts: int = 8,
-                   timeout: float = 10.0) -> DataZoneSink:
-    """A DataZone domain as a replay target (its ledger name: ``datazone:{domain}@{endpoint or region}``)."""
-    return DataZoneSink(domain, region=region, endpoint_url=endpoint_url, timeout=timeout,
-                        policy=RetryPolicy(attempts=max_attempts))
+def DataZoneSender(domain: str, region: str | None, endpoint_url: str | None) -> ExactSink:
+    return open_target(domain=domain, region=region, endpoint_url=endpoint_url)
 
 
-def HttpSender(url: str, token: str | None = None, max_attempts: int = 8, timeout: float = 10.0) -> HttpSink:
-    """Any OpenLineage HTTP backend (Marquez, this project's server): POST {url}/api/v1/lineage."""
-    return HttpSink(url, token=token, timeout=timeout, policy=RetryPolicy(attempts=max_attempts))
+def HttpSender(url: str, token: str | None = None) -> ExactSink:
+    return open_target(to=url, token=token)
 
 
 def replay(
