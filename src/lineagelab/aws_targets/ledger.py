@@ -63,7 +63,7 @@ class Book:
         transaction that records the previous window's answers."""
         done = self._pending()
         answers, restore, drop = done
-        with self.store.writing() as con:  # one statement: the ledger is written once a window
+        with self.store.writing() as con:  # one transaction a window
             ledger_rows.upsert(con, [*answers, *restore, *marks, *settled])
             ledger_rows.delete(con, self.target, drop)
         self._settled(*done)
