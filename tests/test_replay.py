@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,54 @@ def test_wait_processed_polls_until_success(tmp_path: Path, server: Server, even
         statuses = [r[0] for r in s.con.execute("SELECT processing_status FROM replay_ledger").fetchall()]
     assert statuses == ["SUCCESS", "SUCCESS"]
     assert "processed" in cli(tmp_path, "replay", "status").stdout
+
+
+# -- the ledger's in-flight state ---------------------------------------------------------------------------------
+def _status_row(tmp_path: Path, target: str) -> list[str]:
+    """The `replay status` table's row for ``target``: target, events, sent, failed, in_flight, processed, …"""
+    out = cli(tmp_path, "replay", "status").stdout
+    row = next(line for line in out.splitlines() if target in line)
+    return [cell.strip() for cell in row.strip("│┃ ").split("│")]
+
+
+@pytest.mark.parametrize("kind", ["datazone", "http"])
+def test_an_answer_lost_leaves_the_event_in_flight_until_resumed(tmp_path: Path, server: Server, kind: str,
+                                                                 events: list[dict[str, Any]]) -> None:
+    """Every answer dropped after the request reached the target: the replay stops with its first event `sending`
+    (the window's others, never requested, leave no row); `replay status` shows it in flight; the resumed replay
+    says so and the target holds each event once."""
+    from lineagelab.aws_targets import ledger
+    from lineagelab.aws_targets.mapping import Mapping_
+    from lineagelab.aws_targets.replay import replay
+    from lineagelab.events.sinks import DeliveryError, ExactSink, RetryPolicy
+    from lineagelab.events.sinks.datazone import DataZoneSink
+    from lineagelab.events.sinks.http import HttpSink
+
+    path = local_store(tmp_path, [e for e in events if "run" in e][:3])
+    dropping = {"on": True}
+    with fault_proxy(server.url, lambda n: "drop-after" if dropping["on"] else None) as (proxy, log):
+        policy = RetryPolicy(attempts=2, backoff=0.05)
+
+        def sink() -> ExactSink:
+            if kind == "datazone":
+                return DataZoneSink(DOMAIN, region="us-west-2", endpoint_url=proxy, policy=policy)
+            return HttpSink(proxy, policy=policy)
+
+        with Store(path) as s, sink() as target, pytest.raises(DeliveryError):
+            replay(s, target, Mapping_())
+        assert len(log) == 2  # the first event, and its retry
+        with Store(path, read_only=True) as s:
+            [row] = ledger.summary(s.con)
+        assert (row["events"], row["sent"], row["in_flight"]) == (1, 0, 1)
+        assert _status_row(tmp_path, target.target)[1:5] == ["1", "0", "0", "1"]
+
+        dropping["on"] = False
+        with Store(path) as s, sink() as target:
+            report = replay(s, target, Mapping_())
+        assert (report.resumed, report.sent, report.already_sent) == (1, 3, 0)
+        assert _status_row(tmp_path, target.target)[1:5] == ["3", "3", "0", "0"]
+    if kind == "datazone":
+        assert len(remote_events(server.url)) == 3  # the lost answer's event was not doubled: same Client-Token
+    else:
+        stats = json.loads(urllib.request.urlopen(f"{server.url}/api/v1/stats").read())
+        assert stats["events"] == 3  # our collector deduplicates by content

@@ -4,9 +4,9 @@ Exactly once comes from three things together:
 
 * a deterministic Client-Token per *mapped* event (a hash of the bytes sent), so a resend is recognised by DataZone;
 * the ledger row is committed as ``sending`` before the request leaves and as ``sent`` (with DataZone's id) after the
-  answer: a crash in between resends with the same token, which DataZone answers with the same id;
-* botocore's standard retry mode retries throttling, 5xx and dropped connections with the same token, with
-  exponential backoff and jitter. A 4xx is recorded with AWS's message and the replay goes on.
+  answer (``ledger``): a crash in between resends with the same token, which DataZone answers with the same id;
+* the sink retries throttling, 5xx and dropped connections with the same token (``events.sinks.RetryPolicy``:
+  botocore's standard retry mode for DataZone). A 4xx is recorded with the target's message and the replay goes on.
 
 Events over DataZone's 300,000-byte limit lose optional heavy facets, heaviest first (``HEAVY_FACETS``), until they
 fit; an event that still does not fit is refused with a message, never truncated.
@@ -15,6 +15,7 @@ fit; an event that still does not fit is refused with a message, never truncated
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,10 +26,13 @@ import orjson
 from lineagelab.aws_targets import ledger
 from lineagelab.aws_targets.mapping import Mapping_
 from lineagelab.events import naming
+from lineagelab.events.sinks import ExactSink, Refused
+from lineagelab.events.sinks.datazone import MAX_EVENT_BYTES as MAX_BYTES
+from lineagelab.events.sinks.datazone import DataZoneSink
+from lineagelab.events.sinks.http import HttpSink
 from lineagelab.events.validation import InvalidEvent, validate_event
 from lineagelab.store.store import Store
 
-MAX_BYTES = 300_000
 #: Dropped in this order from an event over the limit (run facets, then dataset facets); lineage itself stays.
 HEAVY_FACETS = ("spark.logicalPlan", "spark_unknown", "spark_properties", "debug", "gcp_dataproc_spark",
                 "environment-properties:other", "schema:inputs", "columnLineage:dataset", "columnLineage")
@@ -53,6 +57,7 @@ class Report:
     failed: list[tuple[str, str]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
     trimmed: int = 0
+    resumed: int = 0  # left in flight by an earlier replay, sent again under their token
     seconds: float = 0.0
 
 
@@ -128,112 +133,33 @@ def select_events(store: Store, **filters: Any) -> Iterator[tuple[str, str, str]
     return store.iter_events(**filters)
 
 
-class Sender:
-    """One destination: DataZone (boto3) or an OpenLineage HTTP endpoint."""
-
-    target: str
-
-    def send(self, p: Prepared) -> str:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def status(self, remote_id: str) -> str | None:
-        return None
-
-
-class PermanentError(Exception):
-    """The destination refused the event and would refuse it again (a 4xx)."""
+def open_target(*, domain: str | None = None, to: str | None = None, region: str | None = None,
+                endpoint_url: str | None = None, token: str | None = None) -> ExactSink:
+    """The sink a replay sends through: a DataZone ``domain`` (at ``endpoint_url``, else AWS in ``region``) or the
+    OpenLineage HTTP backend at ``to``. Its ``target`` names it in the ledger."""
+    if (domain is None) == (to is None):
+        raise ValueError("give a DataZone domain or an OpenLineage HTTP URL, one of them")
+    if domain is not None:
+        return DataZoneSink(domain, region=region, endpoint_url=endpoint_url)
+    return HttpSink(str(to), token=token)
 
 
-def _no_delay(client: Any) -> None:
-    """botocore gives urllib3 an empty socket-option list, which drops urllib3's TCP_NODELAY; it then sends headers
-    and body in two segments that wait on the server's delayed ACK (measured: 33 ms a call against a local
-    endpoint instead of 5). Put TCP_NODELAY back. Private botocore API: if it changes, nothing breaks, it is slower.
-    """
-    import socket
-
-    try:
-        from urllib3 import PoolManager
-
-        session = client._endpoint.http_session
-        session._socket_options.append((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1))
-        session._manager = PoolManager(**session._get_pool_manager_kwargs())
-    except Exception:  # pragma: no cover - depends on botocore internals
-        pass
+# the names the command line used before sinks; ``open_target`` replaces them
+Sender = ExactSink
+PermanentError = Refused
 
 
-class DataZoneSender(Sender):
-    def __init__(self, domain: str, region: str | None, endpoint_url: str | None, max_attempts: int = 8,
-                 timeout: float = 10.0):
-        import boto3
-        from botocore.config import Config
-
-        self.domain = domain
-        self.client = boto3.client(
-            "datazone", region_name=region, endpoint_url=endpoint_url,
-            config=Config(retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=timeout,
-                          read_timeout=timeout, tcp_keepalive=True),
-        )
-        where = endpoint_url or f"datazone.{self.client.meta.region_name}"
-        self.target = f"datazone:{domain}@{where}"
-        _no_delay(self.client)
-
-    def send(self, p: Prepared) -> str:
-        from botocore.exceptions import ClientError
-
-        try:
-            r = self.client.post_lineage_event(domainIdentifier=self.domain, event=p.body, clientToken=p.token)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            message = exc.response.get("Error", {}).get("Message") or str(exc)
-            code = exc.response.get("Error", {}).get("Code", "")
-            if 400 <= status < 500 and status != 429:
-                raise PermanentError(f"{code}: {message}") from None
-            raise
-        return str(r["id"])
-
-    def status(self, remote_id: str) -> str | None:
-        r = self.client.get_lineage_event(domainIdentifier=self.domain, identifier=remote_id)
-        return str(r.get("processingStatus"))
+def DataZoneSender(domain: str, region: str | None, endpoint_url: str | None) -> ExactSink:
+    return open_target(domain=domain, region=region, endpoint_url=endpoint_url)
 
 
-class HttpSender(Sender):
-    """Any OpenLineage HTTP backend (Marquez, this project's server): POST {url}/api/v1/lineage."""
-
-    def __init__(self, url: str, token: str | None = None, max_attempts: int = 8, timeout: float = 10.0):
-        self.url, self.token, self.max_attempts, self.timeout = url.rstrip("/"), token, max_attempts, timeout
-        self.target = f"http:{self.url}"
-
-    def send(self, p: Prepared) -> str:
-        import random
-        import urllib.error
-        import urllib.request
-
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        delay = 0.2
-        for attempt in range(1, self.max_attempts + 1):
-            req = urllib.request.Request(f"{self.url}/api/v1/lineage", data=p.body, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    resp.read()
-                    return p.event_id
-            except urllib.error.HTTPError as exc:
-                if 400 <= exc.code < 500 and exc.code != 429:
-                    raise PermanentError(f"HTTP {exc.code}: {exc.read().decode(errors='replace')[:300]}") from None
-                if attempt == self.max_attempts:
-                    raise
-            except OSError:
-                if attempt == self.max_attempts:
-                    raise
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 5.0)
-        raise RuntimeError("unreachable")
+def HttpSender(url: str, token: str | None = None) -> ExactSink:
+    return open_target(to=url, token=token)
 
 
 def replay(
     store: Store,
-    sender: Sender,
+    sender: ExactSink,
     mapping: Mapping_,
     *,
     wait_processed: float = 0.0,
@@ -243,78 +169,87 @@ def replay(
 ) -> Report:
     """Send every selected RunEvent this target has not acknowledged; record outcomes in the ledger.
 
-    Acknowledgements are written in small batches: after a crash, the few acknowledged-but-unrecorded events are sent
-    again with the same Client-Token and DataZone answers with the ids it already gave (no duplicate). A target
-    without such idempotency (``HttpSender``) records every acknowledgement at once.
+    An idempotent target (DataZone) gets windows of ``flush_every`` events: after a crash, the window's events are
+    sent again with the same Client-Token and the target answers with the ids it already gave (no duplicate). A
+    target without idempotency (an HTTP backend) gets windows of one event: only the event whose answer was lost
+    can be sent twice.
     """
     report = Report()
     started = time.perf_counter()
-    done = ledger.entries(store.reader(), sender.target)
-    pending: list[ledger.Entry] = []
-    every = flush_every if isinstance(sender, DataZoneSender) else 1
-
-    def flush() -> None:
-        if pending:
-            with store.writing() as con:
-                ledger.record_many(con, pending)
-            pending.clear()
-
+    book = ledger.Book(store, sender.target)
+    size = flush_every if sender.idempotent else 1
     try:
-        for event_id, kind, raw in list(select_events(store, **filters)):
-            if kind != "RunEvent":
-                report.skipped_not_run_events += 1
-                continue
-            report.selected += 1
-            previous = done.get(event_id)
-            if previous is not None and previous.status == "sent":
-                report.already_sent += 1
+        for window in _windows(_todo(store, book, mapping, report, progress, filters), size):
+            marks = [_entry(sender.target, p, ledger.SENDING, attempts) for p, attempts in window if not p.problem]
+            refused = [_entry(sender.target, p, ledger.FAILED, attempts, error=p.problem)
+                       for p, attempts in window if p.problem]
+            report.refused += [(e.event_id, e.error or "") for e in refused]
+            book.begin(marks, refused)
+            for p, attempts in window:
+                if p.problem:
+                    continue
+                book.requesting(p.event_id)
+                try:
+                    remote = sender.send(p.body, p.token)
+                except Refused as exc:
+                    report.failed.append((p.event_id, str(exc)))
+                    book.answered(_entry(sender.target, p, ledger.FAILED, attempts, error=str(exc)))
+                    continue
+                book.answered(_entry(sender.target, p, ledger.SENT, attempts, remote=remote or p.event_id))
+                report.sent += 1
                 if progress:
                     progress(1)
-                continue
-            p = prepare(event_id, raw, mapping)
-            report.trimmed += bool(p.dropped)
-            attempts = (previous.attempts if previous else 0) + 1
-            sha = hashlib.sha256(p.body).hexdigest()
-            if p.problem:
-                report.refused.append((event_id, p.problem))
-                pending.append(ledger.Entry(sender.target, event_id, p.token, "failed", None, None, p.problem,
-                                            attempts, sha))
-                flush()
-                continue
-            try:
-                remote = sender.send(p)
-            except PermanentError as exc:
-                report.failed.append((event_id, str(exc)))
-                pending.append(ledger.Entry(sender.target, event_id, p.token, "failed", None, None, str(exc),
-                                            attempts, sha))
-                flush()
-                continue
-            pending.append(ledger.Entry(sender.target, event_id, p.token, "sent", remote, None, None, attempts, sha))
-            report.sent += 1
-            if len(pending) >= every:
-                flush()
-            if progress:
-                progress(1)
     finally:
-        flush()  # also on Ctrl-C and on a lost connection: what was acknowledged is recorded
+        # also on Ctrl-C and on a lost connection: what was answered is recorded, what never left is withdrawn, and
+        # the request without an answer stays in flight
+        book.end()
         report.seconds = time.perf_counter() - started
     if wait_processed > 0:
-        _poll(store, sender, wait_processed)
+        _poll(book, sender, wait_processed)
     return report
 
 
-def _poll(store: Store, sender: Sender, timeout: float) -> None:
+def _todo(store: Store, book: ledger.Book, mapping: Mapping_, report: Report,
+          progress: Callable[[int], None] | None, filters: dict[str, Any]) -> Iterator[tuple[Prepared, int]]:
+    """The selected RunEvents to send, prepared, with their attempt number; counts what is skipped."""
+    for event_id, kind, raw in list(select_events(store, **filters)):
+        if kind != "RunEvent":
+            report.skipped_not_run_events += 1
+            continue
+        report.selected += 1
+        previous = book.known.get(event_id)
+        if previous is not None and previous.status == ledger.SENT:
+            report.already_sent += 1
+            if progress:
+                progress(1)
+            continue
+        report.resumed += previous is not None and previous.status == ledger.SENDING
+        p = prepare(event_id, raw, mapping)
+        report.trimmed += bool(p.dropped)
+        yield p, (previous.attempts if previous else 0) + 1
+
+
+def _windows(items: Iterator[tuple[Prepared, int]], size: int) -> Iterator[list[tuple[Prepared, int]]]:
+    while window := list(itertools.islice(items, size)):
+        yield window
+
+
+def _entry(target: str, p: Prepared, status: ledger.Status, attempts: int, *, remote: str | None = None,
+           error: str | None = None) -> ledger.Entry:
+    return ledger.Entry(target, p.event_id, p.token, status, remote, None, error, attempts,
+                        hashlib.sha256(p.body).hexdigest())
+
+
+def _poll(book: ledger.Book, sender: ExactSink, timeout: float) -> None:
     """Ask for processing results until every sent event succeeded or failed, or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pending = [e for e in ledger.entries(store.reader(), sender.target).values()
-                   if e.status == "sent" and e.remote_id and e.processing_status not in ("SUCCESS", "FAILED")]
+        pending = [e for e in ledger.entries(book.store.reader(), book.target).values()
+                   if e.status == ledger.SENT and e.remote_id and e.processing_status not in ("SUCCESS", "FAILED")]
         if not pending:
             return
         for e in pending:
-            status = sender.status(e.remote_id or "")
+            status = sender.processing_status(e.remote_id or "")
             if status:
-                with store.writing() as con:
-                    con.execute("UPDATE replay_ledger SET processing_status = ? WHERE target = ? AND event_id = ?",
-                                [status, e.target, e.event_id])
+                book.set_processing_status(e.event_id, status)
         time.sleep(0.5)

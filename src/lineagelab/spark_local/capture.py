@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +31,7 @@ from openlineage.client.uuid import generate_new_uuid
 
 from lineagelab import PRODUCER
 from lineagelab.events import build, naming
+from lineagelab.events.sinks import Sink
 from lineagelab.spark_local import datasets
 from lineagelab.spark_local.plan import PlanLineage, Tx, analyze, tree
 
@@ -421,10 +422,13 @@ class EventBuilder:
 
 # -- the listener ------------------------------------------------------------------------------------------------
 class SparkCapture:
-    """Registers on a SparkSession and turns its write actions into OpenLineage events for ``emit``."""
+    """Registers on a SparkSession and turns its write actions into OpenLineage events for ``sink``.
 
-    def __init__(self, spark: Any, cfg: CaptureConfig, emit: Callable[[dict[str, Any]], None]):
-        self.spark, self.cfg, self.emit = spark, cfg, emit
+    The sink is the caller's: the capture flushes it when it flushes, and never closes it.
+    """
+
+    def __init__(self, spark: Any, cfg: CaptureConfig, sink: Sink):
+        self.spark, self.cfg, self.sink = spark, cfg, sink
         self.events = EventBuilder(cfg)
         self._pending: list[Write] = []
         self._lock = threading.Lock()
@@ -441,7 +445,7 @@ class SparkCapture:
         ensure_callback_server_started(gateway)  # type: ignore[no-untyped-call]
         _Listener.on(self.spark).captures.append(self)
         _patch_sql_once()
-        self.emit(self.events.application("START", datetime.now(UTC)))
+        self._deliver(self.events.application("START", datetime.now(UTC)))
         self._started = True
         atexit.register(self.close)
         return self
@@ -477,7 +481,15 @@ class SparkCapture:
         self._pending = []
         self.writes += 1
         for e in self.events.write(w):
-            self.emit(e)
+            self._deliver(e)
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        """Hand an event to the sink; a sink that fails must not fail the user's job either."""
+        try:
+            self.sink.emit(event)
+        except Exception as exc:
+            log.warning("lineage event not delivered to %s: %s", self.sink.target, exc)
+            self.errors.append(f"delivery to {self.sink.target}: {exc}")
 
     def flush(self, timeout_ms: int = 30_000) -> None:
         """Wait for Spark to deliver every finished action, then emit what is pending."""
@@ -485,6 +497,14 @@ class SparkCapture:
             self.spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(timeout_ms)
         with self._lock:
             self._emit_pending()
+        self._flush_sink()
+
+    def _flush_sink(self) -> None:
+        try:
+            self.sink.flush()
+        except Exception as exc:
+            log.warning("lineage events not delivered to %s: %s", self.sink.target, exc)
+            self.errors.append(f"delivery to {self.sink.target}: {exc}")
 
     def detach(self) -> None:
         """Stop listening (the session goes on; a test's next capture starts clean)."""
@@ -500,7 +520,8 @@ class SparkCapture:
             return
         self._closed = True
         self.flush()
-        self.emit(self.events.application("FAIL" if error else "COMPLETE", datetime.now(UTC), error))
+        self._deliver(self.events.application("FAIL" if error else "COMPLETE", datetime.now(UTC), error))
+        self._flush_sink()
 
 
 class _Listener:

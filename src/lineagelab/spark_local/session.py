@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lineagelab.events.sinks import Sink
+from lineagelab.events.sinks.local import CallbackSink
 from lineagelab.profile import Profile
 from lineagelab.spark_local import redirect
 from lineagelab.spark_local.capture import CaptureConfig, SparkCapture
@@ -180,9 +182,9 @@ def build_session(
     return spark
 
 
-def attach_capture(spark: Any, profile: Profile, emit: Callable[[dict[str, Any]], None],
+def attach_capture(spark: Any, profile: Profile, sink: Sink | Callable[[dict[str, Any]], object],
                    conf: Mapping[str, str] | None = None, app_name: str | None = None) -> SparkCapture:
-    """Register lineagelab's capture on ``spark`` (events go to ``emit``)."""
+    """Register lineagelab's capture on ``spark``: events go to ``sink`` (a function is wrapped in one)."""
     session_conf = dict(spark.sparkContext.getConf().getAll())
     # a script's own conf decides (one JVM may serve several scripts in a row, as in tests); else the session's
     merged = session_conf if conf is None else {k: session_conf[k] for k in ("spark.master", "spark.app.name")
@@ -192,4 +194,4 @@ def attach_capture(spark: Any, profile: Profile, emit: Callable[[dict[str, Any]]
     r = redirect.active()
     if r is not None:
         cfg.jdbc_aliases = r.aliases  # shared: aliases recorded later are seen too
-    return SparkCapture(spark, cfg, emit).start()
+    return SparkCapture(spark, cfg, sink if isinstance(sink, Sink) else CallbackSink(sink)).start()

@@ -1,17 +1,22 @@
 """Where captured events go, read from ``spark.openlineage.transport.*`` as openlineage-spark reads it.
 
-``amazon_datazone_api`` goes to the local lineage store (the CLI ingests), or to a local DataZone endpoint when
-``spark.openlineage.transport.endpointOverride`` names one; ``http``, ``file`` and ``console`` use
-openlineage-python's own transports. No transport configured means the store.
+``amazon_datazone_api`` goes to the local lineage store, or to a DataZone endpoint when
+``spark.openlineage.transport.endpointOverride`` names one; ``http``, ``file`` and ``console`` to the sinks of those
+names. No transport configured means the store. ``open_sink`` makes a route's sink.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from lineagelab.events.sinks import Sink
+from lineagelab.events.sinks.datazone import DataZoneSink
+from lineagelab.events.sinks.http import HttpSink
+from lineagelab.events.sinks.local import ConsoleSink, FileSink
+from lineagelab.store.sink import StoreSink
+from lineagelab.store.store import Store
 
 PREFIX = "spark.openlineage.transport."
 
@@ -31,6 +36,8 @@ def route(conf: Mapping[str, str], region: str) -> Route:
     if kind == "amazon_datazone_api":
         override = conf.get(PREFIX + "endpointOverride")
         if override:
+            if not conf.get(PREFIX + "domainId"):
+                raise ValueError(f"{PREFIX}endpointOverride needs {PREFIX}domainId (dzd_…)")
             return Route("datazone", endpoint=override, domain=conf.get(PREFIX + "domainId"),
                          region=conf.get(PREFIX + "region", region))
         return Route("store", domain=conf.get(PREFIX + "domainId"))
@@ -48,37 +55,32 @@ def route(conf: Mapping[str, str], region: str) -> Route:
     raise ValueError(f"{PREFIX}type={kind!r} is not supported (amazon_datazone_api, http, file, console)")
 
 
+def _store(r: Route, store: Store | None, source: str) -> Sink:
+    if store is None:
+        raise ValueError(f"route {r.kind} is delivered by the caller")
+    return StoreSink(store, source)
+
+
+# one sink a route kind; every one but the store's needs only the route
+_SINKS: dict[str, Callable[[Route, Store | None, str], Sink]] = {
+    "store": _store,
+    "datazone": lambda r, store, source: DataZoneSink(r.domain or "", region=r.region, endpoint_url=r.endpoint),
+    "http": lambda r, store, source: HttpSink(r.url or "", endpoint=r.endpoint or "api/v1/lineage"),
+    "file": lambda r, store, source: FileSink(r.location or "openlineage.ndjson"),
+    "console": lambda r, store, source: ConsoleSink(),
+}
+
+
+def open_sink(r: Route, store: Store | None = None, source: str = "spark") -> Sink:
+    """The sink a route names; the store's needs the open ``store`` (events stored as from ``source``)."""
+    return _SINKS[r.kind](r, store, source)
+
+
 def send(events: Iterable[dict[str, Any]], r: Route) -> int:
     """Deliver to a non-store route; returns how many were sent."""
-    events = list(events)
-    if r.kind == "console":
+    n = 0
+    with open_sink(r) as sink:
         for e in events:
-            print(json.dumps(e, sort_keys=True))
-    elif r.kind == "file":
-        assert r.location
-        path = Path(r.location)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as fh:
-            for e in events:
-                fh.write(json.dumps(e) + "\n")
-    elif r.kind == "http":
-        from openlineage.client.transport.http import HttpConfig, HttpTransport
-
-        assert r.url
-        transport = HttpTransport(HttpConfig.from_dict({"url": r.url, "endpoint": r.endpoint}))
-        for e in events:
-            transport.emit(e)  # type: ignore[arg-type]  # Serde takes spec dicts as they are
-    elif r.kind == "datazone":
-        import boto3
-
-        session = boto3.Session(region_name=r.region)
-        # a local endpoint needs some signature; real credentials, where configured, are used as they are
-        creds = {} if session.get_credentials() is not None else {
-            "aws_access_key_id": "lineagelab-local", "aws_secret_access_key": "lineagelab-local"}
-        client = session.client("datazone", endpoint_url=r.endpoint, **creds)
-        for e in events:
-            client.post_lineage_event(domainIdentifier=r.domain, event=json.dumps(e).encode())
-    else:
-        raise ValueError(f"route {r.kind} is delivered by the caller")
-    return len(events)
-
+            sink.emit(e)
+            n += 1
+    return n
