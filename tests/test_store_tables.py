@@ -14,13 +14,6 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "lineagelab"
 TABLES = sorted({*schema.DERIVED_TABLES, *schema.DERIVED_VIEWS, "raw_events", "meta", "dz_events",
                  "replay_ledger", "lineage_facets"})
 
-#: Modules that still name store tables, each to move behind store/ functions (see issue 20).
-TODO = {
-    "aws_targets/ledger.py",  # replay_ledger: its reads and writes
-    "aws_targets/replay.py",  # UPDATE replay_ledger
-    "ingest/column_lineage.py",  # INSERT INTO lineage_facets / lineage_edges / f_lineage_uses
-}
-
 _SQL_WORDS = r"(?:FROM|JOIN|INTO|UPDATE|TABLE|VIEW|EXISTS)"
 _NAMED = re.compile(rf"\b{_SQL_WORDS}\s+({'|'.join(map(re.escape, TABLES))})\b", re.IGNORECASE)
 _STRINGS = re.compile(r'("""|\'\'\'|"|\')(.*?)\1', re.DOTALL)
@@ -41,15 +34,9 @@ def test_only_the_store_names_its_tables_in_sql() -> None:
     found: dict[str, set[str]] = {}
     for path in sorted(SRC.rglob("*.py")):
         rel = path.relative_to(SRC).as_posix()
-        if rel.startswith("store/") or rel in TODO:
+        if rel.startswith("store/"):
             continue
         named = _named_tables(path.read_text(encoding="utf-8"))
         if named:
             found[rel] = named
     assert found == {}, f"store tables named in SQL outside store/ (ask through store/queries*.py): {found}"
-
-
-def test_the_todo_list_is_current() -> None:
-    """A module moved behind the store leaves the list."""
-    still = {rel for rel in TODO if _named_tables((SRC / rel).read_text(encoding="utf-8"))}
-    assert still == TODO

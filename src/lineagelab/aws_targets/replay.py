@@ -27,8 +27,7 @@ from lineagelab.aws_targets import ledger
 from lineagelab.aws_targets.mapping import Mapping_
 from lineagelab.events import naming
 from lineagelab.events.sinks import ExactSink, Refused
-from lineagelab.events.sinks.datazone import MAX_EVENT_BYTES as MAX_BYTES
-from lineagelab.events.sinks.datazone import DataZoneSink
+from lineagelab.events.sinks.datazone import MAX_EVENT_BYTES, DataZoneSink
 from lineagelab.events.sinks.http import HttpSink
 from lineagelab.events.validation import InvalidEvent, validate_event
 from lineagelab.store.store import Store
@@ -100,15 +99,15 @@ def prepare(event_id: str, raw: str, mapping: Mapping_) -> Prepared:
     body = orjson.dumps(doc)
     dropped: list[str] = []
     for facet in HEAVY_FACETS:
-        if len(body) <= MAX_BYTES:
+        if len(body) <= MAX_EVENT_BYTES:
             break
         if _drop(doc, facet):
             dropped.append(facet)
             body = orjson.dumps(doc)
     p = Prepared(event_id, body, client_token(body), doc, dropped)
-    if len(body) > MAX_BYTES:
+    if len(body) > MAX_EVENT_BYTES:
         p.problem = (f"{len(body):,} bytes after dropping {', '.join(dropped) or 'no'} optional facets; "
-                     f"DataZone accepts at most {MAX_BYTES:,}")
+                     f"DataZone accepts at most {MAX_EVENT_BYTES:,}")
         return p
     try:
         validate_event(doc)
@@ -142,19 +141,6 @@ def open_target(*, domain: str | None = None, to: str | None = None, region: str
     if domain is not None:
         return DataZoneSink(domain, region=region, endpoint_url=endpoint_url)
     return HttpSink(str(to), token=token)
-
-
-# the names the command line used before sinks; ``open_target`` replaces them
-Sender = ExactSink
-PermanentError = Refused
-
-
-def DataZoneSender(domain: str, region: str | None, endpoint_url: str | None) -> ExactSink:
-    return open_target(domain=domain, region=region, endpoint_url=endpoint_url)
-
-
-def HttpSender(url: str, token: str | None = None) -> ExactSink:
-    return open_target(to=url, token=token)
 
 
 def replay(

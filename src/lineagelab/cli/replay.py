@@ -54,7 +54,10 @@ def replay(
         raise UserError(f"--domain {domain!r} is not a DataZone domain id (dzd_…)")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    sender: rp.Sender = rp.DataZoneSender(domain, region, endpoint_url) if domain else rp.HttpSender(str(to))
+    try:
+        sender = rp.open_target(domain=domain, to=to, region=region, endpoint_url=endpoint_url)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     with open_store(read_only=False) as store:
         total = sum(1 for _, kind, _ in rp.select_events(store, **filters) if kind == "RunEvent")
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -73,6 +76,9 @@ def replay(
               f"{report.already_sent} already sent, {len(report.failed)} failed, {len(report.refused)} refused, "
               f"{report.skipped_not_run_events} other events skipped, {report.trimmed} trimmed to fit; "
               f"{report.seconds:.1f}s ({report.sent / max(report.seconds, 1e-9):,.0f} events/s)")
+    if report.resumed:
+        err.print(f"resumed {report.resumed} events an earlier replay left in flight (sent again under their "
+                  "Client-Tokens)")
     for event_id, why in (report.failed + report.refused)[:20]:
         err.print(f"  {event_id}: {why}")
     if report.failed or report.refused:
@@ -82,6 +88,7 @@ def replay(
 def _dry_run(mapping: Mapping_, filters: dict[str, Any]) -> None:
     """Each RunEvent as it would be sent, one JSON line, with its token and what preparing it found."""
     from lineagelab.aws_targets import replay as rp
+    from lineagelab.events.sinks.datazone import MAX_EVENT_BYTES
 
     counts = {"run": 0, "other": 0, "problems": 0, "trimmed": 0}
     with open_store(read_only=True) as store:
@@ -98,7 +105,7 @@ def _dry_run(mapping: Mapping_, filters: dict[str, Any]) -> None:
                     "source_identifiers": rp.source_identifiers(p.doc), "event": p.doc}
             out.print(json.dumps(info), soft_wrap=True)
     err.print(f"dry run: {counts['run']} RunEvents would be sent ({counts['problems']} with problems, "
-              f"{counts['trimmed']} trimmed to fit 300,000 bytes); {counts['other']} other events skipped")
+              f"{counts['trimmed']} trimmed to fit {MAX_EVENT_BYTES:,} bytes); {counts['other']} other events skipped")
     if counts["problems"]:
         raise typer.Exit(1)
 

@@ -73,14 +73,17 @@ def ingest(
 
 
 def _ingest_to_server(paths: list[str], url: str, token: str | None) -> None:
-    from lineagelab.ingest.to_server import ServerError, post_events
+    from lineagelab.events.sinks import DeliveryError
+    from lineagelab.events.sinks.http import HttpSink, send_batches
+    from lineagelab.ingest.reader import read_events
 
     try:
-        counts = post_events(paths, url, token, on_reject=err.print)
-    except ServerError as exc:
+        with HttpSink(url, token=token, timeout=120) as sink:
+            report = send_batches(sink, read_events(paths), err.print)
+    except DeliveryError as exc:
         raise UserError(str(exc)) from None
-    out.print(f"accepted {counts.accepted}, duplicates {counts.duplicates}, rejected {counts.rejected}")
-    if counts.rejected:
+    out.print(f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {report.rejected}")
+    if report.rejected:
         raise typer.Exit(1)
 
 

@@ -2,7 +2,7 @@
 
 Each distinct facet of a batch is expanded once, in Python, from the document already parsed (``edges``): START and
 COMPLETE of a run, and the runs of a job, repeat the same facet. The store keeps each distinct facet's edges once,
-by content hash (``lineage_edges``), and which output of which event carried it (``f_lineage_uses``; ``insert``);
+by content hash (``lineage_edges``), and which output of which event carried it (``f_lineage_uses``; ``store/column_edges.py``);
 the view ``f_column_edges`` joins the two. Parsing each facet again in DuckDB (``json_transform`` into a
 typed struct, as before) cost the single writer ~30 us an event on 20,000 events with 148,000 edges; here the
 expansion runs in the parallel workers, and datasets named only in lineage are found per event (``derive``) rather
@@ -17,16 +17,11 @@ read as their JSON text (a numeric namespace ``5`` is ``"5"``), as DuckDB's leni
 
 from __future__ import annotations
 
-from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from lineagelab.events.identity import stable_id
-
-if TYPE_CHECKING:  # worker processes never write, nor make Arrow tables: importing these would cost each ~70 ms
-    import duckdb
-    import pyarrow as pa
 
 #: (fid, out_field, in_ds, in_field, type, subtype, description, masking): one row of the ``edges`` table
 Edge = tuple[int, str | None, int, str | None, str | None, str | None, str | None, bool]
@@ -109,38 +104,3 @@ def expand(facet: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[Named]]:
             else:
                 append((out_field, in_ds, in_field, None, None, _nonempty(legacy_desc), False))
     return out, list(named.values())
-
-
-def insert(con: duckdb.DuckDBPyConnection, facets: pa.Table, edge_table: pa.Table | None, uses: pa.Table) -> None:
-    """Store the facets of a batch not stored yet (``facets``: fid, lineage_hash; their edges in ``edge_table``) and
-    which output of which event carried which (``uses``: event_id, run_key, job_id, event_time, event_type, out_ds,
-    fid). A merged batch may number the same facet twice: one of its numbers gives its edges."""
-    import duckdb  # the writer has it loaded already; workers never come here
-
-    con.register("_cl_facets", facets)
-    con.register("_cl_uses", uses)
-    try:
-        con.execute("""CREATE OR REPLACE TEMP TABLE _cl_new AS
-                       SELECT lineage_hash, min(fid) AS fid FROM _cl_facets
-                       WHERE lineage_hash NOT IN (SELECT lineage_hash FROM lineage_facets) GROUP BY lineage_hash""")
-        con.execute("INSERT INTO lineage_facets SELECT lineage_hash FROM _cl_new")
-        if edge_table is not None:
-            con.register("_cl_edges", edge_table)
-            try:
-                con.execute(
-                    """INSERT INTO lineage_edges
-                       SELECT n.lineage_hash, e.out_field, e.in_ds, e.in_field, e.type, e.subtype, e.description,
-                              e.masking
-                       FROM _cl_edges e JOIN _cl_new n USING (fid)"""
-                )
-            finally:
-                con.unregister("_cl_edges")
-        con.execute(
-            """INSERT INTO f_lineage_uses
-               SELECT u.event_id, u.run_key, u.job_id, u.event_time, u.out_ds, f.lineage_hash
-               FROM _cl_uses u JOIN _cl_facets f USING (fid)"""
-        )
-    finally:
-        with suppress(duckdb.Error):  # an aborted transaction refuses even this; its error is the one to see
-            con.unregister("_cl_facets")
-            con.unregister("_cl_uses")

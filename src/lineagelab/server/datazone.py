@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from lineagelab.events.identity import parse_time
+from lineagelab.events.sinks.datazone import MAX_EVENT_BYTES
 from lineagelab.events.validation import EventKind, InvalidEvent, event_kind
 from lineagelab.ingest.prepare import Pending, Rejection, accept
 from lineagelab.ingest.reader import RawEvent
@@ -34,7 +35,6 @@ from lineagelab.server import dz_records as dzstore
 from lineagelab.server.errors import ApiError, not_found, validation
 from lineagelab.store.store import Store
 
-MAX_EVENT_BYTES = 300_000
 DOMAIN = re.compile(r"^dzd[-_][a-zA-Z0-9_-]{1,36}$")
 TOKEN = re.compile(r"^[\x21-\x7E]{1,128}$")
 STATUSES = ("REQUESTED", "PROCESSING", "SUCCESS", "FAILED")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from lineagelab.profile import Connection, Profile
 from lineagelab.spark_local import glue_connections, runner, transport
-from lineagelab.store.sources import Documents
+from lineagelab.store.sink import StoreSink
 
 if TYPE_CHECKING:
     from lineagelab.store.store import Store
@@ -81,8 +81,9 @@ def deliver(job: SparkJob, events: list[dict[str, Any]], source: str,
     """Store the events (the default route) or send them where the job's conf says."""
     r = job.route
     if r.kind == "store":
-        with open_store() as store:
-            report = store.ingest(Documents(events, source))
-        return Delivered(f"store {store.path}", report.rejected)
+        with open_store() as store, StoreSink(store, source) as sink:
+            for event in events:
+                sink.emit(event)
+        return Delivered(f"store {store.path}", sink.report.rejected)
     transport.send(events, r)
     return Delivered(r.kind + (f" {r.url or r.endpoint or r.location}" if r.kind != "console" else ""), [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lineagelab.events.sinks import Event, Sink
+from lineagelab.store.sources import Documents
 from lineagelab.store.store import IngestReport, Store
 
 
@@ -25,7 +26,7 @@ class StoreSink(Sink):
         if not self._held:
             return
         held, self._held = self._held, []
-        r = self.store.ingest_docs(held, self.source)
+        r = self.store.ingest(Documents(held, self.source))
         self.report.accepted += r.accepted
         self.report.duplicates += r.duplicates
         self.report.rejected.extend(r.rejected)

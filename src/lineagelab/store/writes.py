@@ -16,9 +16,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from lineagelab.ingest import column_lineage
 from lineagelab.ingest.prepare import RAW_FIELDS, Batch, FactTables, Pending, Rejection, facts_of, raw_fields, raw_table
-from lineagelab.store import catchup, model
+from lineagelab.store import catchup, column_edges, model
 from lineagelab.store.sqlutil import in_list, transaction
 
 BATCH_SIZE = 5000  # events a transaction: of a serial ingest, of deriving what appends left, of a rebuild's reads
@@ -242,7 +241,7 @@ class Writes:
             if name in tables:
                 _append(con, name, tables[name])
         if "uses" in tables and "facets" in tables:
-            column_lineage.insert(con, tables["facets"], tables.get("edges"), tables["uses"])
+            column_edges.insert(con, tables["facets"], tables.get("edges"), tables["uses"])
         if "schemas" in tables:  # only the schemas not stored yet
             con.register("_schemas", tables["schemas"])
             con.register("_fields", tables["schema_fields"])
