@@ -1,12 +1,8 @@
 """Expand ``columnLineage`` facets into column edges.
 
-Each distinct facet of a batch is expanded once, in Python, from the document already parsed (``edges``): START and
-COMPLETE of a run, and the runs of a job, repeat the same facet. The store keeps each distinct facet's edges once,
-by content hash (``lineage_edges``), and which output of which event carried it (``f_lineage_uses``; ``store/column_edges.py``);
-the view ``f_column_edges`` joins the two. Parsing each facet again in DuckDB (``json_transform`` into a
-typed struct, as before) cost the single writer ~30 us an event on 20,000 events with 148,000 edges; here the
-expansion runs in the parallel workers, and datasets named only in lineage are found per event (``derive``) rather
-than by an anti-join over the whole fact table, which grew with the store.
+Each distinct facet of a batch is expanded once, in the worker processes (``expand``): START and COMPLETE of a run,
+and the runs of a job, repeat the same facet. The store keeps each distinct facet's edges once, by content hash, and
+which output of which event carried it (``store/column_edges.py``).
 
 One edge per (output field, input field, transformation). Dataset-wide dependencies (the facet's ``dataset`` list)
 get a NULL output field. Producers older than the ``transformations`` array (OpenLineage < 1.16) put a
