@@ -134,9 +134,8 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = store is None
         s = store if store is not None else Store.open(store_path)
-        # The server runs many tiny transactions: DuckDB's parallelism costs more than it gives there (measured:
-        # replay 113 -> 140 events/s, single events 629 -> 651 req/s with one thread). LINEAGELAB_DUCKDB_THREADS
-        # sets another number, e.g. for a server mostly answering large queries.
+        # The server runs many tiny transactions, where DuckDB's parallelism costs more than it gives;
+        # LINEAGELAB_DUCKDB_THREADS sets another number, e.g. for a server mostly answering large queries.
         s.con.execute(f"SET threads = {int(os.environ.get('LINEAGELAB_DUCKDB_THREADS', '1'))}")
         state["s"] = State(s)
         try:
@@ -227,8 +226,7 @@ def serve(store_path: Path | None, host: str, port: int, token: str | None, log_
     info.parent.mkdir(parents=True, exist_ok=True)
     info.write_text(json.dumps({"pid": os.getpid(), "url": f"http://{host}:{port}", "token": bool(token)}))
     # Parsed events stay alive until the mover has stored and derived them: the cyclic GC would rescan them every few
-    # hundred allocations (measured: parsing a request's JSON ~10x slower, batches 5,500 vs 7,100 events/s). The
-    # request path makes no cycles worth chasing then, so automatic collection is off in the server; the mover
+    # hundred allocations, slowing parsing many times over. The request path makes no cycles worth chasing then, so automatic collection is off in the server; the mover
     # collects the young generations every few seconds and everything when it is idle (commits.py).
     gc.collect()
     gc.freeze()

@@ -27,7 +27,7 @@ DERIVE_CHUNK = 5000  # events derived per transaction at most
 #: Under load, move the journal into DuckDB at most this often (a sync() does not wait for it)…
 MOVE_EVERY = 1.0
 #: …and derive the model once appends pause this long, when a sync() asks, or when this many stored events wait
-#: for it: deriving costs ~0.2 ms of CPU an event, which during a burst would halve what the server can accept.
+#: for it: deriving during a burst would take the CPU the server needs to accept events.
 QUIET = 0.25
 DERIVE_BACKLOG = 20_000
 COLLECT_EVERY = 5.0

@@ -1,8 +1,8 @@
 """The server's write-ahead journal: events acknowledged but not yet moved into DuckDB.
 
-A DuckDB transaction costs ~3 ms of CPU however few rows it holds, so committing each HTTP request's event on its own
-caps a server far below what its clients send. Instead an accepted event is appended to a journal file beside the
-store and fsync'd (~0.3 ms for a whole group of requests) before it is acknowledged; the server moves the journal
+A DuckDB transaction costs milliseconds of CPU however few rows it holds, so committing each HTTP request's event on
+its own caps a server far below what its clients send. Instead an accepted event is appended to a journal file beside
+the store and fsync'd (once for a whole group of requests) before it is acknowledged; the server moves the journal
 into ``raw_events`` in large transactions and then deletes the file. The journal is part of the store: opening the
 store for writing first ingests any journal a stopped or killed server left (duplicates are dropped as in any
 ingest), so an acknowledged event is never lost.

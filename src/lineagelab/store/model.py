@@ -77,8 +77,7 @@ def refresh(con: duckdb.DuckDBPyConnection, run_keys: set[str], job_ids: set[int
 
 def refresh_all(con: duckdb.DuckDBPyConnection) -> None:
     """The whole model from all the facts, into an empty model (a store's first bulk ingest, a rebuild): the same
-    statements, with no key sets to fetch, build and join against (measured on 20,000 synthetic events, catch-up
-    and commit, alternating on the same facts: 0.28-0.38 -> 0.19-0.20 s)."""
+    statements, with no key sets to fetch, build and join against."""
     refresh_all_jobs(con)
     refresh_all_datasets(con)
 

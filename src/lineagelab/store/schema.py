@@ -60,8 +60,7 @@ RAW_MIGRATIONS: dict[int, list[str]] = {
     ],
     # PostLineageEvent looks its Client-Token up on every call.
     5: ["CREATE INDEX dz_events_token ON dz_events (domain_id, client_token)"],
-    # Raw events compressed with zstd. Measured on 20,000 events of 4.9 KB in 5,000-event commits: inserts and
-    # commits 0.52 s instead of 1.20 s with DuckDB's default string compression, 7 MB on disk instead of 46 MB.
+    # Raw events compressed with zstd: faster inserts and a fraction of the size of DuckDB's default for long text.
     6: [
         """CREATE TABLE raw_events_v6 (
                event_id VARCHAR PRIMARY KEY, seq BIGINT NOT NULL, ingested_at TIMESTAMPTZ NOT NULL,
