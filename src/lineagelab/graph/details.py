@@ -59,7 +59,8 @@ def dataset_details(con: duckdb.DuckDBPyConnection, node: Node) -> DatasetDetail
 
 
 def datasets_details(con: duckdb.DuckDBPyConnection, nodes: list[Node]) -> dict[int, DatasetDetails]:
-    """Details of many datasets in a fixed number of queries (an export asks for thousands). Ties in the orderings are broken the same way whatever else is asked with them."""
+    """Details of many datasets in a fixed number of queries (an export asks for thousands). Ties in the orderings
+    are broken the same way whatever else is asked with them."""
     ids = [n.id for n in nodes]
     members = q.members(con, ids)
     versions = q.dataset_versions(con, members)

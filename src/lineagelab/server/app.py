@@ -226,8 +226,9 @@ def serve(store_path: Path | None, host: str, port: int, token: str | None, log_
     info.parent.mkdir(parents=True, exist_ok=True)
     info.write_text(json.dumps({"pid": os.getpid(), "url": f"http://{host}:{port}", "token": bool(token)}))
     # Parsed events stay alive until the mover has stored and derived them: the cyclic GC would rescan them every few
-    # hundred allocations, slowing parsing many times over. The request path makes no cycles worth chasing then, so automatic collection is off in the server; the mover
-    # collects the young generations every few seconds and everything when it is idle (commits.py).
+    # hundred allocations, slowing parsing many times over. The request path makes no cycles worth chasing then, so
+    # automatic collection is off in the server; the mover collects the young generations every few seconds and
+    # everything when it is idle (commits.py).
     gc.collect()
     gc.freeze()
     gc.disable()
