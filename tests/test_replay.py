@@ -229,16 +229,16 @@ def test_an_answer_lost_leaves_the_event_in_flight_until_resumed(tmp_path: Path,
                 return DataZoneSink(DOMAIN, region="us-west-2", endpoint_url=proxy, policy=policy)
             return HttpSink(proxy, policy=policy)
 
-        with Store(path) as s, sink() as target, pytest.raises(DeliveryError):
+        with Store.open(path) as s, sink() as target, pytest.raises(DeliveryError):
             replay(s, target, Mapping_())
         assert len(log) == 2  # the first event, and its retry
-        with Store(path, read_only=True) as s:
+        with Store.open(path, read_only=True) as s:
             [row] = ledger.summary(s.con)
         assert (row["events"], row["sent"], row["in_flight"]) == (1, 0, 1)
         assert _status_row(tmp_path, target.target)[1:5] == ["1", "0", "0", "1"]
 
         dropping["on"] = False
-        with Store(path) as s, sink() as target:
+        with Store.open(path) as s, sink() as target:
             report = replay(s, target, Mapping_())
         assert (report.resumed, report.sent, report.already_sent) == (1, 3, 0)
         assert _status_row(tmp_path, target.target)[1:5] == ["3", "3", "0", "0"]
