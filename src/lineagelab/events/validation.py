@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import fastjsonschema
+if TYPE_CHECKING:  # imported when an event is rejected: a valid event never needs it
+    import fastjsonschema
 
 CORE_ID = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 
@@ -67,11 +68,15 @@ def _resolve(uri: str) -> dict[str, Any]:
     try:
         return _schemas().by_id[base]
     except KeyError:
+        import fastjsonschema
+
         raise fastjsonschema.JsonSchemaDefinitionException(f"unknown schema {base}") from None
 
 
 @cache
 def _compiled(ref: str) -> Callable[[Any], Any]:
+    import fastjsonschema
+
     return fastjsonschema.compile({"$ref": ref}, handlers={"https": _resolve, "http": _resolve})  # type: ignore[no-any-return]
 
 
@@ -179,22 +184,38 @@ def _composed_registry() -> Any:
     return jsonschema_rs.Registry([*_schemas().by_id.items(), (COMPOSED_ID, _composed_schema())])
 
 
+#: What ``accepts`` checks, by name: the core schema's event and dataset definitions, and the run's and job's facet
+#: containers (an event is valid exactly when it is with those emptied and each is valid: nothing else looks into them)
+_DEFINITIONS = {**{name: f"#/$defs/{name}" for name in ("RunEvent", "JobEvent", "DatasetEvent", "InputDataset",
+                                                         "OutputDataset")},
+                "RunFacets": "#/$defs/Run/properties/facets", "JobFacets": "#/$defs/Job/properties/facets"}
+
+
+@cache
+def _accepting() -> Any:
+    """One jsonschema-rs validator for every ``_DEFINITIONS`` entry, each a property of a wrapper object (one
+    compilation of the shared facet rules per process, not one per definition)."""
+    import jsonschema_rs
+
+    wrapper = {"properties": {name: {"$ref": COMPOSED_ID + ref} for name, ref in _DEFINITIONS.items()}}
+    return jsonschema_rs.Draft202012Validator(wrapper, registry=_composed_registry(), validate_formats=True)
+
+
 @cache
 def accepts(definition: str) -> Callable[[Any], bool] | None:
     """Accepts a value valid in every respect ``validate_event`` checks as the core schema's ``definition``
-    ("RunEvent", "InputDataset"…; None without jsonschema-rs). An event is valid exactly when it is without its
-    ``inputs`` and ``outputs`` items and each of them is valid as an ``InputDataset`` or ``OutputDataset``: the
-    arrays' items are checked one by one, nothing else looks into them."""
+    ("RunEvent", "InputDataset", "RunFacets"…; None without jsonschema-rs). An event is valid exactly when it is
+    without its ``inputs`` and ``outputs`` items and each of them is valid as an ``InputDataset`` or
+    ``OutputDataset``: the arrays' items are checked one by one, nothing else looks into them."""
     try:
-        import jsonschema_rs
-    except ImportError:  # pragma: no cover
+        validator = _accepting()
+    except ImportError:  # pragma: no cover - a dependency; kept optional for odd platforms
         return None
-    validator = jsonschema_rs.Draft202012Validator({"$ref": f"{COMPOSED_ID}#/$defs/{definition}"},
-                                                   registry=_composed_registry(), validate_formats=True)
+    is_valid_as = validator.is_valid
 
     def is_valid(doc: Any) -> bool:
         try:
-            return bool(validator.is_valid(doc))
+            return bool(is_valid_as({definition: doc}))
         except (ValueError, TypeError, OverflowError):
             return False
 
@@ -326,6 +347,8 @@ def validate_facet(path: str, facet: Any) -> None:
         return
     fast = _fast(ref)
     if fast is None or not fast(facet):
+        import fastjsonschema
+
         try:
             _compiled(ref)(facet)
         except fastjsonschema.JsonSchemaValueException as exc:
@@ -350,6 +373,8 @@ def _explain_container(doc: Any, path: str) -> InvalidEvent | None:
     last = path.rsplit(".", 1)[-1]
     parent = path.rsplit(".", 2)[-2] if path.count(".") >= 2 else ""
     def_name = {"run": "RunFacet", "job": "JobFacet"}.get(parent, _CONTAINER_DEFS.get(last, "DatasetFacet"))
+    import fastjsonschema
+
     for key, facet in target.items():
         try:
             _compiled(f"{CORE_ID}#/$defs/{def_name}")(facet)
@@ -368,6 +393,8 @@ def validate_event(doc: Any) -> EventKind:
     ref = f"{CORE_ID}#/$defs/{kind.value}"
     fast = _fast(ref)
     if fast is None or not fast(doc):
+        import fastjsonschema
+
         try:
             _compiled(ref)(doc)
         except fastjsonschema.JsonSchemaValueException as exc:

@@ -37,6 +37,10 @@ _TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 #: the arrays of datasets (in the order ``derive.datasets_of`` takes them): their role and core schema definition
 _ARRAYS = {"inputs": ("input", "InputDataset"), "outputs": ("output", "OutputDataset")}
+#: the objects whose ``facets`` are remembered by their text (a run's START and COMPLETE, a job's every run repeat
+#: them, and Spark's run facets are most of a small event): the definition checking them alone
+_HOLDERS = {"run": "RunFacets", "job": "JobFacets"}
+_EMPTY: dict[str, Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,8 @@ class Memo:
 
     def __init__(self) -> None:
         self._seen: dict[str, dict[bytes, _Known]] = {key: {} for key in _ARRAYS}
+        # facets objects valid in a run or job, by their exact text: (parsed, canonical JSON)
+        self._facets: dict[str, dict[bytes, tuple[dict[str, Any], orjson.Fragment]]] = {k: {} for k in _HOLDERS}
 
     def accept_line(self, line: bytes, source: str, number: int) -> Pending | Rejection:
         """One NDJSON line (stripped, not blank), numbered ``number`` in ``source``."""
@@ -61,11 +67,25 @@ class Memo:
         loads = orjson.loads
         doc: dict[str, Any] = {}
         arrays: list[tuple[str, list[msgspec.Raw]]] = []
+        # (the run or job object, its facets parsed, their canonical JSON): checked apart, put back once valid
+        holders: list[tuple[dict[str, Any], dict[str, Any], orjson.Fragment]] = []
         try:
             for key, raw in _TOP.decode(line).items():
                 if key in _ARRAYS:
                     arrays.append((key, _ITEMS.decode(raw)))
                     doc[key] = []
+                elif key in _HOLDERS:  # not an object: the reference path names the problem
+                    part = doc[key] = {}
+                    for name, value in _TOP.decode(raw).items():
+                        if name == "facets":
+                            text = bytes(value)
+                            facets = self._facets[key].get(text) or self._learn_facets(key, text)
+                            if facets is None:
+                                return None
+                            part[name] = _EMPTY
+                            holders.append((part, *facets))
+                        else:
+                            part[name] = loads(memoryview(value))  # type: ignore[arg-type]
                 else:
                     doc[key] = loads(memoryview(raw))  # type: ignore[arg-type]
             kind = event_kind(doc)
@@ -96,10 +116,14 @@ class Memo:
         except ValueError:
             return None
         doc.update(canonical)
+        for part, _, fragment in holders:
+            part["facets"] = fragment
         try:
             text = orjson.dumps(doc, option=_SORT)
         except TypeError:  # integers beyond 64 bits, or text orjson does not write
             return None
+        for part, parsed, _ in holders:
+            part["facets"] = parsed
         return Pending(hashlib.sha256(text).hexdigest()[:32], kind, doc, line, event_time, datasets)
 
     def _learn(self, key: str, text: bytes) -> _Known | None:
@@ -117,6 +141,22 @@ class Memo:
         if len(seen) >= LIMIT:
             seen.clear()
         known = seen[text] = _Known(orjson.Fragment(canonical), dataset_facts(role, item))
+        return known
+
+    def _learn_facets(self, key: str, text: bytes) -> tuple[dict[str, Any], orjson.Fragment] | None:
+        """A run's or job's facets seen for the first time: parsed and checked, remembered if valid."""
+        try:
+            facets = orjson.loads(text)
+            canonical = orjson.dumps(facets, option=_SORT)
+        except (orjson.JSONDecodeError, TypeError):
+            return None
+        valid = accepts(_HOLDERS[key])
+        if not isinstance(facets, dict) or valid is None or not valid(facets):
+            return None
+        seen = self._facets[key]
+        if len(seen) >= LIMIT:
+            seen.clear()
+        known = seen[text] = facets, orjson.Fragment(canonical)
         return known
 
     def accept_block(self, source: str, data: bytes, first: int) -> Iterator[Pending | Rejection]:
