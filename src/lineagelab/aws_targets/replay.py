@@ -199,8 +199,8 @@ def replay(
 
     An idempotent target (DataZone) gets windows of ``flush_every`` events: after a crash, the window's events are
     sent again with the same Client-Token and the target answers with the ids it already gave (no duplicate). A
-    target without idempotency (an HTTP backend) gets windows of one event: only the event whose answer was lost
-    can be sent twice.
+    target without idempotency (the Glue lineage API, an HTTP backend) gets windows of one event: only the event
+    whose answer was lost can be sent twice.
     """
     report = Report()
     started = time.perf_counter()
