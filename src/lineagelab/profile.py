@@ -22,6 +22,12 @@ redirected there while lineage keeps the AWS names, so captured events look as A
     [lake]
     root = ".lineagelab/lake"          # s3://bucket/key lives in {root}/bucket/key
 
+    [glue]
+    version = "6.1"                    # the Glue version jobs run as (default 5.0); 6.1+ captures lineage by default
+
+    [emr]
+    release = "emr-spark-8.2.0"        # the EMR release (default emr-7.8.0); spark 8.2+ captures lineage by default
+
     [[map.namespace]]                  # replay's local -> AWS rewrite rules (``aws_targets.mapping`` applies them)
     local = "mysql://127.0.0.1:3306"
     aws = "mysql://lineage-rds.c1a2b3c4d5e6.us-west-2.rds.amazonaws.com:3306"
@@ -42,6 +48,8 @@ from urllib.parse import urlsplit
 
 DEFAULT_FILE = "lineagelab.toml"
 _ACCOUNT = re.compile(r"^\d{12}$")
+_GLUE_VERSION = re.compile(r"^\d+\.\d+$")
+_EMR_RELEASE = re.compile(r"^emr-(spark-)?\d+\.\d+\.\d+$")
 
 
 class ProfileError(ValueError):
@@ -106,6 +114,8 @@ class Profile:
     lake: Path = Path(".lineagelab/lake")
     path: Path | None = None
     map: MapSection = field(default_factory=MapSection)
+    glue_version: str = "5.0"
+    emr_release: str = "emr-7.8.0"
 
     def endpoint(self, host: str, port: int) -> Endpoint | None:
         for e in self.endpoints:
@@ -168,7 +178,28 @@ def parse(doc: dict[str, Any], path: Path | None = None, base: Path | None = Non
     elif base is not None:
         prof.lake = base / prof.lake
     prof.map = _map_section(doc, path)
+    _runtimes(prof, doc, path)
     return prof
+
+
+def _runtimes(prof: Profile, doc: dict[str, Any], path: Path | None) -> None:
+    """``[glue] version`` (or a top-level ``glue_version``) and ``[emr] release``: the service versions jobs run as."""
+    glue, emr = doc.get("glue", {}), doc.get("emr", {})
+    for key, table in (("glue", glue), ("emr", emr)):
+        if not isinstance(table, dict):
+            raise ProfileError(f"{_where(path, key)} must be a table")
+    version = glue.get("version", doc.get("glue_version"))
+    if version is not None:
+        key = "glue.version" if "version" in glue else "glue_version"
+        if not _GLUE_VERSION.match(str(version)):
+            raise ProfileError(f"{_where(path, key)} must be a Glue version such as \"6.1\", got {version!r}")
+        prof.glue_version = str(version)
+    release = emr.get("release")
+    if release is not None:
+        if not _EMR_RELEASE.match(str(release)):
+            raise ProfileError(f"{_where(path, 'emr.release')} must be an EMR release such as \"emr-spark-8.2.0\" "
+                               f"or \"emr-7.8.0\", got {release!r}")
+        prof.emr_release = str(release)
 
 
 def _map_section(doc: dict[str, Any], path: Path | None) -> MapSection:

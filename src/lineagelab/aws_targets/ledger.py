@@ -8,7 +8,9 @@ States:
 * ``failed`` — refused: a 4xx the target would give again, or too large or invalid to send; the message is kept.
 
 A replay resumes from this: ``sent`` is never sent again; ``sending`` is sent again under the same Client-Token, which
-an idempotent target (DataZone) answers with the id it already gave. Requests go out in windows: a window's events
+an idempotent target (DataZone) answers with the id it already gave. A target without a token (the Glue lineage API,
+an HTTP backend) gets one event a window, so at most one is in flight: the ledger alone carries its guarantee.
+Requests go out in windows: a window's events
 are marked ``sending`` in the commit that records the previous window's answers, so the ledger costs one commit a
 window. Events of a window whose request never left (the replay stopped first) get their earlier state back.
 """

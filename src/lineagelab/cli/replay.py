@@ -1,4 +1,5 @@
-"""Replay to AWS: ``replay`` (to a DataZone domain or an OpenLineage HTTP backend) and ``replay status``."""
+"""Replay to AWS: ``replay`` (to a DataZone domain, the Glue lineage API or an OpenLineage HTTP backend) and
+``replay status``."""
 
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ import typer
 from lineagelab.cli.shared import UserError, err, open_store, out, parse_time
 
 if TYPE_CHECKING:
+    from lineagelab.aws_targets import replay as rp
     from lineagelab.aws_targets.mapping import Mapping_
 
 
 def replay(
     ctx: typer.Context,
+    service: Annotated[str, typer.Option(help="datazone (PostLineageEvent to --domain) or glue (the Glue Data "
+                                              "Catalog lineage API: RunEvents and DatasetEvents).")] = "datazone",
     domain: Annotated[str | None, typer.Option(help="DataZone domain id (dzd_…).")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (default: the AWS config's).")] = None,
-    endpoint_url: Annotated[str | None, typer.Option(help="DataZone endpoint (e.g. the local server).")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="DataZone or Glue endpoint (e.g. the local server).")]
+    = None,
     to: Annotated[str | None, typer.Option(help="Replay to an OpenLineage HTTP backend instead (e.g. Marquez URL).")]
     = None,
     map_file: Annotated[Path | None, typer.Option(
@@ -32,7 +37,8 @@ def replay(
     = False,
     wait_processed: Annotated[float, typer.Option(help="Poll processing status for up to this many seconds.")] = 0.0,
 ) -> None:
-    """Send stored RunEvents in eventTime order with deterministic Client-Tokens and a ledger in the store."""
+    """Send stored events in eventTime order with a ledger in the store (and, to DataZone, deterministic
+    Client-Tokens)."""
     if ctx.invoked_subcommand is not None:
         return
     from lineagelab import profile
@@ -45,67 +51,80 @@ def replay(
         raise UserError(str(exc)) from None
     filters: dict[str, Any] = {"since": parse_time(since, "--since"), "until": parse_time(until, "--until"),
                                "job": job, "run": run}
+    chosen = rp.SERVICES.get(service)
+    if chosen is None:
+        raise UserError(f"--service {service!r} is not one of {', '.join(rp.SERVICES)}")
     if dry_run:
-        _dry_run(mapping, filters)
+        _dry_run(mapping, filters, chosen)
         return
-    if (domain is None) == (to is None):
+    if service == "glue" and (domain is not None or to is not None):
+        raise UserError("--service glue takes no --domain and no --to: give --endpoint-url or --region")
+    if service == "datazone" and (domain is None) == (to is None):
         raise UserError("give --domain dzd_… (DataZone) or --to URL (OpenLineage HTTP), one of them")
     if domain is not None and not domain.startswith(("dzd_", "dzd-")):
         raise UserError(f"--domain {domain!r} is not a DataZone domain id (dzd_…)")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     try:
-        sender = rp.open_target(domain=domain, to=to, region=region, endpoint_url=endpoint_url)
+        sender = rp.open_target(domain=domain, to=to, region=region, endpoint_url=endpoint_url, service=service)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     with open_store(read_only=False) as store:
-        total = sum(1 for _, kind, _ in rp.select_events(store, **filters) if kind == "RunEvent")
+        total = sum(1 for _, kind, _ in rp.select_events(store, **filters) if kind in chosen.kinds)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=not err.is_terminal) as progress:
             task = progress.add_task(f"replaying to {sender.target}", total=total)
             try:
                 report = rp.replay(store, sender, mapping, **filters, wait_processed=wait_processed,
-                                   progress=lambda n: progress.advance(task, n))
+                                   progress=lambda n: progress.advance(task, n), service=chosen)
             except KeyboardInterrupt:
                 err.print("interrupted: what was acknowledged is in the ledger; run the same command to resume")
                 raise typer.Exit(130) from None
             except Exception as exc:
                 raise UserError(f"replay to {sender.target} stopped: {type(exc).__name__}: {exc} "
                                 f"(acknowledged events are in the ledger; run again to resume)") from None
-    out.print(f"replay to {sender.target}: {report.selected} RunEvents selected, {report.sent} sent, "
+    selected = (f"{report.selected} RunEvents selected" if chosen.kinds == ("RunEvent",) else
+                f"{report.selected} events selected ("
+                + ", ".join(f"{report.kinds.get(k, 0)} {k}s" for k in chosen.kinds) + ")")
+    out.print(f"replay to {sender.target}: {selected}, {report.sent} sent, "
               f"{report.already_sent} already sent, {len(report.failed)} failed, {len(report.refused)} refused, "
               f"{report.skipped_not_run_events} other events skipped, {report.trimmed} trimmed to fit; "
               f"{report.seconds:.1f}s ({report.sent / max(report.seconds, 1e-9):,.0f} events/s)")
-    if report.resumed:
+    if report.resumed and sender.idempotent:
         err.print(f"resumed {report.resumed} events an earlier replay left in flight (sent again under their "
                   "Client-Tokens)")
+    elif report.resumed:
+        err.print(f"resumed {report.resumed} events an earlier replay left in flight: sent again ({service} has no "
+                  "client token: where the first request had arrived, the target holds it twice unless it stores "
+                  "an identical event once, as lineagelab serve does)")
     for event_id, why in (report.failed + report.refused)[:20]:
         err.print(f"  {event_id}: {why}")
     if report.failed or report.refused:
         raise typer.Exit(1)
 
 
-def _dry_run(mapping: Mapping_, filters: dict[str, Any]) -> None:
-    """Each RunEvent as it would be sent, one JSON line, with its token and what preparing it found."""
+def _dry_run(mapping: Mapping_, filters: dict[str, Any], service: rp.Service) -> None:
+    """Each event as it would be sent, one JSON line, with its token and what preparing it found."""
     from lineagelab.aws_targets import replay as rp
-    from lineagelab.events.sinks.datazone import MAX_EVENT_BYTES
 
     counts = {"run": 0, "other": 0, "problems": 0, "trimmed": 0}
     with open_store(read_only=True) as store:
         for event_id, kind, raw in rp.select_events(store, **filters):
-            if kind != "RunEvent":
+            if kind not in service.kinds:
                 counts["other"] += 1
                 continue
             counts["run"] += 1
-            p = rp.prepare(event_id, raw, mapping)
+            p = rp.prepare(event_id, raw, mapping, service)
             counts["problems"] += bool(p.problem)
             counts["trimmed"] += bool(p.dropped)
             info = {"event_id": event_id, "client_token": p.token, "bytes": len(p.body),
                     "dropped_facets": p.dropped, "problem": p.problem,
                     "source_identifiers": rp.source_identifiers(p.doc), "event": p.doc}
             out.print(json.dumps(info), soft_wrap=True)
-    err.print(f"dry run: {counts['run']} RunEvents would be sent ({counts['problems']} with problems, "
-              f"{counts['trimmed']} trimmed to fit {MAX_EVENT_BYTES:,} bytes); {counts['other']} other events skipped")
+    what = "RunEvents" if service.kinds == ("RunEvent",) else " and ".join(f"{k}s" for k in service.kinds)
+    err.print(f"dry run: {counts['run']} {what} would be sent ({counts['problems']} with problems, "
+              f"{counts['trimmed']} trimmed to fit {service.limit:,} {service.unit}); {counts['other']} other events "
+              "skipped")
     if counts["problems"]:
         raise typer.Exit(1)
 

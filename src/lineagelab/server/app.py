@@ -1,4 +1,5 @@
-"""``lineagelab serve``: one local HTTP server for the OpenLineage collector, the DataZone lineage API and the viewer.
+"""``lineagelab serve``: one local HTTP server for the OpenLineage collector, the DataZone and Glue lineage APIs and the
+viewer.
 
 The server is the one process holding the store (see ``store.store``): writes go through a group-commit queue and are
 acknowledged after they are committed; reads use their own cursors and see committed snapshots.
@@ -25,7 +26,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lineagelab.server import collector, viewer
+from lineagelab.server import collector, glue_api, viewer
 from lineagelab.server.commits import CommitQueue
 from lineagelab.server.datazone import DataZone
 from lineagelab.server.errors import ApiError, aws_response, json_response
@@ -41,6 +42,7 @@ class State:
         self.store = store
         self.commits = CommitQueue(store)
         self.datazone = DataZone(store, self.commits.appended)
+        self.glue = glue_api.GlueLineage(store, self.commits)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -73,6 +75,11 @@ def _is_aws(path: str) -> bool:
     return path.startswith("/v2/")
 
 
+def _is_glue(scope: Scope) -> bool:
+    """The Glue lineage API: AWS's JSON protocol, ``POST /``."""
+    return scope["path"] == "/" and scope.get("method") == "POST"
+
+
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -101,7 +108,8 @@ class TokenAuth:
         self.app, self.token = app, token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.token is None or scope["type"] != "http" or scope["path"] == "/" or scope["path"].startswith("/ui"):
+        if self.token is None or scope["type"] != "http" or scope["path"].startswith("/ui") or (
+                scope["path"] == "/" and scope.get("method") == "GET"):
             # the viewer's page and assets hold no data; it sends the token (from ?token=) on its API calls
             await self.app(scope, receive, send)
             return
@@ -117,7 +125,10 @@ class TokenAuth:
             await self.app(scope, receive, send)
             return
         err = ApiError(401, "UnauthorizedException", "missing or wrong credentials: send Authorization: Bearer TOKEN")
-        response = aws_response(err) if _is_aws(scope["path"]) else json_response(err)
+        if _is_glue(scope):
+            response = glue_api.error_response(ApiError(400, "AccessDeniedException", err.message))
+        else:
+            response = aws_response(err) if _is_aws(scope["path"]) else json_response(err)
         await response(scope, receive, send)
 
 
@@ -160,6 +171,16 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
             return st().datazone.get_node(request)
         raise ApiError(404, "ResourceNotFoundException", f"no such resource: {request.url.path}")
 
+    async def glue(request: Request) -> Response:
+        try:
+            body = await read_body(request, glue_api.MAX_BODY)
+            result: Response = await run_in_threadpool(st().glue.handle, request.headers.get("x-amz-target"), body)
+            return result
+        except ApiError as err:
+            return glue_api.error_response(err)
+        except Exception as exc:  # the model's fault class, so botocore retries it as a 5xx
+            return glue_api.error_response(ApiError(500, "InternalServiceException", f"{type(exc).__name__}: {exc}"))
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
 
@@ -194,6 +215,7 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
 
     routes = [
         Route("/", to_ui, methods=["GET"]),
+        Route("/", glue, methods=["POST"]),
         Route("/ui", to_ui, methods=["GET"]),
         Route("/ui/", ui_asset, methods=["GET"]),
         Route("/ui/{name}", ui_asset, methods=["GET"]),

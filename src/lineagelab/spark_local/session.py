@@ -1,10 +1,12 @@
-"""Local SparkSessions that behave like AWS Glue 5.0 and EMR 7.x for what lineage jobs use.
+"""Local SparkSessions that behave like AWS Glue 5.0/6.1 and EMR 7.x/spark 8.2 for what lineage jobs use.
 
 ``local[*]`` pyspark 4.x with a Hive catalog (Derby metastore and warehouse under ``.lineagelab/``) standing in for
 the Glue Data Catalog, Debian's MariaDB and PostgreSQL JDBC drivers on the classpath, ANSI mode off (Glue 5 and
 EMR 7 run Spark 3.5, where it is off), s3:// and AWS JDBC endpoints redirected to the local stand-ins, and our
 OpenLineage capture registered when the configuration asks for lineage (``spark.extraListeners`` naming
-OpenLineageSparkListener, or Glue's "Generate lineage events").
+OpenLineageSparkListener, or Glue's "Generate lineage events"). Glue 6.1+ and EMR spark 8.2+ capture lineage without
+being asked, into the Glue Data Catalog lineage API (``LINEAGE_DEFAULTS``); the profile's ``[glue] version`` and
+``[emr] release`` choose the preset (``preset_for``).
 """
 
 from __future__ import annotations
@@ -26,10 +28,51 @@ from lineagelab.spark_local.capture import CaptureConfig, SparkCapture
 LOG4J = Path(__file__).with_name("log4j2.properties")
 LISTENER = "io.openlineage.spark.agent.OpenLineageSparkListener"
 DEBIAN_JARS = ("/usr/share/java/mariadb-java-client.jar", "/usr/share/java/postgresql.jar")
+#: The environment each preset's runtime exports (the profile's version or release where it names one).
 PRESETS: dict[str, dict[str, str]] = {
     "glue5": {"GLUE_VERSION": "5.0", "GLUE_PYTHON_VERSION": "3", "GLUE_COMMAND_CRITERIA": "glueetl"},
+    "glue6": {"GLUE_VERSION": "6.1", "GLUE_PYTHON_VERSION": "3", "GLUE_COMMAND_CRITERIA": "glueetl"},
     "emr7": {"EMR_RELEASE_LABEL": "emr-7.8.0"},
+    "emr8": {"EMR_RELEASE_LABEL": "emr-spark-8.2.0"},
 }
+#: What a preset's runtime configures without being asked: Glue 6.1+ and EMR spark 8.2+ send lineage to the Glue
+#: lineage API, column-level dataset lineage on. The job's own conf still decides.
+LINEAGE_DEFAULTS: dict[str, dict[str, str]] = {
+    "glue6": {"spark.openlineage.transport.type": "amazon_glue_api",
+              "spark.openlineage.columnLineage.datasetLineageEnabled": "true"},
+    "emr8": {"spark.openlineage.transport.type": "amazon_glue_api",
+             "spark.openlineage.columnLineage.datasetLineageEnabled": "true"},
+}
+#: (first version with lineage on by default, its preset, the older preset)
+_GLUE_SINCE, _EMR_SINCE = (6, 1), (8, 2)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", text)[:2])
+
+
+def preset_for(service: str, profile: Profile) -> str:
+    """The preset a ``glue`` or ``emr`` job runs on, by the profile's Glue version or EMR release."""
+    if service == "glue":
+        return "glue6" if _version(profile.glue_version) >= _GLUE_SINCE else "glue5"
+    if service == "emr":
+        return "emr8" if _version(profile.emr_release) >= _EMR_SINCE else "emr7"
+    raise ValueError(f"no preset for service {service!r} (glue or emr)")
+
+
+def preset_env(preset: str, profile: Profile) -> dict[str, str]:
+    """The environment the preset's runtime exports, with the profile's own Glue version or EMR release."""
+    env = dict(PRESETS.get(preset, {}))
+    if "GLUE_VERSION" in env and preset_for("glue", profile) == preset:
+        env["GLUE_VERSION"] = profile.glue_version
+    if "EMR_RELEASE_LABEL" in env and preset_for("emr", profile) == preset:
+        env["EMR_RELEASE_LABEL"] = profile.emr_release
+    return env
+
+
+def job_conf(preset: str, conf: Mapping[str, str]) -> dict[str, str]:
+    """``conf`` over what the preset's runtime sets by default: where its events go is read from the result."""
+    return {**LINEAGE_DEFAULTS.get(preset, {}), **conf}
 
 
 @dataclass
@@ -158,7 +201,8 @@ def build_session(
         if key.startswith("spark-submit."):
             conf.pop(key)
     conf = listener_conf(conf, jars, home, app_name, notes)
-    os.environ.update({k: v for k, v in PRESETS.get(preset, {}).items() if k not in os.environ})
+    conf = job_conf(preset, conf)
+    os.environ.update({k: v for k, v in preset_env(preset, profile).items() if k not in os.environ})
     os.environ.setdefault("AWS_DEFAULT_REGION", profile.region)
     os.environ.setdefault("AWS_REGION", profile.region)
     b = (SparkSession.builder.master(master).appName(app_name)
@@ -172,7 +216,7 @@ def build_session(
          .config("spark.ui.showConsoleProgress", "false")
          .config("spark.sql.shuffle.partitions", "4")
          .config("spark.sql.ansi.enabled", "false")
-         .config("spark.sql.sources.partitionOverwriteMode", "dynamic" if preset == "emr7" else "static")
+         .config("spark.sql.sources.partitionOverwriteMode", "dynamic" if preset.startswith("emr") else "static")
          .enableHiveSupport())
     for k, v in conf.items():
         b = b.config(k, v.replace("{account_id}", profile.account))
