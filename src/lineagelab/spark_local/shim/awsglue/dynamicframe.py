@@ -165,13 +165,18 @@ class DynamicFrame:
         def keep(row: Any) -> bool:
             return bool(f(row.asDict(recursive=True)))
 
-        udf = F.udf(keep, BooleanType())
+        udf = F.udf(keep, BooleanType(), useArrow=False)
         return self._new(self._df.filter(udf(F.struct(*[_col(self._df, c) for c in self._df.columns]))))
 
     def map(self, f: Callable[[Any], Any], preservesPartitioning: bool = False, transformation_ctx: str = "",
             info: str = "", stageThreshold: int = 0, totalThreshold: int = 0) -> DynamicFrame:
         """``f`` maps each record (a dict) to a record; the output schema is read off ``f``'s results on a sample.
         Spark runs it as ``mapInArrow``: opaque to lineage, as a Python function is."""
+        import importlib.util
+
+        if importlib.util.find_spec("pandas") is None:
+            raise RuntimeError("awsglue Map runs as Spark's mapInArrow, which needs pandas (Glue's runtime has it): "
+                               "pip install pandas")
         import pyarrow as pa
         from pyspark.sql.pandas.types import to_arrow_schema
 
