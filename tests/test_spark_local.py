@@ -244,10 +244,10 @@ def test_unknown_aws_endpoint_is_named(lineage_spark: Any, lineage: Any) -> None
 def test_unsupported_glue_api_names_itself(lineage_spark: Any, lineagelab_profile: Any, tmp_path: Path) -> None:
     script = tmp_path / "dyf.py"
     script.write_text("from awsglue.context import GlueContext\n"
-                      "glueContext.create_dynamic_frame.from_catalog(database='d', table_name='t')\n")
+                      "glueContext.create_dynamic_frame.from_rdd(None, 'x')\n")
     result = runner.run(runner.read_script(script, "123456789012"), app_name="dyf", profile=lineagelab_profile)
     assert result.error is not None
-    assert "GlueContext.create_dynamic_frame.from_catalog is not supported" in str(result.error)
+    assert "GlueContext.create_dynamic_frame.from_rdd is not supported" in str(result.error)
     assert [e["eventType"] for e in result.events] == ["START", "FAIL"]  # the application run failed
 
 

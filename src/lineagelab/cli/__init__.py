@@ -60,6 +60,8 @@ lake_app.command("ls")(project.lake_ls)
 glue_app = _group("Run AWS Glue jobs and notebooks unchanged on local Spark, with lineage.")
 glue_app.command("run-job")(glue.run_job)
 glue_app.command("notebook")(glue.notebook)
+glue_app.command("import-catalog")(glue.import_catalog)
+glue_app.command("tables")(glue.tables)
 
 emr_app = _group("Run EMR Serverless Spark jobs locally, with lineage.")
 emr_app.command("start-job-run")(emr.start_job_run)

@@ -1,14 +1,21 @@
-"""AWS Glue on local Spark: ``glue run-job``, ``glue notebook``."""
+"""AWS Glue on local Spark: ``glue run-job``, ``glue notebook``, and the local Data Catalog (``glue import-catalog``,
+``glue tables``)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lineagelab.cli import spark
-from lineagelab.cli.shared import UserError, key_values, load_profile
+from lineagelab.cli.shared import UserError, err, key_values, lake_root, load_profile, out, settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from lineagelab.profile import Profile
 
 
 def run_job(
@@ -45,3 +52,68 @@ def notebook(
     name = script.conf.get("spark.glue.JOB_NAME") or notebook.stem
     spark.run_job(notebook, app_name=name, preset="glue5", argv=["--JOB_NAME", name], conf={},
                   connections=connections, profile=profile, glue_globals=True, environ={"JOB_NAME": name})
+
+
+@contextmanager
+def _catalog_session(profile: Path | None) -> Iterator[tuple[Any, Profile]]:
+    """The local SparkSession over the metastore `glue run-job` uses (the same home beside the store)."""
+    from lineagelab.spark_local import redirect, session
+
+    prof = load_profile(profile)
+    if prof.path is None:
+        prof.lake = lake_root()
+    home = Path(settings.store).parent if settings.store else None
+    with err.status("opening the local Data Catalog (Spark's metastore)", spinner="dots"):
+        spark = session.build_session("lineagelab-catalog", prof, {}, home=home)
+    try:
+        yield spark, prof
+    finally:
+        redirect.uninstall()
+        spark.stop()
+
+
+def import_catalog(
+    files: Annotated[list[Path], typer.Argument(help="JSON printed by `aws glue get-tables`, `get-table` or "
+                                                     "`get-databases`.")],
+    profile: Annotated[Path | None, typer.Option(help="Profile (default ./lineagelab.toml).")] = None,
+) -> None:
+    """Mirror your Glue Data Catalog locally: databases and tables (S3 and crawled JDBC tables) from `aws glue` JSON."""
+    from lineagelab.spark_local import catalog
+
+    try:
+        doc = catalog.read_files(files)
+    except catalog.CatalogError as exc:
+        raise UserError(str(exc)) from None
+    with _catalog_session(profile) as (spark, prof):
+        try:
+            done = catalog.import_document(spark, doc, prof.lake)
+        except catalog.CatalogError as exc:
+            raise UserError(str(exc)) from None
+    for t in doc.tables:
+        where = f"{t.location} via connection {t.connection}" if t.is_jdbc else t.location
+        out.print(f"table {t.qualified}: {t.classification or 'unknown'}, {len(t.columns)} column(s)"
+                  + (f", partitioned by {', '.join(c.name for c in t.partition_keys)}" if t.partition_keys else "")
+                  + f", {where}")
+    out.print(f"imported {len(doc.databases)} database(s) and {len(doc.tables)} table(s) into the local Data "
+              f"Catalog ({len(done)} item(s))")
+
+
+def tables(
+    database: Annotated[str | None, typer.Argument(help="Only this database.")] = None,
+    profile: Annotated[Path | None, typer.Option(help="Profile (default ./lineagelab.toml).")] = None,
+) -> None:
+    """List the tables of the local Glue Data Catalog."""
+    from lineagelab.spark_local import catalog
+
+    with _catalog_session(profile) as (spark, prof):
+        try:
+            found = catalog.list_tables(spark, prof.lake, database)
+        except catalog.CatalogError as exc:
+            raise UserError(str(exc)) from None
+    if not found:
+        out.print("no tables in the local Data Catalog" + (f" database {database}" if database else ""))
+        return
+    for t in found:
+        keys = f" partitioned by {', '.join(c.name for c in t.partition_keys)}" if t.partition_keys else ""
+        via = f" via connection {t.connection}" if t.connection else ""
+        out.print(f"{t.qualified}  {t.classification}  {t.location}{via}  {len(t.columns)} column(s){keys}")

@@ -67,6 +67,8 @@ class CaptureConfig:
     master: str = "local[*]"
     spark_version: str = ""
     jdbc_aliases: dict[str, str] = field(default_factory=dict)  # local URL -> URL the script wrote
+    # (namespace, name) -> (database, table): datasets the awsglue shim read or wrote as Glue catalog tables
+    catalog_tables: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,6 +116,14 @@ def _catalog_table(t: Any, cfg: CaptureConfig) -> DatasetRef:
     else:
         ref.symlink = ("hive", f"{db}.{table}".lower())
     return ref
+
+
+def _glue_symlink(ref: DatasetRef, cfg: CaptureConfig) -> None:
+    """A JDBC table or S3 folder the awsglue shim reached through the Glue catalog carries that table's symlink."""
+    table = cfg.catalog_tables.get((ref.namespace, ref.name))
+    if table is not None and ref.symlink is None:
+        ref.symlink = naming.glue_table(cfg.region, cfg.account, *table) if cfg.glue_catalog and cfg.account \
+            and cfg.region else ("hive", ".".join(table))
 
 
 def _leaf(leaf: Any, cfg: CaptureConfig) -> list[DatasetRef]:
@@ -229,6 +239,7 @@ def read_write(qe: Any, node: str, cfg: CaptureConfig, started: datetime, ended:
     output, mode = _output(qe, root, node, cfg)
     if output is None:
         return None
+    _glue_symlink(output, cfg)
     if light:
         return Write(node, output, [], {}, [], mode, started, ended, error)
     nodes = json.loads(root.toJSON())
@@ -252,6 +263,8 @@ def read_write(qe: Any, node: str, cfg: CaptureConfig, started: datetime, ended:
             continue
         first = int(out.apply(0).exprId().id())
         refs = _leaf(jvm, cfg)
+        for r in refs:
+            _glue_symlink(r, cfg)
         jl = json_leaves.get(first)
         if not refs or jl is None:
             continue

@@ -13,7 +13,7 @@ from typing import Any
 
 from lineagelab.profile import Connection, ProfileError, jdbc_parts
 
-_STATE: dict[str, Any] = {"connections": {}, "capture": None}
+_STATE: dict[str, Any] = {"connections": {}, "capture": None, "said": set()}
 
 
 class UnknownConnection(KeyError):
@@ -42,6 +42,21 @@ def load_file(path: Path) -> dict[str, Connection]:
 def configure(connections: dict[str, Connection], capture: Any = None) -> None:
     _STATE["connections"] = dict(connections)
     _STATE["capture"] = capture
+    _STATE["said"] = set()
+
+
+def capture() -> Any:
+    """The running job's capture (None when lineage is off)."""
+    return _STATE["capture"]
+
+
+def first_time(note: str) -> bool:
+    """True the first time ``note`` is asked about in this run (so a run says a thing once)."""
+    said: set[str] = _STATE["said"]
+    if note in said:
+        return False
+    said.add(note)
+    return True
 
 
 def extract(name: str) -> dict[str, str]:

@@ -166,6 +166,9 @@ class PlanLineage:
 
 
 _LEAF_OUTPUT = ("output",)
+# Python functions over whole rows (mapInArrow/mapInPandas; Glue's Map): which input makes which output is unknown,
+# so their outputs have no column sources and every input column is a dataset-wide dependency
+_OPAQUE = {"MapInArrow", "MapInPandas", "PythonMapInArrow"}
 _PASS = {"SubqueryAlias", "View", "Distinct", "Repartition", "RepartitionByExpression", "GlobalLimit", "LocalLimit",
          "Deduplicate", "DeduplicateWithinWatermark", "ResolvedHint", "Sample", "Tail", "Offset", "WithCTE",
          "CTERelationDef", "RebalancePartitions", "Intersect", "Except"}
@@ -224,6 +227,14 @@ def _visit(node: Node, out: PlanLineage) -> list[Attr]:
         for a in attrs:
             out.columns[a.id] = {a.id: {IDENTITY}}
         out.leaves.append(Leaf(node, attrs))
+        return attrs
+    if cls in _OPAQUE:
+        opaque = Tx("INDIRECT", "TRANSFORMATION")
+        for a in kids[0]:
+            for src, txs in out.columns.get(a.id, {a.id: {IDENTITY}}).items():
+                out.dataset.setdefault(src, set()).update(compose(t, opaque) for t in txs)
+        attrs = [a for e in _exprs(f.get("output")) if (a := _attr(e)) is not None]
+        out.columns.update({a.id: {} for a in attrs})
         return attrs
     if cls == "Project":
         return _named(out, _exprs(f.get("projectList")))
