@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,6 +204,7 @@ def build_session(
     conf = listener_conf(conf, jars, home, app_name, notes)
     conf = job_conf(preset, conf)
     os.environ.update({k: v for k, v in preset_env(preset, profile).items() if k not in os.environ})
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers (UDFs, Glue's Map): this interpreter's packages
     os.environ.setdefault("AWS_DEFAULT_REGION", profile.region)
     os.environ.setdefault("AWS_REGION", profile.region)
     b = (SparkSession.builder.master(master).appName(app_name)
