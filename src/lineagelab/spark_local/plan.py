@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _RANK = {"AGGREGATION": 0, "TRANSFORMATION": 1, "IDENTITY": 2}
+# a value passes through these unchanged (a CASE branch, IF's then/else, COALESCE's arguments, aliases)
+_PASS_VALUE = {"Alias", "CaseWhen", "If", "Coalesce", "WindowExpression", "KnownNotNull",
+               "Nvl", "NullIf", "Nvl2", "IfNull"}  # the last: NVL & co. as the optimizer rewrites them
+_RANKING = {"Rank", "DenseRank", "PercentRank", "CumeDist", "RowNumber", "NTile"}
 _MASKING = {"Sha1", "Sha2", "Md5", "Crc32", "Murmur3Hash", "XxHash64", "Mask", "Count", "HyperLogLogPlusPlus"}
 
 
@@ -115,10 +119,12 @@ def _refs(e: Node, outer: Tx) -> Iterator[tuple[int, Tx]]:
         if i is not None:
             yield i, outer
         return
+    if e.cls in _RANKING:  # rank() and friends carry their window's order keys as children: no value flows
+        return
     here = outer
     if e.cls == "AggregateExpression" and outer.type == "DIRECT":
         here = Tx("DIRECT", "AGGREGATION", outer.masking)
-    elif e.cls != "Alias" and outer.type == "DIRECT" and outer.subtype == "IDENTITY":
+    elif e.cls not in _PASS_VALUE and outer.type == "DIRECT" and outer.subtype == "IDENTITY":
         here = Tx("DIRECT", "TRANSFORMATION", outer.masking)
     if e.cls in _MASKING:
         here = Tx(here.type, here.subtype, True)
@@ -127,21 +133,11 @@ def _refs(e: Node, outer: Tx) -> Iterator[tuple[int, Tx]]:
         t = here
         if (e.cls == "CaseWhen" and k % 2 == 0 and k < n - (n % 2)) or (e.cls == "If" and k == 0):
             t = Tx("INDIRECT", "CONDITIONAL", here.masking)
-        elif e.cls == "WindowSpecDefinition":
-            continue  # keys of a window are dataset-wide WINDOW dependencies (see _indirect_keys)
+        elif e.cls == "Coalesce":  # every argument is both null-checked and a possible value
+            yield from _refs(c, Tx("INDIRECT", "CONDITIONAL", here.masking))
+        elif e.cls == "WindowSpecDefinition":  # partition and order keys shape the windowed column
+            t = Tx("INDIRECT", "WINDOW", here.masking)
         yield from _refs(c, t)
-
-
-def _window_keys(e: Node) -> Iterator[Node]:
-    for n in _walk(e):
-        if n.cls == "WindowSpecDefinition":
-            for k in (*_as_list(n.fields.get("partitionSpec")), *_as_list(n.fields.get("orderSpec"))):
-                if 0 <= k < len(n.children):
-                    yield n.children[k]
-
-
-def _as_list(v: Any) -> list[int]:
-    return [int(x) for x in v] if isinstance(v, list) and all(isinstance(x, int) for x in v) else []
 
 
 @dataclass
@@ -160,15 +156,16 @@ class PlanLineage:
     # dataset-wide dependencies: source exprId -> transformations
     dataset: dict[int, set[Tx]] = field(default_factory=dict)
     output: list[Attr] = field(default_factory=list)
+    ctes: dict[int, list[Attr]] = field(default_factory=dict)  # CTERelationDef id -> its output
 
     def sources(self, attr_id: int) -> dict[int, set[Tx]]:
         return self.columns.get(attr_id, {})
 
 
 _LEAF_OUTPUT = ("output",)
-_PASS = {"SubqueryAlias", "View", "Distinct", "Repartition", "RepartitionByExpression", "GlobalLimit", "LocalLimit",
-         "Deduplicate", "DeduplicateWithinWatermark", "ResolvedHint", "Sample", "Tail", "Offset", "WithCTE",
-         "CTERelationDef", "RebalancePartitions", "Intersect", "Except"}
+_PASS = {"SubqueryAlias", "View", "Repartition", "RepartitionByExpression", "GlobalLimit", "LocalLimit",
+         "DeduplicateWithinWatermark", "ResolvedHint", "Sample", "Tail", "Offset", "RebalancePartitions", "Intersect",
+         "Except"}
 
 
 def analyze(plan: Node) -> PlanLineage:
@@ -184,6 +181,11 @@ def _derive(out: PlanLineage, target: int, e: Node, base: Tx = IDENTITY) -> None
         for src, txs in out.columns.get(ref, {ref: {IDENTITY}}).items():
             acc.setdefault(src, set()).update(compose(t, tx) for t in txs)
     out.columns[target] = acc
+
+
+def _ref_node(a: Attr) -> Node:
+    """An attribute as an expression node (to treat a node's output columns as keys)."""
+    return Node("AttributeReference", {"exprId": {"id": a.id}, "name": a.name}, [])
 
 
 def _indirect(out: PlanLineage, exprs: Iterable[Node], subtype: str) -> None:
@@ -221,6 +223,10 @@ def _visit(node: Node, out: PlanLineage) -> list[Attr]:
     cls, f = node.cls, node.fields
     if not node.children:
         attrs = [a for e in _exprs(f.get("output")) if (a := _attr(e)) is not None]
+        if cls == "CTERelationRef":  # not a source: its columns are the CTE definition's, by position
+            for a, d in zip(attrs, out.ctes.get(int(f.get("cteId", -1)), []), strict=False):
+                out.columns[a.id] = out.columns.get(d.id, {d.id: {IDENTITY}})
+            return attrs
         for a in attrs:
             out.columns[a.id] = {a.id: {IDENTITY}}
         out.leaves.append(Leaf(node, attrs))
@@ -231,10 +237,19 @@ def _visit(node: Node, out: PlanLineage) -> list[Attr]:
         groups = _exprs(f.get("groupingExpressions"))
         _indirect(out, groups, "GROUP_BY")
         return _named(out, _exprs(f.get("aggregateExpressions")))
-    if cls == "Window":
-        wins = _exprs(f.get("windowExpressions"))
-        _indirect(out, [k for w in wins for k in _window_keys(w)], "WINDOW")
-        return kids[0] + _named(out, wins)
+    if cls == "Window":  # partition/order keys reach each windowed column through its WindowSpecDefinition
+        return kids[0] + _named(out, _exprs(f.get("windowExpressions")))
+    if cls == "Distinct":  # DISTINCT groups by every column (the optimizer makes it an Aggregate)
+        _indirect(out, [_ref_node(a) for a in kids[0]], "GROUP_BY")
+        return kids[0]
+    if cls == "Deduplicate":
+        _indirect(out, _exprs(f.get("keys")), "GROUP_BY")
+        return kids[0]
+    if cls == "WithCTE":  # children are the CTE definitions, then the plan that reads them
+        return kids[-1]
+    if cls == "CTERelationDef":
+        out.ctes[int(f.get("id", -1))] = kids[0]
+        return kids[0]
     if cls == "Filter":
         if (c := _expr(f.get("condition"))) is not None:
             _indirect(out, [c], "FILTER")
@@ -281,3 +296,32 @@ def _visit(node: Node, out: PlanLineage) -> list[Attr]:
     if cls in _PASS or len(kids) == 1:
         return kids[0]
     return [a for k in kids for a in k]
+
+
+def has_join(nodes: Sequence[dict[str, Any]]) -> bool:
+    """Does a plan's JSON join anything (inline command queries included)?"""
+    return any(_nodes_of_class(nodes, "Join"))
+
+
+def _nodes_of_class(nodes: Sequence[Any], cls: str) -> Iterator[dict[str, Any]]:
+    for raw in nodes:
+        if not isinstance(raw, dict):
+            continue
+        if str(raw.get("class", "")).rsplit(".", 1)[-1] == cls:
+            yield raw
+        query = raw.get("query")
+        if isinstance(query, list):
+            yield from _nodes_of_class(query, cls)
+
+
+def add_optimized_filters(lineage: PlanLineage, optimized: Sequence[dict[str, Any]]) -> None:
+    """FILTER dependencies of the optimized plan too: the optimizer infers filters across joins (``a IS NOT NULL``
+    on both sides of ``t1.a = t2.a``) that the analyzed plan does not state. Its attributes keep their exprIds."""
+    tx = Tx("INDIRECT", "FILTER")
+    for raw in _nodes_of_class(optimized, "Filter"):
+        cond = _expr(raw.get("condition"))
+        if cond is None:
+            continue
+        for ref, _ in _refs(cond, tx):
+            for src, txs in lineage.columns.get(ref, {}).items():
+                lineage.dataset.setdefault(src, set()).update(compose(t, tx) for t in txs)
