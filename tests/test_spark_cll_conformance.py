@@ -217,3 +217,53 @@ def test_upstream_column_lineage(case: Case, lineage_spark: Any, lineage: Any, t
         assert out["name"].endswith(f"column_transformation/{ctas}")
         assert [(f["name"], f["type"]) for f in out["facets"]["schema"]["fields"]] == case.extra["schema"]
         assert out["facets"]["lifecycleStateChange"]["lifecycleStateChange"] == "CREATE"
+
+
+# -- issue 21's classes, each its own case (beyond upstream's) ----------------------------------------------------
+ISSUE = [
+    Case("coalesce", T1_AB, "SELECT coalesce(a, b) AS v FROM t1",
+         ("v <- t1.a IDENTITY", "v <- t1.a CONDITIONAL", "v <- t1.b IDENTITY", "v <- t1.b CONDITIONAL"), 4, 0),
+    Case("nvl", T1_AB, "SELECT nvl(a, b) AS v FROM t1",
+         ("v <- t1.a IDENTITY", "v <- t1.a CONDITIONAL", "v <- t1.b IDENTITY", "v <- t1.b CONDITIONAL"), 4, 0),
+    Case("nullif", T1_AB, "SELECT nullif(a, b) AS v FROM t1",
+         ("v <- t1.a IDENTITY", "v <- t1.a CONDITIONAL", "v <- t1.b CONDITIONAL"), 3, 0),
+    Case("distinct", T1_AB, "SELECT DISTINCT a, b FROM t1",
+         ("a <- t1.a IDENTITY", "b <- t1.b IDENTITY", "* <- t1.a GROUP_BY", "* <- t1.b GROUP_BY"), 2, 2),
+    Case("maskingStaysOnItsColumn", T1_AB, "SELECT a, count(a) AS n FROM t1 GROUP BY a",
+         ("a <- t1.a IDENTITY", "n <- t1.a AGGREGATION masked", "* <- t1.a GROUP_BY"), 2, 1),
+    Case("cteKeepsSources", T1_AB, "WITH x AS (SELECT a, b + 1 AS c FROM t1) SELECT a, c FROM x",
+         ("a <- t1.a IDENTITY", "c <- t1.b TRANSFORMATION"), 2, 0),
+    Case("inferredJoinFilter", {"t1": "a int, b int", "t2": "a int, c int"},
+         "SELECT t1.b, t2.c FROM t1 JOIN t2 ON t1.a = t2.a",
+         ("b <- t1.b IDENTITY", "c <- t2.c IDENTITY", "* <- t1.a JOIN", "* <- t2.a JOIN", "* <- t1.a FILTER",
+          "* <- t2.a FILTER"), 2, 4),
+]
+
+
+@pytest.mark.parametrize("case", ISSUE, ids=[c.id for c in ISSUE])
+def test_issue_classes(case: Case, lineage_spark: Any, lineage: Any, tables: Any, data_root: Path) -> None:
+    tables(case.tables)
+    lineage_spark.sql(case.query).write.mode("overwrite").parquet(str(data_root / "out" / case.id))
+    check(case, _facet(lineage.last()))
+
+
+def test_save_as_table_is_one_run_with_lineage(lineage_spark: Any, lineage: Any, tables: Any) -> None:
+    from pyspark.sql import functions as F
+
+    tables({"t1": "a int, b string"})
+    lineage_spark.sql("DROP TABLE IF EXISTS sat_out")
+    df = lineage_spark.table("t1").select("a", F.lower(F.col("b")).alias("b_code"))
+    df.write.mode("overwrite").saveAsTable("sat_out")
+    runs = [w for w in lineage.writes() if "t1" not in w.job]  # the table set-up's INSERT is a run of its own
+    try:
+        assert [w.job for w in runs] == [
+            "pytest.execute_create_data_source_table_as_select_command.default_sat_out"], [w.job for w in runs]
+        run = lineage.last()
+        assert run.job == runs[0].job
+        run.assert_column("a", "column_transformation/t1::a", "IDENTITY")
+        run.assert_column("b_code", "column_transformation/t1::b", "TRANSFORMATION")
+        [out] = run.event["outputs"]
+        assert [(f["name"], f["type"]) for f in out["facets"]["schema"]["fields"]] == [("a", "integer"),
+                                                                                     ("b_code", "string")]
+    finally:
+        lineage_spark.sql("DROP TABLE IF EXISTS sat_out")

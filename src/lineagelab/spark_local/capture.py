@@ -337,8 +337,9 @@ def _nested(pending: list[Write], w: Write) -> bool:
     SaveAsV1TableCommand; two user writes are two executions of the same kind, which never nest.
     """
     first = pending[0]
-    if (first.output.namespace, first.output.name) != (w.output.namespace, w.output.name):
-        return False
+    same_table = w.output.table is not None and any(p.output.table == w.output.table for p in pending)
+    if not same_table and (first.output.namespace, first.output.name) != (w.output.namespace, w.output.name):
+        return False  # (SaveAsV1TableCommand names the table before it has a location: match it by its name)
     return w.node in _OUTER and all(p.node != w.node for p in pending)
 
 

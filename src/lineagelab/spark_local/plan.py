@@ -9,8 +9,9 @@ and Window alias composes the transformations of the attributes it reads. Rules 
 
 * ``Alias(attr)`` is DIRECT/IDENTITY, an expression with an aggregate function DIRECT/AGGREGATION, anything else
   DIRECT/TRANSFORMATION; CASE/IF predicates are INDIRECT/CONDITIONAL.
-* Join conditions, filters, group-by keys, sort keys and window partition/order keys are dataset-wide INDIRECT
-  dependencies (JOIN, FILTER, GROUP_BY, SORT, WINDOW).
+* Join conditions, filters (the optimizer's inferred ones too), group-by keys (DISTINCT's columns) and sort keys
+  are dataset-wide INDIRECT dependencies (JOIN, FILTER, GROUP_BY, SORT); a window's partition/order keys are
+  INDIRECT/WINDOW of the windowed column alone; COALESCE/NVL arguments are also INDIRECT/CONDITIONAL.
 * Along a path INDIRECT wins; else the lower of AGGREGATION < TRANSFORMATION < IDENTITY; masking is OR-ed.
 """
 
@@ -23,7 +24,8 @@ from typing import Any
 _RANK = {"AGGREGATION": 0, "TRANSFORMATION": 1, "IDENTITY": 2}
 # a value passes through these unchanged (a CASE branch, IF's then/else, COALESCE's arguments, aliases)
 _PASS_VALUE = {"Alias", "CaseWhen", "If", "Coalesce", "WindowExpression", "KnownNotNull",
-               "Nvl", "NullIf", "Nvl2", "IfNull"}  # the last: NVL & co. as the optimizer rewrites them
+               "Nvl", "NullIf", "Nvl2", "IfNull", "NullIfResult"}  # the last: NVL & co. as the optimizer rewrites them
+_NULL_CHECKS = {"Coalesce", "Nvl", "IfNull"}
 _RANKING = {"Rank", "DenseRank", "PercentRank", "CumeDist", "RowNumber", "NTile"}
 _MASKING = {"Sha1", "Sha2", "Md5", "Crc32", "Murmur3Hash", "XxHash64", "Mask", "Count", "HyperLogLogPlusPlus"}
 
@@ -106,18 +108,24 @@ def _attr(e: Node) -> Attr | None:
     return Attr(i, str(e.fields.get("name", "")), str(e.fields.get("dataType", "")))
 
 
-def _walk(e: Node) -> Iterator[Node]:
-    yield e
-    for c in e.children:
-        yield from _walk(c)
+def _refs(e: Node, outer: Tx, common: tuple[Node, ...] = ()) -> Iterator[tuple[int, Tx]]:
+    """Attribute references in an expression, each with how the expression transforms it.
 
-
-def _refs(e: Node, outer: Tx) -> Iterator[tuple[int, Tx]]:
-    """Attribute references in an expression, each with how the expression transforms it."""
+    ``common``: the definitions a ``With`` shares (NULLIF's operand); their ids do not serialise, so a
+    ``CommonExpressionRef`` stands for all of them (one, in the expressions Spark builds today).
+    """
     if e.cls in ("AttributeReference", "OuterReference"):
         i = expr_id(e)
         if i is not None:
             yield i, outer
+        return
+    if e.cls == "CommonExpressionRef":
+        for d in common:
+            yield from _refs(d, outer)
+        return
+    if e.cls == "With" and e.children:
+        defs = tuple(c for d in e.children[1:] for c in d.children)
+        yield from _refs(e.children[0], outer, defs)
         return
     if e.cls in _RANKING:  # rank() and friends carry their window's order keys as children: no value flows
         return
@@ -131,13 +139,13 @@ def _refs(e: Node, outer: Tx) -> Iterator[tuple[int, Tx]]:
     n = len(e.children)
     for k, c in enumerate(e.children):
         t = here
-        if (e.cls == "CaseWhen" and k % 2 == 0 and k < n - (n % 2)) or (e.cls == "If" and k == 0):
+        if (e.cls == "CaseWhen" and k % 2 == 0 and k < n - (n % 2)) or (e.cls in ("If", "NullIfResult") and k == 0):
             t = Tx("INDIRECT", "CONDITIONAL", here.masking)
-        elif e.cls == "Coalesce":  # every argument is both null-checked and a possible value
-            yield from _refs(c, Tx("INDIRECT", "CONDITIONAL", here.masking))
+        elif e.cls in _NULL_CHECKS:  # every argument is both null-checked and a possible value
+            yield from _refs(c, Tx("INDIRECT", "CONDITIONAL", here.masking), common)
         elif e.cls == "WindowSpecDefinition":  # partition and order keys shape the windowed column
             t = Tx("INDIRECT", "WINDOW", here.masking)
-        yield from _refs(c, t)
+        yield from _refs(c, t, common)
 
 
 @dataclass
