@@ -181,7 +181,8 @@ def test_unload_and_function_translation(tmp_path: Path, pg_database: str) -> No
     unloaded = tmp_path / "lake" / "exports" / "u" / "u_0000_part_00"
     assert unloaded.read_text().splitlines() == ["1|a", "2|none"]
     unload = next(e for e in report.events if e["job"]["name"].startswith("unload") and e["eventType"] == "COMPLETE")
-    assert (unload["outputs"][0]["namespace"], unload["outputs"][0]["name"]) == ("s3://exports", "u/u_")
+    # issue 21: named as a Spark read of the folder names it (files u/u_0000_part_00 -> dataset s3://exports/u)
+    assert (unload["outputs"][0]["namespace"], unload["outputs"][0]["name"]) == ("s3://exports", "u")
     assert unload["inputs"][0]["name"] == "dev.public.u"
     ctas = next(e for e in report.events if e["job"]["name"].startswith("ctas") and e["eventType"] == "COMPLETE")
     fields = ctas["outputs"][0]["facets"]["columnLineage"]["fields"]
@@ -224,3 +225,46 @@ def test_every_data_moving_statement_kind_runs_with_lineage(tmp_path: Path, pg_d
     rename = completes[-1]
     assert (rename["inputs"][0]["name"], rename["outputs"][0]["name"]) == ("dev.public.dst_copy",
                                                                           "dev.public.dst_final")
+
+
+def test_spark_write_copied_by_redshift_stitches(tmp_path: Path, pg_database: str, lineage_spark: Any,
+                                                lineage: Any, lineagelab_profile: Any) -> None:
+    """A real Spark write (with _SUCCESS and .crc files), COPYed by prefix, by partial key and by manifest: every
+    COPY loads only the data files and names the Spark output, so `lineage --upstream` reaches the Spark sources."""
+    lake = Path(lineagelab_profile.lake)
+    src = lineage.put(SEED / "attendance.csv", "s3://stitch/in/attendance.csv")
+    att = lineage_spark.read.csv(f"s3://stitch/in/{src.name}", header=True, inferSchema=True)
+    att.select("EmployeeID", "OvertimeHours").coalesce(1).write.mode("overwrite").parquet("s3://stitch/out/")
+    spark_run = lineage.last()
+    assert spark_run.outputs == {"s3://stitch/out"}
+    out_dir = lake / "stitch" / "out"
+    assert (out_dir / "_SUCCESS").exists() and list(out_dir.glob(".*.crc"))
+    (out_dir / "empty.parquet").write_bytes(b"")  # an empty object: Redshift skips it
+    part = next(out_dir.glob("part-*.parquet")).name
+    manifest = {"entries": [{"url": f"s3://stitch/out/{part}", "mandatory": True}]}
+    (lake / "stitch" / "out.manifest").write_text(json.dumps(manifest))
+    sql = """CREATE TABLE public.ot (employeeid VARCHAR(64), overtimehours INTEGER);
+             COPY public.ot FROM 's3://stitch/out/' IAM_ROLE 'arn:aws:iam::1:role/R' FORMAT AS PARQUET;
+             COPY public.ot FROM 's3://stitch/out/part-' IAM_ROLE 'arn:aws:iam::1:role/R' FORMAT AS PARQUET;
+             COPY public.ot FROM 's3://stitch/out.manifest' IAM_ROLE 'arn:aws:iam::1:role/R' FORMAT AS PARQUET
+                 MANIFEST;
+             UNLOAD ('SELECT employeeid FROM public.ot') TO 's3://stitch/back/ot_' IAM_ROLE 'arn:aws:iam::1:role/R';"""
+    report = run_script(sql, Target(database="dev", pg_database=pg_database, lake=lake))
+    assert report.errors == []
+    with psycopg.connect(Target(database="dev", pg_database=pg_database, lake=lake).conninfo()) as con:
+        assert con.execute("SELECT count(*) FROM public.ot").fetchone() == (15,)  # 5 rows, three times
+    copies = [e for e in report.events if e["eventType"] == "COMPLETE" and e["job"]["name"].startswith("copy")]
+    assert len(copies) == 3
+    for e in copies:
+        assert [(i["namespace"], i["name"]) for i in e["inputs"]] == [("s3://stitch", "out")]
+        fields = e["outputs"][0]["facets"]["columnLineage"]["fields"]
+        assert fields["overtimehours"]["inputFields"][0]["field"] == "OvertimeHours"
+    unload = next(e for e in report.events if e["eventType"] == "COMPLETE" and e["job"]["name"].startswith("unload"))
+    assert (unload["outputs"][0]["namespace"], unload["outputs"][0]["name"]) == ("s3://stitch", "back")
+    assert (lake / "stitch" / "back" / "ot_0000_part_00").exists()
+    events = [e for e in lineage.events if e.get("outputs") or e.get("inputs")] + report.events
+    (tmp_path / "all.ndjson").write_text("\n".join(json.dumps(e) for e in events))
+    _cli(tmp_path, "ingest", "all.ndjson")
+    up = json.loads(_cli(tmp_path, "lineage", f"{RS}/dev.public.ot", "--upstream", "--format", "json").stdout)
+    keys = {n["key"] for n in up["nodes"]}
+    assert {"s3://stitch/out", "s3://stitch/in/attendance.csv"} <= keys

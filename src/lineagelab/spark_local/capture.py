@@ -33,7 +33,7 @@ from lineagelab import PRODUCER
 from lineagelab.events import build, naming
 from lineagelab.events.sinks import Sink
 from lineagelab.spark_local import datasets
-from lineagelab.spark_local.plan import PlanLineage, Tx, analyze, tree
+from lineagelab.spark_local.plan import PlanLineage, Tx, add_optimized_filters, analyze, has_join, tree
 
 log = logging.getLogger("lineagelab.spark")
 
@@ -244,6 +244,9 @@ def read_write(qe: Any, node: str, cfg: CaptureConfig, started: datetime, ended:
         return Write(node, output, [], {}, [], mode, started, ended, error)
     nodes = json.loads(root.toJSON())
     lineage = analyze(tree(nodes))
+    if has_join(nodes):  # only joins make the optimizer infer filters worth the extra plan read
+        with contextlib.suppress(Exception):
+            add_optimized_filters(lineage, json.loads(qe.optimizedPlan().toJSON()))
     # JVM leaves of the query, matched to the JSON leaves by their attributes' exprIds
     query = root
     for getter in ("query", "child"):
@@ -275,7 +278,10 @@ def read_write(qe: Any, node: str, cfg: CaptureConfig, started: datetime, ended:
         for a in jl.output:
             by_attr[a.id] = refs
     names = _output_names(nodes[0], lineage)
-    output.fields = [(n, a.type) for n, a in zip(names, lineage.output, strict=False)]
+    types = [a.type for a in lineage.output]
+    if not all(types):  # a derived column's type is only known to the JVM (the JSON types attributes alone)
+        types = [t or j for t, j in zip(types, _schema_types(query), strict=False)]
+    output.fields = [(n, t) for n, t in zip(names, types, strict=False)]
     attr_name = {a.id: a.name for leaf in lineage.leaves for a in leaf.output}
     columns: dict[str, list[tuple[DatasetRef, str, Tx]]] = {}
     for n, a in zip(names, lineage.output, strict=False):
@@ -283,6 +289,15 @@ def read_write(qe: Any, node: str, cfg: CaptureConfig, started: datetime, ended:
     dataset = _sources(lineage, lineage.dataset, by_attr, attr_name)
     rows, size, files = _metrics(qe) if error is None else (None, None, None)
     return Write(node, output, inputs, columns, dataset, mode, started, ended, error, rows, size, files)
+
+
+def _schema_types(query: Any) -> list[str]:
+    """Spark's type names of a plan's output columns (``integer``, ``decimal(10,2)``, ``struct``...)."""
+    try:
+        fields = json.loads(query.schema().json())["fields"]
+    except Exception:
+        return []
+    return [t if isinstance(t := f["type"], str) else str(t.get("type", "")) for f in fields]
 
 
 def _output_names(root: dict[str, Any], lineage: PlanLineage) -> list[str]:
@@ -335,8 +350,9 @@ def _nested(pending: list[Write], w: Write) -> bool:
     SaveAsV1TableCommand; two user writes are two executions of the same kind, which never nest.
     """
     first = pending[0]
-    if (first.output.namespace, first.output.name) != (w.output.namespace, w.output.name):
-        return False
+    same_table = w.output.table is not None and any(p.output.table == w.output.table for p in pending)
+    if not same_table and (first.output.namespace, first.output.name) != (w.output.namespace, w.output.name):
+        return False  # (SaveAsV1TableCommand names the table before it has a location: match it by its name)
     return w.node in _OUTER and all(p.node != w.node for p in pending)
 
 
@@ -417,20 +433,24 @@ class EventBuilder:
         return facets
 
     def _lineage(self, w: Write) -> Any:
-        masked: dict[tuple[str, str, str, str, str], bool] = {}
+        def srcs(items: list[tuple[DatasetRef, str, Tx]]) -> tuple[list[build.ColumnSource], dict[Any, bool]]:
+            """Sources and their masking flags, kept per output column so one column's count() masks no other."""
+            masked: dict[tuple[str, str, str, str, str], bool] = {}
+            for ref, col, tx in items:
+                key = (ref.namespace, ref.name, col, tx.type, tx.subtype)
+                masked[key] = masked.get(key, False) or tx.masking
+            return [(*k, None) for k in masked], masked
 
-        def src(item: tuple[DatasetRef, str, Tx]) -> build.ColumnSource:
-            ref, col, tx = item
-            key = (ref.namespace, ref.name, col, tx.type, tx.subtype)
-            masked[key] = masked.get(key, False) or tx.masking
-            return (*key, None)
-
-        fields = {c: list(dict.fromkeys(src(s) for s in srcs)) for c, srcs in w.columns.items()}
-        dataset = list(dict.fromkeys(src(s) for s in w.dataset))
+        dataset, dataset_masked = srcs(w.dataset)
+        columns = {c: srcs(items) for c, items in w.columns.items()}
         if not self.cfg.dataset_lineage:  # dataset-wide dependencies go to every field instead
-            fields = {c: v + [d for d in dataset if d not in v] for c, v in fields.items()}
-            dataset = []
-        return build.column_lineage(fields, dataset, masked)
+            columns = {c: ([*v, *(d for d in dataset if d not in v)], {**dataset_masked, **m})
+                       for c, (v, m) in columns.items()}
+            dataset, dataset_masked = [], {}
+        facet = build.column_lineage({}, dataset, dataset_masked)
+        for c, (v, m) in columns.items():
+            facet.fields[c] = build.column_lineage({c: v}, (), m).fields[c]
+        return facet
 
 
 # -- the listener ------------------------------------------------------------------------------------------------

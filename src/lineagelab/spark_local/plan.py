@@ -9,8 +9,9 @@ and Window alias composes the transformations of the attributes it reads. Rules 
 
 * ``Alias(attr)`` is DIRECT/IDENTITY, an expression with an aggregate function DIRECT/AGGREGATION, anything else
   DIRECT/TRANSFORMATION; CASE/IF predicates are INDIRECT/CONDITIONAL.
-* Join conditions, filters, group-by keys, sort keys and window partition/order keys are dataset-wide INDIRECT
-  dependencies (JOIN, FILTER, GROUP_BY, SORT, WINDOW).
+* Join conditions, filters (the optimizer's inferred ones too), group-by keys (DISTINCT's columns) and sort keys
+  are dataset-wide INDIRECT dependencies (JOIN, FILTER, GROUP_BY, SORT); a window's partition/order keys are
+  INDIRECT/WINDOW of the windowed column alone; COALESCE/NVL arguments are also INDIRECT/CONDITIONAL.
 * Along a path INDIRECT wins; else the lower of AGGREGATION < TRANSFORMATION < IDENTITY; masking is OR-ed.
 """
 
@@ -21,6 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _RANK = {"AGGREGATION": 0, "TRANSFORMATION": 1, "IDENTITY": 2}
+# a value passes through these unchanged (a CASE branch, IF's then/else, COALESCE's arguments, aliases)
+_PASS_VALUE = {"Alias", "CaseWhen", "If", "Coalesce", "WindowExpression", "KnownNotNull",
+               "Nvl", "NullIf", "Nvl2", "IfNull", "NullIfResult"}  # the last: NVL & co. as the optimizer rewrites them
+_NULL_CHECKS = {"Coalesce", "Nvl", "IfNull"}
+_RANKING = {"Rank", "DenseRank", "PercentRank", "CumeDist", "RowNumber", "NTile"}
 _MASKING = {"Sha1", "Sha2", "Md5", "Crc32", "Murmur3Hash", "XxHash64", "Mask", "Count", "HyperLogLogPlusPlus"}
 
 
@@ -102,46 +108,44 @@ def _attr(e: Node) -> Attr | None:
     return Attr(i, str(e.fields.get("name", "")), str(e.fields.get("dataType", "")))
 
 
-def _walk(e: Node) -> Iterator[Node]:
-    yield e
-    for c in e.children:
-        yield from _walk(c)
+def _refs(e: Node, outer: Tx, common: tuple[Node, ...] = ()) -> Iterator[tuple[int, Tx]]:
+    """Attribute references in an expression, each with how the expression transforms it.
 
-
-def _refs(e: Node, outer: Tx) -> Iterator[tuple[int, Tx]]:
-    """Attribute references in an expression, each with how the expression transforms it."""
+    ``common``: the definitions a ``With`` shares (NULLIF's operand); their ids do not serialise, so a
+    ``CommonExpressionRef`` stands for all of them (one, in the expressions Spark builds today).
+    """
     if e.cls in ("AttributeReference", "OuterReference"):
         i = expr_id(e)
         if i is not None:
             yield i, outer
         return
+    if e.cls == "CommonExpressionRef":
+        for d in common:
+            yield from _refs(d, outer)
+        return
+    if e.cls == "With" and e.children:
+        defs = tuple(c for d in e.children[1:] for c in d.children)
+        yield from _refs(e.children[0], outer, defs)
+        return
+    if e.cls in _RANKING:  # rank() and friends carry their window's order keys as children: no value flows
+        return
     here = outer
     if e.cls == "AggregateExpression" and outer.type == "DIRECT":
         here = Tx("DIRECT", "AGGREGATION", outer.masking)
-    elif e.cls != "Alias" and outer.type == "DIRECT" and outer.subtype == "IDENTITY":
+    elif e.cls not in _PASS_VALUE and outer.type == "DIRECT" and outer.subtype == "IDENTITY":
         here = Tx("DIRECT", "TRANSFORMATION", outer.masking)
     if e.cls in _MASKING:
         here = Tx(here.type, here.subtype, True)
     n = len(e.children)
     for k, c in enumerate(e.children):
         t = here
-        if (e.cls == "CaseWhen" and k % 2 == 0 and k < n - (n % 2)) or (e.cls == "If" and k == 0):
+        if (e.cls == "CaseWhen" and k % 2 == 0 and k < n - (n % 2)) or (e.cls in ("If", "NullIfResult") and k == 0):
             t = Tx("INDIRECT", "CONDITIONAL", here.masking)
-        elif e.cls == "WindowSpecDefinition":
-            continue  # keys of a window are dataset-wide WINDOW dependencies (see _indirect_keys)
-        yield from _refs(c, t)
-
-
-def _window_keys(e: Node) -> Iterator[Node]:
-    for n in _walk(e):
-        if n.cls == "WindowSpecDefinition":
-            for k in (*_as_list(n.fields.get("partitionSpec")), *_as_list(n.fields.get("orderSpec"))):
-                if 0 <= k < len(n.children):
-                    yield n.children[k]
-
-
-def _as_list(v: Any) -> list[int]:
-    return [int(x) for x in v] if isinstance(v, list) and all(isinstance(x, int) for x in v) else []
+        elif e.cls in _NULL_CHECKS:  # every argument is both null-checked and a possible value
+            yield from _refs(c, Tx("INDIRECT", "CONDITIONAL", here.masking), common)
+        elif e.cls == "WindowSpecDefinition":  # partition and order keys shape the windowed column
+            t = Tx("INDIRECT", "WINDOW", here.masking)
+        yield from _refs(c, t, common)
 
 
 @dataclass
@@ -160,6 +164,7 @@ class PlanLineage:
     # dataset-wide dependencies: source exprId -> transformations
     dataset: dict[int, set[Tx]] = field(default_factory=dict)
     output: list[Attr] = field(default_factory=list)
+    ctes: dict[int, list[Attr]] = field(default_factory=dict)  # CTERelationDef id -> its output
 
     def sources(self, attr_id: int) -> dict[int, set[Tx]]:
         return self.columns.get(attr_id, {})
@@ -169,9 +174,9 @@ _LEAF_OUTPUT = ("output",)
 # Python functions over whole rows (mapInArrow/mapInPandas; Glue's Map): which input makes which output is unknown,
 # so their outputs have no column sources and every input column is a dataset-wide dependency
 _OPAQUE = {"MapInArrow", "MapInPandas", "PythonMapInArrow"}
-_PASS = {"SubqueryAlias", "View", "Distinct", "Repartition", "RepartitionByExpression", "GlobalLimit", "LocalLimit",
-         "Deduplicate", "DeduplicateWithinWatermark", "ResolvedHint", "Sample", "Tail", "Offset", "WithCTE",
-         "CTERelationDef", "RebalancePartitions", "Intersect", "Except"}
+_PASS = {"SubqueryAlias", "View", "Repartition", "RepartitionByExpression", "GlobalLimit", "LocalLimit",
+         "DeduplicateWithinWatermark", "ResolvedHint", "Sample", "Tail", "Offset", "RebalancePartitions", "Intersect",
+         "Except"}
 
 
 def analyze(plan: Node) -> PlanLineage:
@@ -187,6 +192,11 @@ def _derive(out: PlanLineage, target: int, e: Node, base: Tx = IDENTITY) -> None
         for src, txs in out.columns.get(ref, {ref: {IDENTITY}}).items():
             acc.setdefault(src, set()).update(compose(t, tx) for t in txs)
     out.columns[target] = acc
+
+
+def _ref_node(a: Attr) -> Node:
+    """An attribute as an expression node (to treat a node's output columns as keys)."""
+    return Node("AttributeReference", {"exprId": {"id": a.id}, "name": a.name}, [])
 
 
 def _indirect(out: PlanLineage, exprs: Iterable[Node], subtype: str) -> None:
@@ -224,6 +234,10 @@ def _visit(node: Node, out: PlanLineage) -> list[Attr]:
     cls, f = node.cls, node.fields
     if not node.children:
         attrs = [a for e in _exprs(f.get("output")) if (a := _attr(e)) is not None]
+        if cls == "CTERelationRef":  # not a source: its columns are the CTE definition's, by position
+            for a, d in zip(attrs, out.ctes.get(int(f.get("cteId", -1)), []), strict=False):
+                out.columns[a.id] = out.columns.get(d.id, {d.id: {IDENTITY}})
+            return attrs
         for a in attrs:
             out.columns[a.id] = {a.id: {IDENTITY}}
         out.leaves.append(Leaf(node, attrs))
@@ -242,10 +256,19 @@ def _visit(node: Node, out: PlanLineage) -> list[Attr]:
         groups = _exprs(f.get("groupingExpressions"))
         _indirect(out, groups, "GROUP_BY")
         return _named(out, _exprs(f.get("aggregateExpressions")))
-    if cls == "Window":
-        wins = _exprs(f.get("windowExpressions"))
-        _indirect(out, [k for w in wins for k in _window_keys(w)], "WINDOW")
-        return kids[0] + _named(out, wins)
+    if cls == "Window":  # partition/order keys reach each windowed column through its WindowSpecDefinition
+        return kids[0] + _named(out, _exprs(f.get("windowExpressions")))
+    if cls == "Distinct":  # DISTINCT groups by every column (the optimizer makes it an Aggregate)
+        _indirect(out, [_ref_node(a) for a in kids[0]], "GROUP_BY")
+        return kids[0]
+    if cls == "Deduplicate":
+        _indirect(out, _exprs(f.get("keys")), "GROUP_BY")
+        return kids[0]
+    if cls == "WithCTE":  # children are the CTE definitions, then the plan that reads them
+        return kids[-1]
+    if cls == "CTERelationDef":
+        out.ctes[int(f.get("id", -1))] = kids[0]
+        return kids[0]
     if cls == "Filter":
         if (c := _expr(f.get("condition"))) is not None:
             _indirect(out, [c], "FILTER")
@@ -292,3 +315,32 @@ def _visit(node: Node, out: PlanLineage) -> list[Attr]:
     if cls in _PASS or len(kids) == 1:
         return kids[0]
     return [a for k in kids for a in k]
+
+
+def has_join(nodes: Sequence[dict[str, Any]]) -> bool:
+    """Does a plan's JSON join anything (inline command queries included)?"""
+    return any(_nodes_of_class(nodes, "Join"))
+
+
+def _nodes_of_class(nodes: Sequence[Any], cls: str) -> Iterator[dict[str, Any]]:
+    for raw in nodes:
+        if not isinstance(raw, dict):
+            continue
+        if str(raw.get("class", "")).rsplit(".", 1)[-1] == cls:
+            yield raw
+        query = raw.get("query")
+        if isinstance(query, list):
+            yield from _nodes_of_class(query, cls)
+
+
+def add_optimized_filters(lineage: PlanLineage, optimized: Sequence[dict[str, Any]]) -> None:
+    """FILTER dependencies of the optimized plan too: the optimizer infers filters across joins (``a IS NOT NULL``
+    on both sides of ``t1.a = t2.a``) that the analyzed plan does not state. Its attributes keep their exprIds."""
+    tx = Tx("INDIRECT", "FILTER")
+    for raw in _nodes_of_class(optimized, "Filter"):
+        cond = _expr(raw.get("condition"))
+        if cond is None:
+            continue
+        for ref, _ in _refs(cond, tx):
+            for src, txs in lineage.columns.get(ref, {}).items():
+                lineage.dataset.setdefault(src, set()).update(compose(t, tx) for t in txs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -146,14 +147,73 @@ def _copy_options(copy: exp.Copy) -> dict[str, Any]:
     return opts
 
 
+def _data_file(f: Path, root: Path) -> bool:
+    """What a COPY of a prefix loads: not Spark's ``_SUCCESS`` or ``.crc`` files, nothing hidden, nothing empty."""
+    rel = f.relative_to(root).parts if f.is_relative_to(root) else (f.name,)
+    return f.is_file() and not any(p.startswith(("_", ".")) for p in rel) and not f.name.endswith(".crc") \
+        and f.stat().st_size > 0
+
+
 def _lake_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return sorted(p for p in path.rglob("*") if _data_file(p, path))
     # S3 COPY takes a key prefix: every object whose key starts with it
     parent = path.parent
-    return sorted(p for p in parent.glob(path.name + "*") if p.is_file()) if parent.is_dir() else []
+    if not parent.is_dir():
+        return []
+    found = [f for m in parent.glob(path.name + "*") for f in ([m] if m.is_file() else m.rglob("*"))]
+    return sorted(f for f in found if _data_file(f, parent))
+
+
+def _manifest_files(stmt: Statement, target: Target) -> list[str] | None:
+    """The ``url`` entries of a MANIFEST COPY (None when COPY reads a prefix)."""
+    assert isinstance(stmt.expression, exp.Copy) and stmt.copy_from
+    if "MANIFEST" not in (w.upper() for w in _copy_words(stmt.expression)):
+        return None
+    path = lake_path(target, stmt.copy_from)
+    try:
+        entries = orjson.loads(path.read_bytes())["entries"]
+        urls = [str(e["url"]) for e in entries]
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise StatementFailed(stmt, f"COPY manifest {stmt.copy_from} is not readable: {exc}") from exc
+    for e, url in zip(entries, urls, strict=True):
+        if e.get("mandatory") and not lake_path(target, url).is_file():
+            raise StatementFailed(stmt, f"COPY manifest {stmt.copy_from}: mandatory file {url} is not in the lake")
+    return urls
+
+
+def copy_files(stmt: Statement, target: Target) -> list[Path]:
+    """The files a COPY loads: a manifest's entries, else the data files under its prefix."""
+    assert stmt.copy_from
+    urls = _manifest_files(stmt, target)
+    if urls is not None:
+        return [p for u in urls if (p := lake_path(target, u)).is_file()]
+    return _lake_files(lake_path(target, stmt.copy_from))
+
+
+def _folder(uri: str) -> str:
+    """``s3://b/out/part-`` -> ``s3://b/out/``: the folder a key prefix ends in."""
+    return uri if uri.endswith("/") else uri.rsplit("/", 1)[0] + "/"
+
+
+def copy_source(stmt: Statement, target: Target) -> tuple[str, str]:
+    """The dataset a COPY reads, named as the Spark write that produced it names it: the folder of its files
+    (a prefix that is a folder, the folder a partial key prefix or a manifest's entries sit in), or one file."""
+    assert isinstance(stmt.expression, exp.Copy) and stmt.copy_from
+    uri = stmt.copy_from
+    try:
+        urls = _manifest_files(stmt, target)
+    except StatementFailed:
+        urls = None
+    if urls:
+        folders = {_folder(u) for u in urls}
+        return naming.s3(folders.pop() if len(folders) == 1 else os.path.commonpath(list(folders)) + "/")
+    path = lake_path(target, uri)
+    if uri.endswith("/") or path.is_dir() or path.is_file():
+        return naming.s3(uri)
+    return naming.s3(_folder(uri))
 
 
 def copy_header(stmt: Statement, target: Target) -> list[str]:
@@ -161,7 +221,7 @@ def copy_header(stmt: Statement, target: Target) -> list[str]:
     if not isinstance(stmt.expression, exp.Copy) or not stmt.copy_from:
         return []
     opts = _copy_options(stmt.expression)
-    files = _lake_files(lake_path(target, stmt.copy_from))
+    files = copy_files(stmt, target)
     if not files:
         return []
     if opts["format"] == "PARQUET":
@@ -177,7 +237,7 @@ def copy_header(stmt: Statement, target: Target) -> list[str]:
 def run_copy(con: psycopg.Connection[Any], stmt: Statement, target: Target) -> int:
     assert isinstance(stmt.expression, exp.Copy) and stmt.copy_from
     _, schema, table = qualify_name(stmt.outputs[0], target)
-    files = _lake_files(lake_path(target, stmt.copy_from))
+    files = copy_files(stmt, target)
     if not files:
         raise StatementFailed(stmt, f"COPY source {stmt.copy_from} has no objects in the lake "
                                     f"({lake_path(target, stmt.copy_from)}); put them with `lineagelab lake put`")
@@ -231,8 +291,9 @@ def run_unload(con: psycopg.Connection[Any], stmt: Statement, target: Target, di
         names = [d.name for d in cur.description or []]
         rows = cur.fetchall()
     dest = lake_path(target, stmt.unload_to)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    out = dest.parent / f"{dest.name}0000_part_00"
+    # TO 's3://b/out/' writes out/0000_part_00; TO 's3://b/out/u_' writes out/u_0000_part_00
+    out = dest / "0000_part_00" if stmt.unload_to.endswith("/") else dest.parent / f"{dest.name}0000_part_00"
+    out.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     w = csv.writer(buf, delimiter="|")
     for r in rows:
@@ -300,16 +361,24 @@ def statement_events(
         except psycopg.Error:
             return []
 
+    def named(name: str) -> tuple[str, str]:
+        """S3 sides are named as Spark names them, so Glue -> S3 -> Redshift (and back) is one graph."""
+        if stmt.kind == "COPY" and name == stmt.copy_from and isinstance(stmt.expression, exp.Copy):
+            return copy_source(stmt, target)
+        if stmt.kind == "UNLOAD" and name == stmt.unload_to:
+            return naming.s3(_folder(name))
+        return dataset_of(name, target)
+
     inputs = []
     for name in stmt.inputs:
-        ns, nm = dataset_of(name, target)
+        ns, nm = named(name)
         facets: dict[str, Any] = {"dataSource": build.datasource(ns)}
         if f := fields(name):
             facets["schema"] = build.schema(f)
         inputs.append(ev.InputDataset(namespace=ns, name=nm, facets=facets))
     outputs = []
     for name in stmt.outputs:
-        ns, nm = dataset_of(name, target)
+        ns, nm = named(name)
         facets = {"dataSource": build.datasource(ns)}
         if f := fields(name):
             facets["schema"] = build.schema(f)
@@ -319,7 +388,7 @@ def statement_events(
             for cl in stmt.columns if cl.sources
         }
         if stmt.kind == "COPY" and stmt.copy_from:
-            src_ns, src_nm = naming.s3(stmt.copy_from)
+            src_ns, src_nm = copy_source(stmt, target)
             cols = [c for c, _ in fields(name)] if not stmt.columns else [c.target for c in stmt.columns]
             # COPY loads a file's columns by position: a CSV header names them, else the target's names stand in
             header = copy_header(stmt, target)

@@ -42,6 +42,12 @@ class LineageRecorder:
     def flush(self) -> None:
         self._capture.flush()
 
+    def configure(self, *, dataset_lineage: bool | None = None) -> None:
+        """Change how this test's writes are reported: ``dataset_lineage=False`` appends dataset-wide dependencies
+        to every column, as openlineage-spark does without ``columnLineage.datasetLineageEnabled``."""
+        if dataset_lineage is not None:
+            self._capture.cfg.dataset_lineage = dataset_lineage
+
     def writes(self) -> list[WriteLineage]:
         self.flush()
         return writes(self.events)
