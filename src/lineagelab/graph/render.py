@@ -28,6 +28,7 @@ def lineage_to_dict(lin: Lineage) -> dict[str, Any]:
             item.update(dataset=d.get("dataset"), field=d.get("field"))
         else:
             item.update(namespace=d.get("namespace"), name=d.get("name"))
+            item.update({k: d[k] for k in ("label", "parent") if d.get(k)})
         nodes.append(item)
     edges = []
     def edge_key(e: tuple[Any, Any, Any]) -> tuple[str, str]:
@@ -112,16 +113,36 @@ def graph_tree(lin: Lineage) -> str:
     def key(n: tuple[str, int]) -> str:
         return str(g.nodes[n].get("key", ""))
 
+    def shown(n: tuple[str, int]) -> str:
+        label = g.nodes[n].get("label")
+        return f"{key(n)} ({label})" if label else key(n)
+
     lines = [f"lineage graph ({lin.mode}): {sum(1 for n in g if n[0] == 'job')} jobs, "
              f"{sum(1 for n in g if n[0] == 'dataset')} datasets"]
-    jobs = sorted((n for n in g if n[0] == "job"), key=key)
-    for i, j in enumerate(jobs):
-        last_job = i == len(jobs) - 1
-        lines.append(("└── " if last_job else "├── ") + key(j))
-        items = [f"reads  {key(n)}" for n in sorted(g.predecessors(j), key=key)] + \
-                [f"writes {key(n)}" for n in sorted(g.successors(j), key=key)]
-        for k, item in enumerate(items):
-            lines.append(("    " if last_job else "│   ") + ("└── " if k == len(items) - 1 else "├── ") + item)
+    # Entries: (text, children). A job's children are its reads and writes; a Spark application's, its write jobs.
+    Entry = tuple[str, list[Any]]
+    groups: dict[str, list[Entry]] = {}
+    top: list[Entry] = []
+    for j in sorted((n for n in g if n[0] == "job"), key=key):
+        entry = (key(j), [(f"reads  {shown(n)}", []) for n in sorted(g.predecessors(j), key=key)]
+                 + [(f"writes {shown(n)}", []) for n in sorted(g.successors(j), key=key)])
+        parent = g.nodes[j].get("parent")
+        if parent:
+            if parent not in groups:
+                groups[parent] = []
+                top.append((parent, groups[parent]))
+            groups[parent].append(entry)
+        else:
+            top.append(entry)
+    top.sort(key=lambda e: e[0])
+
+    def walk(entries: list[Entry], indent: str) -> None:
+        for i, (text, children) in enumerate(entries):
+            last = i == len(entries) - 1
+            lines.append(indent + ("└── " if last else "├── ") + text)
+            walk(children, indent + ("    " if last else "│   "))
+
+    walk(top, "")
     return "\n".join(lines)
 
 

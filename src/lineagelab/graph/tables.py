@@ -27,7 +27,8 @@ def lineage_tables(lin: Lineage) -> list[Table]:
             if "transformations" in e and b == n:
                 source = str(g.nodes[a].get("dataset", "")).rsplit("/", 1)[-1]
                 via.append(f"{source}.{g.nodes[a].get('field')}: {transformation_label(e['transformations'])}")
-        table.add_row(str(d.get("depth", "")), d.get("kind", ""), d.get("key", str(n)), "\n".join(via))
+        shown = d.get("key", str(n)) + (f" ({d['label']})" if d.get("label") else "")
+        table.add_row(str(d.get("depth", "")), d.get("kind", ""), shown, "\n".join(via))
     if not lin.column_edges:
         return [table]
     ct = Table(title="column lineage", title_justify="left")
@@ -50,7 +51,8 @@ def impact_table(items: Sequence[Impacted], title: str) -> Table:
     table.add_column("node", overflow="fold")
     table.add_column("path", overflow="fold")
     for i in items:
-        table.add_row(str(i.distance), i.kind, i.key, " → ".join(i.path[1:-1]) or "(direct)")
+        table.add_row(str(i.distance), i.kind, i.key + (f" ({i.label})" if i.label else ""),
+                      " → ".join(i.path[1:-1]) or "(direct)")
     return table
 
 
