@@ -9,6 +9,7 @@ from typing import Any
 
 from lineagelab.graph.traverse import COL, Impacted, Lineage
 from lineagelab.graph.types import GraphKey, Transformation
+from lineagelab.store.queries_runs import RunSummary
 
 
 def _node_id(node: GraphKey) -> str:
@@ -97,6 +98,20 @@ def to_mermaid(lin: Lineage) -> str:
         arrow = f' -->|"{_MERMAID_UNSAFE.sub("", label)}"| ' if label else " --> "
         lines.append(f"  {ids[a]}{arrow}{ids[b]}")
     return "\n".join(lines) + "\n"
+
+
+def duration_text(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms / 1000:.1f} s" if ms < 60_000 else f"{ms // 60_000} min {ms % 60_000 // 1000} s"
+
+
+def runs_to_dicts(rows: Sequence[RunSummary]) -> list[dict[str, Any]]:
+    """Runs as ``runs --format json`` prints them (times ISO-8601)."""
+    return [{"run_id": r.run_key, "job": r.job, "state": r.state,
+             "started_at": r.started_at.isoformat() if r.started_at else None,
+             "ended_at": r.ended_at.isoformat() if r.ended_at else None, "duration_ms": r.duration_ms,
+             "error": r.error, "inputs": list(r.inputs), "outputs": list(r.outputs)} for r in rows]
 
 
 def impact_to_dict(items: list[Impacted]) -> list[dict[str, Any]]:
