@@ -15,12 +15,12 @@ from lineagelab.cli.shared import EXIT_USAGE, UserError, err
 __all__ = ["app", "main"]
 
 
-# Help in click's plain layout: typer's rich panels print every flag as taking a value (``--dry-run <bool>``).
-HELP_LAYOUT: dict[str, None] = {"rich_markup_mode": None}
+# rich_markup_mode=None everywhere: help in click's plain layout, as typer's rich panels print every flag as taking a
+# value (``--dry-run <bool>``).
 
 
 def _group(help_text: str) -> typer.Typer:
-    return typer.Typer(help=help_text, no_args_is_help=True, **HELP_LAYOUT)
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
 
 
 app = typer.Typer(
@@ -28,7 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    **HELP_LAYOUT,
+    rich_markup_mode=None,
 )
 app.callback()(shared.global_options)
 
@@ -76,7 +76,7 @@ services_app.command("seed")(project.services_seed)
 
 # `replay` sends; `replay status` reads the ledger: the group's callback is the command itself.
 replay_app = typer.Typer(help="Replay stored RunEvents to a DataZone domain (or an OpenLineage HTTP backend), exactly "
-                              "once.", invoke_without_command=True, **HELP_LAYOUT)
+                              "once.", invoke_without_command=True, rich_markup_mode=None)
 replay_app.callback()(replay.replay)
 replay_app.command("status")(replay.status)
 

@@ -139,7 +139,7 @@ def graph_tree(lin: Lineage) -> str:
     groups: dict[str, list[Entry]] = {}
     top: list[Entry] = []
     for j in sorted((n for n in g if n[0] == "job"), key=key):
-        entry = (key(j), [(f"reads  {shown(n)}", []) for n in sorted(g.predecessors(j), key=key)]
+        entry: Entry = (key(j), [(f"reads  {shown(n)}", []) for n in sorted(g.predecessors(j), key=key)]
                  + [(f"writes {shown(n)}", []) for n in sorted(g.successors(j), key=key)])
         parent = g.nodes[j].get("parent")
         if parent:

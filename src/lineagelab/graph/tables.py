@@ -94,8 +94,8 @@ def runs_table(rows: Sequence[RunSummary]) -> Table:
 
 def without_lineage(statements: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The analysed statements that moved no data (DDL, SET, GRANT…): listed in one line, not a table each."""
-    return [s for s in statements if not s["error"] and not s["columns"] and not s["dataset"]
-            and not s["inputs"] and not s["outputs"]]
+    return [s for s in statements if not s["error"] and not s["inputs"] and not s["dataset"]
+            and not any(c["sources"] for c in s["columns"])]
 
 
 def statement_tables(statements: Sequence[Mapping[str, Any]]) -> list[Table]:
