@@ -229,3 +229,20 @@ def test_openlineage_python_transports_deliver(tmp_path: Path, events: list[dict
     assert any("csv/attendance.csv" in n["key"] for n in json.loads(glue.stdout)["nodes"])
 
 
+
+
+def test_lineage_node_forms_from_the_schema_facet(server: Server, posted: dict[str, str]) -> None:
+    dz = client(server)
+    forms = dz.get_lineage_node(domainIdentifier=DOMAIN, identifier=GLUE_ARN)["formsOutput"]
+    assert [(f["formName"], f["typeName"]) for f in forms] == [("GlueTableForm", "amazon.datazone.GlueTableFormType")]
+    content = json.loads(forms[0]["content"])
+    assert (content["databaseName"], content["tableName"]) == ("gluedbname", "attendance_with_emp1")
+    columns = [c["columnName"] for c in content["columns"]]
+    assert "EmployeeID" in columns and "Salary" not in columns  # the second day's run dropped it
+    day1 = dz.get_lineage_node(domainIdentifier=DOMAIN, identifier=GLUE_ARN,
+                               eventTimestamp="2024-06-01T23:00:00Z")["formsOutput"]
+    assert "Salary" in [c["columnName"] for c in json.loads(day1[0]["content"])["columns"]]
+    rs = json.loads(dz.get_lineage_node(domainIdentifier=DOMAIN, identifier=RS_ARN)["formsOutput"][0]["content"])
+    assert (rs["databaseName"], rs["schemaName"], rs["tableName"]) == ("dev", "public", "employeewithabsent")
+    job = dz.get_lineage_node(domainIdentifier=DOMAIN, identifier="default.lineageglue")
+    assert job["formsOutput"] == []

@@ -9,14 +9,18 @@ import sys
 
 import typer
 
-from lineagelab.cli import demo, emr, glue, project, queries, redshift, replay, serve, shared, sql, store
+from lineagelab.cli import demo, emr, glue, project, queries, redshift, replay, runs, serve, shared, sql, store
 from lineagelab.cli.shared import EXIT_USAGE, UserError, err
 
 __all__ = ["app", "main"]
 
 
+# rich_markup_mode=None everywhere: help in click's plain layout, as typer's rich panels print every flag as taking a
+# value (``--dry-run <bool>``).
+
+
 def _group(help_text: str) -> typer.Typer:
-    return typer.Typer(help=help_text, no_args_is_help=True)
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
 
 
 app = typer.Typer(
@@ -24,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 app.callback()(shared.global_options)
 
@@ -33,6 +38,7 @@ app.command("lineage")(queries.lineage)
 app.command("impact")(queries.impact)
 app.command("diff")(queries.diff)
 app.command("graph")(queries.graph)
+app.command("runs")(runs.runs)
 app.command("serve")(serve.serve)
 app.command("ui")(serve.ui)
 app.command("init")(project.init)
@@ -72,7 +78,7 @@ services_app.command("seed")(project.services_seed)
 
 # `replay` sends; `replay status` reads the ledger: the group's callback is the command itself.
 replay_app = typer.Typer(help="Replay stored RunEvents to a DataZone domain (or an OpenLineage HTTP backend), exactly "
-                              "once.", invoke_without_command=True)
+                              "once.", invoke_without_command=True, rich_markup_mode=None)
 replay_app.callback()(replay.replay)
 replay_app.command("status")(replay.status)
 

@@ -85,11 +85,23 @@ def lake_put(
     out.print(f"{local} -> {uri} ({dest})")
 
 
-def lake_ls(prefix: Annotated[str, typer.Argument(help="s3://bucket/prefix")] = "") -> None:
+def _side_file(parts: tuple[str, ...]) -> bool:
+    """Hadoop's bookkeeping beside the data (checksums, commit markers, attempts in progress) and hidden files:
+    S3 listings of a real lake do not show them either."""
+    name = parts[-1]
+    return (name.endswith(".crc") or name == "_SUCCESS" or any(p.startswith(".") for p in parts)
+            or any(p == "_temporary" for p in parts))
+
+
+def lake_ls(
+    prefix: Annotated[str, typer.Argument(help="s3://bucket/prefix")] = "",
+    all_files: Annotated[bool, typer.Option("--all", help="Show Hadoop's side files (.crc, _SUCCESS, _temporary) "
+                                                          "and hidden files too.")] = False,
+) -> None:
     """List the objects in the local lake."""
     root = lake_root()
     for p in sorted(root.rglob("*")) if root.exists() else []:
-        if p.is_file():
+        if p.is_file() and (all_files or not _side_file(p.relative_to(root).parts)):
             uri = "s3://" + str(p.relative_to(root))
             if uri.startswith(prefix):
                 out.print(f"{p.stat().st_size:>12,}  {uri}")

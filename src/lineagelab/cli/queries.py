@@ -15,8 +15,8 @@ from lineagelab.cli.shared import (
     open_store,
     out,
     parse_mode,
-    parse_time,
     resolve_node,
+    time_range,
 )
 
 if TYPE_CHECKING:
@@ -98,7 +98,9 @@ def impact(
 def diff(
     from_: Annotated[str | None, typer.Option("--from", help="Earlier time.")] = None,
     to: Annotated[str | None, typer.Option("--to", help="Later time (default: now).")] = None,
-    runs: Annotated[tuple[str, str] | None, typer.Option("--runs", help="Compare two runs: RUN1 RUN2.")] = None,
+    runs: Annotated[tuple[str, str] | None, typer.Option(
+        "--runs", help="Compare two runs: RUN1 RUN2, each a run id, a unique prefix of one (`lineagelab runs` lists "
+                       "them), JOB@latest or JOB@previous.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     fail_on: Annotated[str | None, typer.Option(
         "--fail-on", help="Exit 3 if any of these (comma-separated) occur: removed-edges, removed-columns, "
@@ -124,8 +126,11 @@ def diff(
         else:
             if from_ is None:
                 raise UserError("give --from TIME (and optionally --to TIME), or --runs RUN1 RUN2")
-            t1 = parse_time(from_, "--from")
-            t2 = parse_time(to, "--to") if to else datetime.now(UTC)
+            t1, t2_given = time_range(from_, to, "--from", "--to")
+            assert t1 is not None
+            t2 = t2_given or datetime.now(UTC)
+            if t1 > t2:
+                raise UserError(f"--from {from_} is in the future")
             result = d.compare_times(store.con, t1, t2)
     emit(render.to_json(result) if fmt == "json" else render.diff_text(result))
     hits = d.violations(result, conditions)

@@ -98,6 +98,15 @@ def parse_time(value: str | None, flag: str) -> datetime | None:
         raise UserError(f"{flag}: {value!r} is not an ISO-8601 time (e.g. 2024-06-01T10:00:00Z)") from None
 
 
+def time_range(start: str | None, end: str | None, start_flag: str,
+               end_flag: str) -> tuple[datetime | None, datetime | None]:
+    """Two time options, refused when the first is later than the second (a reversed range answers nothing)."""
+    t1, t2 = parse_time(start, start_flag), parse_time(end, end_flag)
+    if t1 is not None and t2 is not None and t1 > t2:
+        raise UserError(f"{start_flag} {start} is later than {end_flag} {end}")
+    return t1, t2
+
+
 def parse_mode(mode: str, as_of: str | None) -> Mode:
     from lineagelab.graph.modes import Mode
 

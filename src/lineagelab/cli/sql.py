@@ -68,9 +68,14 @@ def lineage(
     elif fmt == "json":
         out.print(json.dumps([statement_data(s) for s in stmts], indent=2))
     else:
-        from lineagelab.graph.tables import statement_tables
+        from lineagelab.graph.tables import statement_tables, without_lineage
 
-        for table in statement_tables([statement_data(s) for s in stmts]):
+        data = [statement_data(s) for s in stmts]
+        for table in statement_tables(data):
             out.print(table)
+        quiet = without_lineage(data)
+        if quiet:
+            out.print(f"{len(quiet)} statement(s) without lineage: "
+                      + ", ".join(f"{s['statement']} (line {s['line']}, {s['kind']})" for s in quiet))
     if failed:
         raise typer.Exit(1)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from lineagelab.cli.shared import UserError, err, open_store, out, parse_time
+from lineagelab.cli.shared import UserError, err, open_store, out, time_range
 
 
 def ingest(
@@ -125,7 +125,7 @@ def export_events(
     job: Annotated[str | None, typer.Option(help="Only events of this job (name or namespace.name).")] = None,
 ) -> None:
     """Write the raw events back out as NDJSON, re-ingestable as they are."""
-    since_t, until_t = parse_time(since, "--since"), parse_time(until, "--until")
+    since_t, until_t = time_range(since, until, "--since", "--until")
     with open_store(read_only=True) as store:
         if str(out_path) == "-":
             n = store.export_events(sys.stdout.buffer, since=since_t, until=until_t, job=job)

@@ -17,7 +17,7 @@ import duckdb
 import orjson
 
 from lineagelab.graph import details
-from lineagelab.graph.resolve import Node, describe
+from lineagelab.graph.resolve import Node, describe, display_names
 from lineagelab.store import queries
 from lineagelab.store import queries_bundle as q
 from lineagelab.store.queries_bundle import PairSide
@@ -80,10 +80,15 @@ def build(con: duckdb.DuckDBPyConnection, focus: Node | None = None, depth: int 
 
     rows = queries.names(con, "dataset", [int(d) for d in ds_ids])
     fields = _fields(con, [r[0] for r in rows])
-    datasets: list[dict[str, Any]] = [{"id": str(ds), "ns": ns, "name": name, "fields": fields.get(ds, [])}
+    shown = display_names(con, [r[0] for r in rows])  # the viewer labels a Glue table by its db.table
+    datasets: list[dict[str, Any]] = [{"id": str(ds), "ns": ns, "name": name, "fields": fields.get(ds, []),
+                                       **({"label": shown[ds]} if ds in shown else {})}
                                       for ds, ns, name in rows]
-    jobs: list[dict[str, Any]] = [{"id": str(j), "ns": ns, "name": name}
-            for j, ns, name in queries.names(con, "job", [int(j) for j in job_ids if j != "None"])]
+    job_rows = queries.names(con, "job", [int(j) for j in job_ids if j != "None"])
+    parents = queries.parent_jobs(con, [r[0] for r in job_rows])  # a Spark application's job groups its writes
+    jobs: list[dict[str, Any]] = [{"id": str(j), "ns": ns, "name": name,
+                                   **({"parent": str(parents[j])} if j in parents else {})}
+                                  for j, ns, name in job_rows]
 
     doc: dict[str, Any] = {
         "generated": _iso(datetime.now(UTC)),

@@ -11,7 +11,9 @@ from typing import Any, get_args
 import duckdb
 
 from lineagelab.graph.modes import Mode, relations
-from lineagelab.store import queries, queries_diff
+from lineagelab.graph.resolve import AmbiguousNode, NodeNotFound, resolve
+from lineagelab.graph.traverse import application_children
+from lineagelab.store import queries, queries_diff, queries_runs
 from lineagelab.store.queries_diff import Part
 
 CATEGORIES: tuple[Part, ...] = get_args(Part)
@@ -39,15 +41,43 @@ class RunNotFound(LookupError):
     pass
 
 
+RUN_AT = {"latest": 0, "previous": 1}  # JOB@latest, JOB@previous: a job's newest runs that read or wrote
+
+
 def resolve_run(con: duckdb.DuckDBPyConnection, text: str) -> str:
+    """A run id, a unique prefix of one, or ``JOB@latest`` / ``JOB@previous`` (a Spark application's job
+    counts the runs of its writes)."""
+    job, at, which = text.rpartition("@")
+    if at and which in RUN_AT:
+        return _run_of_job(con, job, which)
     rows = queries.run_keys_like(con, text, 11)
     if text in rows:
         return text
     if len(rows) == 1:
         return rows[0]
     if not rows:
-        raise RunNotFound(f"no run with id {text!r}")
-    raise RunNotFound(f"run id prefix {text!r} matches several runs: {', '.join(rows[:10])}")
+        raise RunNotFound(f"no run with id {text!r} (give a run id, a unique prefix of one, or JOB@latest)")
+    shown = "; ".join(f"{key} ({job or '?'}, {_iso(start)})" for key, job, start in
+                      queries_runs.describe_runs(con, rows[:10]))
+    more = ", …" if len(rows) > 10 else ""
+    raise RunNotFound(f"run id prefix {text!r} matches {'more than 10' if more else len(rows)} runs: {shown}{more}")
+
+
+def _iso(t: datetime | None) -> str:
+    return t.isoformat() if t else "not started"
+
+
+def _run_of_job(con: duckdb.DuckDBPyConnection, text: str, which: str) -> str:
+    try:
+        node = resolve(con, text).node
+    except (NodeNotFound, AmbiguousNode) as exc:
+        raise RunNotFound(str(exc).splitlines()[0]) from None
+    if node.kind != "job":
+        raise RunNotFound(f"{text!r} is a dataset ({node.key}): JOB@{which} takes a job")
+    keys = queries_runs.runs_with_io_newest(con, [node.id, *application_children(con, node)], RUN_AT[which] + 1)
+    if len(keys) <= RUN_AT[which]:
+        raise RunNotFound(f"{node.key} has {len(keys)} run(s) that read or wrote anything: no {which} run")
+    return keys[RUN_AT[which]]
 
 
 @contextmanager

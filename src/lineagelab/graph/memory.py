@@ -6,7 +6,7 @@ the same questions from the store without loading, and tests hold the two to the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import networkx as nx
@@ -20,6 +20,8 @@ from lineagelab.store import queries
 class MemoryGraph:
     graph: nx.DiGraph
     mode: Mode
+    #: A Spark application's job -> its per-write jobs, whose reads and writes it answers with (as in traverse).
+    children: dict[NodeKey, list[NodeKey]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, mode: Mode = Mode()) -> MemoryGraph:
@@ -28,18 +30,39 @@ class MemoryGraph:
             rows = queries.all_io(con, rel)
             g.add_edges_from((NodeKey("dataset", d), NodeKey("job", j)) for d, j, r in rows if r == "input")
             g.add_edges_from((NodeKey("job", j), NodeKey("dataset", d)) for d, j, r in rows if r == "output")
-            return cls(g, mode)
+            children: dict[NodeKey, list[NodeKey]] = {}
+            for p, c in queries.child_jobs(con, None):
+                children.setdefault(NodeKey("job", p), []).append(NodeKey("job", c))
+            return cls(g, mode, children)
 
     def lineage(self, start: NodeKey, direction: Direction = "both", depth: int | None = 20) -> dict[NodeKey, int]:
         """Node -> signed distance (negative upstream), as ``traverse.table_lineage`` would give."""
         out: dict[NodeKey, int] = {start: 0}
-        if start not in self.graph:
+        extra = [c for c in self.children.get(start, []) if c in self.graph]
+        if start not in self.graph and not extra:
             return out
         if direction in ("downstream", "both"):
-            for n, d in nx.single_source_shortest_path_length(self.graph, start, cutoff=depth).items():
+            for n, d in _reach(self.graph, start, extra, depth).items():
                 out.setdefault(n, d)
         if direction in ("upstream", "both"):
-            for n, d in nx.single_source_shortest_path_length(self.graph.reverse(copy=False), start,
-                                                              cutoff=depth).items():
+            for n, d in _reach(self.graph.reverse(copy=False), start, extra, depth).items():
                 out.setdefault(n, -d)
         return out
+
+
+def _reach(g: nx.DiGraph, start: NodeKey, extra: list[NodeKey], depth: int | None) -> dict[NodeKey, int]:
+    """Breadth-first distances from ``start``, whose first step also takes the edges of the ``extra`` nodes."""
+    dist = {start: 0}
+    frontier = [start]
+    level = 0
+    while frontier and (depth is None or level < depth):
+        level += 1
+        nxt = []
+        for n in frontier:
+            for s in ([n, *extra] if n == start else [n]):
+                for m in (g.successors(s) if s in g else ()):
+                    if m not in dist:
+                        dist[m] = level
+                        nxt.append(m)
+        frontier = nxt
+    return dist

@@ -9,6 +9,7 @@ from typing import Any
 
 from lineagelab.graph.traverse import COL, Impacted, Lineage
 from lineagelab.graph.types import GraphKey, Transformation
+from lineagelab.store.queries_runs import RunSummary
 
 
 def _node_id(node: GraphKey) -> str:
@@ -28,6 +29,7 @@ def lineage_to_dict(lin: Lineage) -> dict[str, Any]:
             item.update(dataset=d.get("dataset"), field=d.get("field"))
         else:
             item.update(namespace=d.get("namespace"), name=d.get("name"))
+            item.update({k: d[k] for k in ("label", "parent") if d.get(k)})
         nodes.append(item)
     edges = []
     def edge_key(e: tuple[Any, Any, Any]) -> tuple[str, str]:
@@ -98,6 +100,20 @@ def to_mermaid(lin: Lineage) -> str:
     return "\n".join(lines) + "\n"
 
 
+def duration_text(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms / 1000:.1f} s" if ms < 60_000 else f"{ms // 60_000} min {ms % 60_000 // 1000} s"
+
+
+def runs_to_dicts(rows: Sequence[RunSummary]) -> list[dict[str, Any]]:
+    """Runs as ``runs --format json`` prints them (times ISO-8601)."""
+    return [{"run_id": r.run_key, "job": r.job, "state": r.state,
+             "started_at": r.started_at.isoformat() if r.started_at else None,
+             "ended_at": r.ended_at.isoformat() if r.ended_at else None, "duration_ms": r.duration_ms,
+             "error": r.error, "inputs": list(r.inputs), "outputs": list(r.outputs)} for r in rows]
+
+
 def impact_to_dict(items: list[Impacted]) -> list[dict[str, Any]]:
     return [{"kind": i.kind, "key": i.key, "distance": i.distance, "path": i.path} for i in items]
 
@@ -112,16 +128,36 @@ def graph_tree(lin: Lineage) -> str:
     def key(n: tuple[str, int]) -> str:
         return str(g.nodes[n].get("key", ""))
 
+    def shown(n: tuple[str, int]) -> str:
+        label = g.nodes[n].get("label")
+        return f"{key(n)} ({label})" if label else key(n)
+
     lines = [f"lineage graph ({lin.mode}): {sum(1 for n in g if n[0] == 'job')} jobs, "
              f"{sum(1 for n in g if n[0] == 'dataset')} datasets"]
-    jobs = sorted((n for n in g if n[0] == "job"), key=key)
-    for i, j in enumerate(jobs):
-        last_job = i == len(jobs) - 1
-        lines.append(("└── " if last_job else "├── ") + key(j))
-        items = [f"reads  {key(n)}" for n in sorted(g.predecessors(j), key=key)] + \
-                [f"writes {key(n)}" for n in sorted(g.successors(j), key=key)]
-        for k, item in enumerate(items):
-            lines.append(("    " if last_job else "│   ") + ("└── " if k == len(items) - 1 else "├── ") + item)
+    # Entries: (text, children). A job's children are its reads and writes; a Spark application's, its write jobs.
+    Entry = tuple[str, list[Any]]
+    groups: dict[str, list[Entry]] = {}
+    top: list[Entry] = []
+    for j in sorted((n for n in g if n[0] == "job"), key=key):
+        entry: Entry = (key(j), [(f"reads  {shown(n)}", []) for n in sorted(g.predecessors(j), key=key)]
+                 + [(f"writes {shown(n)}", []) for n in sorted(g.successors(j), key=key)])
+        parent = g.nodes[j].get("parent")
+        if parent:
+            if parent not in groups:
+                groups[parent] = []
+                top.append((parent, groups[parent]))
+            groups[parent].append(entry)
+        else:
+            top.append(entry)
+    top.sort(key=lambda e: e[0])
+
+    def walk(entries: list[Entry], indent: str) -> None:
+        for i, (text, children) in enumerate(entries):
+            last = i == len(entries) - 1
+            lines.append(indent + ("└── " if last else "├── ") + text)
+            walk(children, indent + ("    " if last else "│   "))
+
+    walk(top, "")
     return "\n".join(lines)
 
 

@@ -9,8 +9,9 @@ from typing import Any
 
 from rich.table import Table
 
-from lineagelab.graph.render import transformation_label
+from lineagelab.graph.render import duration_text, transformation_label
 from lineagelab.graph.traverse import Impacted, Lineage
+from lineagelab.store.queries_runs import RunSummary
 
 
 def lineage_tables(lin: Lineage) -> list[Table]:
@@ -27,7 +28,8 @@ def lineage_tables(lin: Lineage) -> list[Table]:
             if "transformations" in e and b == n:
                 source = str(g.nodes[a].get("dataset", "")).rsplit("/", 1)[-1]
                 via.append(f"{source}.{g.nodes[a].get('field')}: {transformation_label(e['transformations'])}")
-        table.add_row(str(d.get("depth", "")), d.get("kind", ""), d.get("key", str(n)), "\n".join(via))
+        shown = d.get("key", str(n)) + (f" ({d['label']})" if d.get("label") else "")
+        table.add_row(str(d.get("depth", "")), d.get("kind", ""), shown, "\n".join(via))
     if not lin.column_edges:
         return [table]
     ct = Table(title="column lineage", title_justify="left")
@@ -50,7 +52,8 @@ def impact_table(items: Sequence[Impacted], title: str) -> Table:
     table.add_column("node", overflow="fold")
     table.add_column("path", overflow="fold")
     for i in items:
-        table.add_row(str(i.distance), i.kind, i.key, " → ".join(i.path[1:-1]) or "(direct)")
+        table.add_row(str(i.distance), i.kind, i.key + (f" ({i.label})" if i.label else ""),
+                      " → ".join(i.path[1:-1]) or "(direct)")
     return table
 
 
@@ -75,12 +78,34 @@ def ledger_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     return t
 
 
+def runs_table(rows: Sequence[RunSummary]) -> Table:
+    """Runs newest first; the id column shows the 8 characters ``diff --runs`` takes as a prefix."""
+    t = Table(title="runs", title_justify="left")
+    for col in ("run", "job", "state", "started", "duration"):
+        t.add_column(col, overflow="fold", justify="right" if col == "duration" else "left")
+    t.add_column("inputs → outputs", overflow="fold")
+    for r in rows:
+        io = f"{', '.join(r.inputs) or '-'} → {', '.join(r.outputs) or '-'}" if r.inputs or r.outputs else ""
+        t.add_row(r.run_key[:8], r.job or "?", r.state,
+                  r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "-",
+                  duration_text(r.duration_ms), io)
+    return t
+
+
+def without_lineage(statements: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The analysed statements that moved no data (DDL, SET, GRANT…): listed in one line, not a table each."""
+    return [s for s in statements if not s["error"] and not s["inputs"] and not s["dataset"]
+            and not any(c["sources"] for c in s["columns"])]
+
+
 def statement_tables(statements: Sequence[Mapping[str, Any]]) -> list[Table]:
-    """One table per analysed SQL statement (as ``sql lineage --format json`` gives them; failed ones are left
-    out): each target column with its sources, then the columns every row depends on."""
+    """One table per analysed SQL statement with lineage (as ``sql lineage --format json`` gives them; failed
+    ones and those without lineage are left out): each target column with its sources, then the columns every row
+    depends on."""
     tables = []
+    skip = {id(s) for s in without_lineage(statements)}
     for s in statements:
-        if s["error"]:
+        if s["error"] or id(s) in skip:
             continue
         t = Table(title=f"statement {s['statement']} (line {s['line']}): {s['kind']} "
                         f"{', '.join(s['inputs']) or '-'} -> {', '.join(s['outputs']) or '-'}", title_justify="left")

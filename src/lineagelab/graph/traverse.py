@@ -18,7 +18,7 @@ import duckdb
 import networkx as nx
 
 from lineagelab.graph.modes import Mode, relations
-from lineagelab.graph.resolve import Node, NodeRef, describe
+from lineagelab.graph.resolve import Node, NodeRef, describe, display_names
 from lineagelab.graph.types import WHOLE_ROW, ColumnEdge, ColumnKey, Direction, GraphKey, NodeKey, Transformation
 from lineagelab.store import queries
 from lineagelab.store.queries import ColumnRow, NodeKind, Relations, Role
@@ -38,18 +38,32 @@ def _io_edge(ds_id: int, job_id: int, role: str) -> tuple[NodeKey, NodeKey]:
     return NodeKey("job", job_id), NodeKey("dataset", ds_id)
 
 
-def _table_step(con: duckdb.DuckDBPyConnection, rel: Relations, frontier: list[GraphKey], upstream: bool) -> list[Edge]:
-    """Edges (src, dst) that leave the frontier in the walking direction."""
+def _table_step(con: duckdb.DuckDBPyConnection, rel: Relations, frontier: list[GraphKey], upstream: bool,
+                owner: dict[int, int] | None = None) -> list[Edge]:
+    """Edges (src, dst) that leave the frontier in the walking direction. ``owner`` maps child jobs to the
+    application job that answers for them (their reads and writes become its own)."""
+    owner = owner or {}
     edges: list[Edge] = []
     for kind in _KINDS:
         ids = [n.id for n in frontier if isinstance(n, NodeKey) and n.kind == kind]
         if not ids:
             continue
+        if kind == "job":
+            ids += [c for c, p in owner.items() if p in ids and c not in ids]
         # upstream, a dataset is reached from the jobs writing it and a job from what it reads; downstream the reverse
         role: Role = ("output" if kind == "dataset" else "input") if upstream else \
             ("input" if kind == "dataset" else "output")
-        edges += [_io_edge(ds_id, job_id, role) for ds_id, job_id in queries.io_edges(con, rel, role, kind, ids)]
+        edges += [_io_edge(ds_id, owner.get(job_id, job_id) if kind == "job" else job_id, role)
+                  for ds_id, job_id in queries.io_edges(con, rel, role, kind, ids)]
     return edges
+
+
+def application_children(con: duckdb.DuckDBPyConnection, node: Node) -> dict[int, int]:
+    """The child jobs of a Spark application's job (openlineage-spark reports each write as a job of its own,
+    the ParentRunFacet naming the application's run), each mapped to it; empty for any other node."""
+    if node.kind != "job":
+        return {}
+    return {c: p for p, c in queries.child_jobs(con, [node.id])}
 
 
 Step = Callable[[list[GraphKey], bool], list[Edge]]
@@ -82,6 +96,8 @@ def _label(con: duckdb.DuckDBPyConnection, g: nx.DiGraph) -> None:
         for i, node in describe(con, kind, ids).items():
             g.nodes[NodeKey(kind, i)].update(kind=kind, namespace=node.namespace, name=node.name, key=node.key)
     ds_names = {n.id: g.nodes[n].get("key") for n in g if isinstance(n, NodeKey) and n.kind == "dataset"}
+    for i, shown in display_names(con, sorted(ds_names)).items():
+        g.nodes[NodeKey("dataset", i)]["label"] = shown
     missing = sorted({n.dataset for n in g if isinstance(n, ColumnKey) and n.dataset not in ds_names})
     ds_names.update({i: n.key for i, n in describe(con, "dataset", missing).items()})
     for n in g:
@@ -123,8 +139,9 @@ def table_lineage(
     depth: int | None = 20,
     columns: bool = False,
 ) -> Lineage:
+    owner = application_children(con, node)
     with relations(con, mode) as rel:
-        g = _walk([node.nx_id], lambda f, up: _table_step(con, rel, f, up), direction, depth)
+        g = _walk([node.nx_id], lambda f, up: _table_step(con, rel, f, up, owner), direction, depth)
         _label(con, g)
         column_edges = column_edges_between(con, rel, [n.id for n in g if n.kind == DS]) if columns else []
         return Lineage(g, [node.nx_id], mode, direction, depth, column_edges)
@@ -138,6 +155,11 @@ def whole_graph(con: duckdb.DuckDBPyConnection, mode: Mode = Mode()) -> Lineage:
         for n in g:
             g.nodes[n]["depth"] = 0
         _label(con, g)
+        jobs = [n.id for n in g if isinstance(n, NodeKey) and n.kind == "job"]
+        parents = queries.parent_jobs(con, jobs)
+        apps = describe(con, "job", sorted(set(parents.values())))
+        for child, parent in parents.items():  # the tree groups an application's writes under it
+            g.nodes[NodeKey("job", child)]["parent"] = apps[parent].key
         return Lineage(g, [], mode, "both", None)
 
 
@@ -216,6 +238,7 @@ class Impacted:
     kind: str
     distance: int
     path: list[str]
+    label: str | None = None  # the name users know it by, where not its key (a Glue table's db.table)
 
 
 def impact(con: duckdb.DuckDBPyConnection, ref: NodeRef, mode: Mode = Mode(), upstream: bool = False) -> list[Impacted]:
@@ -234,6 +257,6 @@ def impact(con: duckdb.DuckDBPyConnection, ref: NodeRef, mode: Mode = Mode(), up
             continue
         data = lin.graph.nodes[node]
         out.append(Impacted(node, data.get("key", str(node)), data.get("kind", node.kind), len(path) - 1,
-                            [lin.graph.nodes[p].get("key", str(p)) for p in path]))
+                            [lin.graph.nodes[p].get("key", str(p)) for p in path], data.get("label")))
     out.sort(key=lambda i: (i.distance, i.key))
     return out

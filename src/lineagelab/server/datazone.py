@@ -273,7 +273,7 @@ class DataZone:
         if at is not None and node.times()[0] > at:
             raise not_found(f"lineage node {node.id!r} did not exist at {at.isoformat()}")
         out = self._node_summary(g, node, at)
-        out["formsOutput"] = []
+        out["formsOutput"] = node.forms_output(at)
         out["upstreamNodes"] = [{"id": i, "eventTimestamp": _epoch(t)} for i, t in g.upstream(node.id, at)][:100]
         out["downstreamNodes"] = [{"id": i, "eventTimestamp": _epoch(t)} for i, t in g.downstream(node.id, at)][:100]
         return JSONResponse(out)
@@ -334,7 +334,7 @@ class DataZone:
             item = self._node_summary(g, node, None)
             item["upstreamLineageNodeIds"] = [i for i, _ in g.upstream(nid)]
             item["downstreamLineageNodeIds"] = [i for i, _ in g.downstream(nid)]
-            item["formsOutput"] = []
+            item["formsOutput"] = node.forms_output()
             items.append({"lineageNode": item})
         out: dict[str, Any] = {"items": items}
         token = _next_token(offset, limit, len(ids) > offset + limit)

@@ -39,9 +39,40 @@ class DzNode:
     # event time -> (upstream ids, downstream ids) as that event described them
     versions: dict[datetime, tuple[set[str], set[str]]] = field(default_factory=dict)
     event_ids: set[str] = field(default_factory=set)
+    # event time -> the dataset's asset form (formName, typeName, content) as that event's schema facet gave it
+    forms: dict[datetime, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
 
     def times(self) -> list[datetime]:
         return sorted(self.versions)
+
+    def forms_output(self, at: datetime | None = None) -> list[dict[str, str]]:
+        """GetLineageNode's ``formsOutput``: the asset form (with its columns) of the latest event at or before
+        ``at`` that gave the dataset a schema; none for jobs, runs and datasets without one."""
+        times = [t for t in self.forms if at is None or t <= at]
+        if not times:
+            return []
+        name, type_name, content = self.forms[max(times)]
+        return [{"formName": name, "typeName": type_name, "typeRevision": "1",
+                 "content": orjson.dumps(content).decode()}]
+
+
+def asset_form(ds: dict[str, Any], source_identifier: str) -> tuple[str, str, dict[str, Any]] | None:
+    """The asset form DataZone keeps for a dataset node, from its schema facet: Glue and Redshift tables as their
+    catalogs name them (database, schema, table), anything else as a relational table named by its dataset name."""
+    fields = ((ds.get("facets") or {}).get("schema") or {}).get("fields")
+    if not isinstance(fields, list):
+        return None
+    columns = [{"columnName": str(f.get("name")), "dataType": str(f.get("type") or "")}
+               for f in fields if isinstance(f, dict) and f.get("name")]
+    parts = source_identifier.split(":", 5)[-1].split("/") if source_identifier.startswith("arn:aws:") else []
+    if source_identifier.startswith("arn:aws:glue:") and len(parts) == 3:  # table/db/table
+        return ("GlueTableForm", "amazon.datazone.GlueTableFormType",
+                {"databaseName": parts[1], "tableName": parts[2], "columns": columns})
+    if source_identifier.startswith("arn:aws:redshift") and len(parts) == 5:  # table/workgroup/db/schema/table
+        return ("RedshiftTableForm", "amazon.datazone.RedshiftTableFormType",
+                {"databaseName": parts[2], "schemaName": parts[3], "tableName": parts[4], "columns": columns})
+    return ("RelationalTableForm", "amazon.datazone.RelationalTableFormType",
+            {"tableName": str(ds.get("name")), "columns": columns})
 
 
 @dataclass
@@ -111,6 +142,9 @@ def build(domain: str, events: Iterable[tuple[str, str]]) -> DzGraph:
                                                        glue_run=glue)
                 ds_node = g.node(sid, DATASET, ds["name"])
                 ds_node.versions.setdefault(t, (set(), set()))
+                form = asset_form(ds, sid)
+                if form is not None:
+                    ds_node.forms[t] = form
                 ds_node.event_ids.add(event_id)
                 if side == "inputs":
                     g.add_edge(ds_node, run_node, t)

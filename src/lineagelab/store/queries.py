@@ -199,9 +199,74 @@ def node_candidates(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[Nod
         UNION ALL
         SELECT 'job', job_id, namespace, name, namespace, name FROM jobs
         WHERE contains(lower(namespace || '.' || name), $1)
+        UNION ALL  -- a Glue table by the name users know it by: db.table (its ARN's name is table/db/table)
+        SELECT 'dataset', coalesce(a.canonical_id, s.ds_id), coalesce(c.namespace, d.namespace),
+               coalesce(c.name, d.name), s.alias_namespace, s.alias_name
+        FROM (SELECT DISTINCT ds_id, alias_namespace, alias_name FROM f_symlinks
+              WHERE starts_with(alias_namespace, 'arn:aws:glue:') AND starts_with(alias_name, 'table/')) s
+        JOIN datasets d ON d.ds_id = s.ds_id
+        LEFT JOIN aliases a ON a.member_id = s.ds_id LEFT JOIN datasets c ON c.ds_id = a.canonical_id
+        WHERE contains(lower(replace(s.alias_name[7:], '/', '.')), $1)
         """,
         [text],
     ).fetchall()
+
+
+def glue_tables(con: duckdb.DuckDBPyConnection, ds_ids: list[int]) -> dict[int, str]:
+    """The Glue table name (``table/db/table``, from the Glue ARN symlinks) of each of the datasets ``ds_ids``
+    that has one, found under the dataset or any identity folded into it."""
+    return {int(i): str(n) for i, n in con.execute(
+        """
+        SELECT coalesce(a.canonical_id, s.ds_id) AS id, min(s.alias_name)
+        FROM f_symlinks s LEFT JOIN aliases a ON a.member_id = s.ds_id
+        WHERE starts_with(s.alias_namespace, 'arn:aws:glue:') AND starts_with(s.alias_name, 'table/')
+          AND coalesce(a.canonical_id, s.ds_id) IN (SELECT unnest($1::BIGINT[]))
+        GROUP BY ALL
+        """,
+        [ds_ids],
+    ).fetchall()}
+
+
+def dataset_columns(con: duckdb.DuckDBPyConnection, ds_id: int) -> list[str]:
+    """Every column the dataset (or an identity folded into it) ever had: in a schema any event gave it, or at
+    either end of a column edge. Sorted."""
+    return [str(r[0]) for r in con.execute(
+        """
+        WITH m AS (SELECT $1::BIGINT AS id UNION SELECT member_id FROM aliases WHERE canonical_id = $1)
+        SELECT name FROM schema_fields
+        WHERE schema_hash IN (SELECT schema_hash FROM f_datasets WHERE ds_id IN (SELECT id FROM m))
+        UNION SELECT out_field FROM f_column_edges WHERE out_ds IN (SELECT id FROM m) AND out_field IS NOT NULL
+        UNION SELECT in_field FROM f_column_edges WHERE in_ds IN (SELECT id FROM m) AND in_field IS NOT NULL
+        ORDER BY 1
+        """,
+        [ds_id],
+    ).fetchall()]
+
+
+def child_jobs(con: duckdb.DuckDBPyConnection, job_ids: list[int] | None) -> list[tuple[int, int]]:
+    """(parent job, child job) for the jobs ``job_ids`` (None: every job) whose runs were the parents of other
+    jobs' runs (a Spark application's job and its per-write jobs)."""
+    which = "" if job_ids is None else "AND p.job_id IN (SELECT unnest($1::BIGINT[]))"
+    return [(int(p), int(c)) for p, c in con.execute(
+        f"""
+        SELECT DISTINCT p.job_id, c.job_id FROM runs c JOIN runs p ON p.run_key = c.parent_run_id
+        WHERE c.job_id IS NOT NULL AND p.job_id IS NOT NULL AND c.job_id <> p.job_id {which}
+        ORDER BY ALL
+        """,
+        [] if job_ids is None else [job_ids],
+    ).fetchall()]
+
+
+def parent_jobs(con: duckdb.DuckDBPyConnection, job_ids: list[int]) -> dict[int, int]:
+    """The parent job of each of the jobs ``job_ids`` that has one (its earliest run's parent's job)."""
+    return {int(c): int(p) for c, p in con.execute(
+        """
+        SELECT c.job_id, arg_min(p.job_id, c.started_at) FROM runs c JOIN runs p ON p.run_key = c.parent_run_id
+        WHERE c.job_id IN (SELECT unnest($1::BIGINT[])) AND p.job_id IS NOT NULL AND c.job_id <> p.job_id
+        GROUP BY c.job_id
+        """,
+        [job_ids],
+    ).fetchall()}
 
 
 def search_nodes(con: duckdb.DuckDBPyConnection, text: str, limit: int) -> list[tuple[NodeKind, str, str, str, str]]:
