@@ -160,7 +160,9 @@ def test_join_union_split_fields_and_frame_methods(lineage_spark: Any, lineagela
     j = runs["joined"]
     assert j.inputs == {PEOPLE, orders}
     assert j.column("amount") == {Edge(orders, "amount", "DIRECT", "IDENTITY")}
-    assert j.dataset_dependencies == {_e("id", "JOIN", "INDIRECT"), Edge(orders, "person_id", "INDIRECT", "JOIN")}
+    # an inner join's keys: JOIN, and the not-null filters Spark's optimizer infers on both sides (as openlineage-spark)
+    assert j.dataset_dependencies == {_e("id", "JOIN", "INDIRECT"), Edge(orders, "person_id", "INDIRECT", "JOIN"),
+                                      _e("id", "FILTER", "INDIRECT"), Edge(orders, "person_id", "INDIRECT", "FILTER")}
     assert len(_rows(lineage_spark, lake, "both")) == 6
     assert runs["both"].column("name") == {_e("name"), _e("city")}
     assert runs["ids"].columns == {"id": {_e("id")}, "name": {_e("name")}}
