@@ -42,5 +42,5 @@ def start_job_run(
         if not path.exists():
             raise UserError(f"{entry_point}: not in the local lake ({path}); `lineagelab lake put FILE {entry_point}`")
     conf = parse_conf_string(spark_submit_parameters)
-    run_job(path, app_name=name, preset="emr7", argv=entry_args, conf=conf, connections=None, profile=profile,
+    run_job(path, app_name=name, service="emr", argv=entry_args, conf=conf, connections=None, profile=profile,
             glue_globals=False)

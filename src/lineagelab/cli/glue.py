@@ -27,12 +27,15 @@ def run_job(
     profile: Annotated[Path | None, typer.Option(help="Profile (default ./lineagelab.toml).")] = None,
     no_lineage: Annotated[bool, typer.Option("--no-lineage", help="Turn 'Generate lineage events' off.")] = False,
 ) -> None:
-    """Run a Glue 5.0 job script unchanged on local Spark with "Generate lineage events" on."""
+    """Run a Glue job script unchanged on local Spark (Glue 5.0, or 6.1 if the profile says so) with lineage on."""
     from lineagelab.spark_local import jobs
 
     argv = jobs.glue_job_argv(job_name, key_values(arg or [], "--arg"))
-    extra = jobs.glue_job_conf(job_name, key_values(conf or [], "--conf"), lineage=not no_lineage)
-    spark.run_job(script, app_name=job_name, preset="glue5", argv=argv, conf=extra, connections=connections,
+    from lineagelab.spark_local.session import preset_for
+
+    preset = preset_for("glue", load_profile(profile))
+    extra = jobs.glue_job_conf(job_name, key_values(conf or [], "--conf"), lineage=not no_lineage, preset=preset)
+    spark.run_job(script, app_name=job_name, service="glue", argv=argv, conf=extra, connections=connections,
                   profile=profile, glue_globals=True, environ={"JOB_NAME": job_name})
 
 
@@ -50,7 +53,7 @@ def notebook(
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from None
     name = script.conf.get("spark.glue.JOB_NAME") or notebook.stem
-    spark.run_job(notebook, app_name=name, preset="glue5", argv=["--JOB_NAME", name], conf={},
+    spark.run_job(notebook, app_name=name, service="glue", argv=["--JOB_NAME", name], conf={},
                   connections=connections, profile=profile, glue_globals=True, environ={"JOB_NAME": name})
 
 

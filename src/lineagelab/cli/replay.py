@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lineagelab.cli.shared import UserError, err, open_store, out, parse_time
+from lineagelab.cli.shared import UserError, err, open_store, out, time_range
 
 if TYPE_CHECKING:
     from lineagelab.aws_targets import replay as rp
@@ -49,8 +49,8 @@ def replay(
         mapping = mp.for_profile(profile.load(map_file, what="mapping profile"))
     except profile.ProfileError as exc:
         raise UserError(str(exc)) from None
-    filters: dict[str, Any] = {"since": parse_time(since, "--since"), "until": parse_time(until, "--until"),
-                               "job": job, "run": run}
+    first, last = time_range(since, until, "--since", "--until")
+    filters: dict[str, Any] = {"since": first, "until": last, "job": job, "run": run}
     chosen = rp.SERVICES.get(service)
     if chosen is None:
         raise UserError(f"--service {service!r} is not one of {', '.join(rp.SERVICES)}")

@@ -12,15 +12,18 @@ from rich.markup import escape
 from lineagelab.cli.shared import UserError, err, lake_root, load_profile, open_store, out, settings
 
 
-def run_job(script_path: Path, *, app_name: str, preset: str, argv: Sequence[str], conf: dict[str, str],
+def run_job(script_path: Path, *, app_name: str, service: str, argv: Sequence[str], conf: dict[str, str],
             connections: Path | None, profile: Path | None, glue_globals: bool,
             environ: Mapping[str, str] | None = None) -> None:
-    """Run a script on local Spark, deliver its events (to the store by default) and report in a few lines."""
-    from lineagelab.spark_local import jobs, runner
+    """Run a script on local Spark on the preset the profile's Glue version or EMR release names (``service``: glue
+    or emr), deliver its events (to the store by default) and report in a few lines."""
+    from lineagelab.spark_local import jobs, runner, session
 
     prof = load_profile(profile)
     if prof.path is None:  # no profile file: the lake beside the store, as `lake put` uses it
         prof.lake = lake_root()
+    preset = session.preset_for(service, prof)
+    conf = session.job_conf(preset, conf)  # Glue 6.1+ / EMR spark 8.2+ capture into the Glue lineage API unasked
     try:
         job = jobs.prepare(script_path, prof, conf, connections)
     except jobs.JobError as exc:

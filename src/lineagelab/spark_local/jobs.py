@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lineagelab.profile import Connection, Profile
-from lineagelab.spark_local import glue_connections, runner, transport
+from lineagelab.spark_local import glue_connections, runner, session, transport
 from lineagelab.store.sink import StoreSink
 
 if TYPE_CHECKING:
@@ -44,12 +44,14 @@ def glue_job_argv(job_name: str, args: Mapping[str, str]) -> list[str]:
     return ["--JOB_NAME", job_name] + [x for k, v in args.items() for x in (f"--{k.lstrip('-')}", v)]
 
 
-def glue_job_conf(job_name: str, extra: Mapping[str, str], lineage: bool = True) -> dict[str, str]:
-    """The Spark conf a Glue 5.0 job runs with; ``lineage`` is its "Generate lineage events" switch."""
+def glue_job_conf(job_name: str, extra: Mapping[str, str], lineage: bool = True,
+                  preset: str = "glue5") -> dict[str, str]:
+    """The Spark conf a Glue job runs with; ``lineage`` is Glue 5.0's "Generate lineage events" switch (Glue 6.1+
+    sends lineage to the Glue lineage API unasked: its preset says where)."""
     conf = {"spark.glue.JOB_NAME": job_name, "spark.app.name": f"nativespark-{job_name}-jr_local",
             "spark.openlineage.facets.custom_environment_variables": GLUE_ENV_FACET,
             "spark.openlineage.columnLineage.datasetLineageEnabled": "true", **extra}
-    if lineage:
+    if lineage and "spark.openlineage.transport.type" not in session.LINEAGE_DEFAULTS.get(preset, {}):
         conf.setdefault("spark.openlineage.transport.type", "amazon_datazone_api")
     return conf
 

@@ -24,7 +24,8 @@ from lineagelab.events.sinks import Sink
 from lineagelab.events.sinks.local import CallbackSink
 from lineagelab.profile import Profile
 from lineagelab.spark_local import redirect
-from lineagelab.spark_local.capture import CaptureConfig, SparkCapture
+from lineagelab.spark_local.capture import SparkCapture
+from lineagelab.spark_local.run_events import CaptureConfig
 
 LOG4J = Path(__file__).with_name("log4j2.properties")
 LISTENER = "io.openlineage.spark.agent.OpenLineageSparkListener"
