@@ -154,3 +154,18 @@ def warnings_of(doc: Any, kind: EventKind) -> list[EventWarning]:
     if valid is not None and valid(doc):
         return []
     return deviations(doc, kind)
+
+
+def named_datasets(items: Any) -> list[dict[str, Any]]:
+    """The datasets of an ``inputs`` or ``outputs`` array that can be understood (objects with a text namespace and
+    name): what readers of stored events fold into graphs, where an event accepted with warnings may hold others."""
+    if not isinstance(items, list):
+        return []
+    return [ds for ds in items if isinstance(ds, dict) and isinstance(ds.get("namespace"), str)
+            and isinstance(ds.get("name"), str)]
+
+
+def facets(holder: Any) -> dict[str, Any]:
+    """``holder["facets"]`` when both are objects, else no facets."""
+    value = holder.get("facets") if isinstance(holder, dict) else None
+    return value if isinstance(value, dict) else {}
