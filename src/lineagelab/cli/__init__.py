@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from lineagelab.cli import demo, emr, glue, project, queries, redshift, replay, serve, shared, sql, store
+from lineagelab.cli import demo, emr, glue, project, queries, redshift, replay, serve, shared, sql, store, warnings
 from lineagelab.cli.shared import EXIT_USAGE, UserError, err
 
 __all__ = ["app", "main"]
@@ -34,6 +34,7 @@ app.command("impact")(queries.impact)
 app.command("diff")(queries.diff)
 app.command("graph")(queries.graph)
 app.command("serve")(serve.serve)
+app.command("warnings")(warnings.warnings)
 app.command("ui")(serve.ui)
 app.command("init")(project.init)
 app.command("demo")(demo.demo)
