@@ -125,3 +125,18 @@ def test_strict_server_refuses_them(tmp_path: Path) -> None:
     with running_server(tmp_path / "store.duckdb", strict=True) as s:
         status, body = _post(f"{s.url}/api/v1/lineage", orjson.dumps(deviant_events()[0]))
     assert status == 400 and body["path"] == "$.inputs[0].facets.dataSource.uri"
+
+
+def test_a_job_events_facets_reach_the_job_details(tmp_path: Path) -> None:
+    from lineagelab.graph.details import job_details
+    from lineagelab.graph.resolve import resolve
+    from lineagelab.store.sources import Documents
+
+    job = deviant_events()[-1]
+    job["job"]["facets"] = {"jobType": {"_producer": "https://x", "_schemaURL":
+                                        "https://openlineage.io/spec/facets/2-0-3/JobTypeJobFacet.json",
+                                        "processingType": "BATCH", "integration": "SPARK", "jobType": "JOB"}}
+    with Store.open(tmp_path / "s.duckdb") as s:
+        assert s.ingest(Documents([job], "t")).accepted == 1
+        details = job_details(s.con, resolve(s.con, "static_jöb").node)
+    assert details.facets["jobType"]["integration"] == "SPARK"
