@@ -35,11 +35,13 @@ class Server:
 
 
 @contextmanager
-def running_server(store: Path, token: str | None = None) -> Iterator[Server]:
+def running_server(store: Path, token: str | None = None, strict: bool = False) -> Iterator[Server]:
     port = free_port()
     args = [sys.executable, "-m", "lineagelab", "--store", str(store), "serve", "--port", str(port)]
     if token:
         args += ["--token", token]
+    if strict:
+        args += ["--strict"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"

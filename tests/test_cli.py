@@ -166,6 +166,10 @@ def test_names_that_look_like_markup_print_verbatim(tmp_path: Path, events: list
     assert "DIRECT/IDENTITY" in run(tmp_path, "lineage", "csv/employees.csv::Location", "--downstream").stdout
     bad = {**notebook[0], "run": {"runId": "[/red]"}}
     write_ndjson(tmp_path / "bad.ndjson", [bad])
-    rejected = run(tmp_path, "ingest", "bad.ndjson", check=False)
+    os.environ["LINEAGELAB_STRICT"] = "1"  # the full validation's message (liberal acceptance would warn instead)
+    try:
+        rejected = run(tmp_path, "ingest", "bad.ndjson", check=False)
+    finally:
+        del os.environ["LINEAGELAB_STRICT"]
     assert rejected.returncode == 1 and rejected.stdout.strip() == "accepted 0, duplicates 0, rejected 1"
     assert "$.run.runId: must be uuid (got '[/red]')" in rejected.stderr

@@ -25,7 +25,8 @@ RS_ARN = ("arn:aws:redshift-serverless:us-west-2:123456789012:table/default-work
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("dz") / "store.duckdb") as s:
+    # the full validation: these scenarios expect its refusals (only RunEvents; an invalid one FAILED)
+    with running_server(tmp_path_factory.mktemp("dz") / "store.duckdb", strict=True) as s:
         yield s
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from lineagelab.events.validation import EventKind
 from lineagelab.ingest import derive
-from lineagelab.ingest.prepare import Pending, accept, prepare
+from lineagelab.ingest.prepare import FactTables, Pending, accept, prepare
 from lineagelab.ingest.reader import RawEvent, read_events
 from lineagelab.simulator.synthetic import Shape
 from lineagelab.simulator.synthetic import events as synthetic_events
@@ -106,14 +106,30 @@ def test_odd_facets_are_derived() -> None:
 @pytest.mark.parametrize("doc", [
     {"job": {"namespace": "n"}, "run": {"runId": "r"}},  # a job without a name
     {"job": {"namespace": "n", "name": "j"}, "run": {}},  # a run without an id
-    {"job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}, "inputs": [{"name": "t"}]},
-    {"job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}, "outputs": ["x"]},
-    {"job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}, "outputs": 5},
     {"job": {"namespace": "n", "name": 7}, "run": {"runId": "r"}},  # stable_id needs text
 ])
 def test_the_derivation_refuses_what_no_valid_event_holds(doc: dict[str, Any]) -> None:
     with pytest.raises(Exception):  # noqa: B017 - whichever error: the event is refused, not stored half-derived
         derive.derive(derive.Facts(), "e", EventKind.RUN, doc, None)
+
+
+@pytest.mark.parametrize("doc", [
+    {"job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}, "inputs": [{"name": "t"}]},
+    {"job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}, "outputs": ["x"]},
+    {"job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}, "outputs": 5},
+    {"job": {"namespace": "n", "name": "j"}, "run": {"runId": "r", "facets": {"parent": {"run": {"runId": 5}}}},
+     "eventType": 3, "outputs": [{"namespace": "n", "name": "o", "facets": {
+         "schema": {"fields": [{"name": "a", "type": 5, "description": ["x"]}]},
+         "symlinks": {"identifiers": [{"namespace": "n", "name": "s", "type": 1}]}}}]},
+])
+def test_malformed_parts_yield_no_facts(doc: dict[str, Any]) -> None:
+    """An event accepted with warnings (``events.leniency``) may hold them: they yield no facts, not an error."""
+    facts = derive.Facts()
+    derive.derive(facts, "e", EventKind.RUN, doc, None)
+    tables = FactTables.of(facts).arrow().tables  # every value fits its column
+    assert [r[5] for r in facts.datasets] == ["o"] * ("outputs" in doc and isinstance(doc["outputs"], list)
+                                                      and isinstance(doc["outputs"][0], dict))
+    assert tables["f_events"].num_rows == 1
 
 
 def test_later_batches_leave_out_the_schemas_earlier_ones_carry(tmp_path: Path) -> None:

@@ -94,9 +94,11 @@ def test_a_bulk_ingest_leaves_the_connection_settings_as_it_found_them(tmp_path:
 
 
 @pytest.mark.parametrize("workers", [2, 1])
-def test_rejections_name_their_lines_across_blocks(tmp_path: Path, small_blocks: list[int], workers: int) -> None:
+def test_rejections_name_their_lines_across_blocks(tmp_path: Path, small_blocks: list[int], workers: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks after a file's first are read by whoever prepares them and number their lines from 1 (``Block.span``):
     in worker processes or in this one, a rejection names its line in the file."""
+    monkeypatch.setenv("LINEAGELAB_STRICT", "1")  # the full validation (workers inherit it): a non-uuid runId refused
     path = tmp_path / "events.ndjson"
     docs = synthetic_file(path)
     lines = path.read_bytes().splitlines()

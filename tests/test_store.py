@@ -51,7 +51,9 @@ def test_raw_events_kept_verbatim(store: Store, events: list[dict[str, Any]]) ->
                                           events[4]["eventType"], len(text))
 
 
-def test_bad_events_rejected_good_ones_kept(store: Store, events: list[dict[str, Any]], tmp_path: Path) -> None:
+def test_bad_events_rejected_good_ones_kept(store: Store, events: list[dict[str, Any]], tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINEAGELAB_STRICT", "1")  # the full validation: a non-uuid runId is rejected, not warned of
     ingest_docs(store, events[:4])
     before = snapshot(store)
     bad = copy.deepcopy(events[5])

@@ -9,7 +9,21 @@ import sys
 
 import typer
 
-from lineagelab.cli import demo, emr, glue, project, queries, redshift, replay, runs, serve, shared, sql, store
+from lineagelab.cli import (
+    demo,
+    emr,
+    glue,
+    project,
+    queries,
+    redshift,
+    replay,
+    runs,
+    serve,
+    shared,
+    sql,
+    store,
+    warnings,
+)
 from lineagelab.cli.shared import EXIT_USAGE, UserError, err
 
 __all__ = ["app", "main"]
@@ -40,6 +54,7 @@ app.command("diff")(queries.diff)
 app.command("graph")(queries.graph)
 app.command("runs")(runs.runs)
 app.command("serve")(serve.serve)
+app.command("warnings")(warnings.warnings)
 app.command("ui")(serve.ui)
 app.command("init")(project.init)
 app.command("demo")(demo.demo)

@@ -18,13 +18,15 @@ def serve(
     token: Annotated[str | None, typer.Option(
         envvar="LINEAGELAB_TOKEN", help="Require Authorization: Bearer TOKEN (or SigV4 with access key TOKEN).",
     )] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Refuse events that break the OpenLineage spec (default: store them with warnings).")] = False,
 ) -> None:
     """Serve the OpenLineage collector, the local DataZone lineage API and the viewer API."""
     from lineagelab.server.app import serve as run
 
     err.print(f"lineagelab serving {settings.store or 'the default store'} on http://{host}:{port} "
               f"(OpenLineage: /api/v1/lineage, DataZone: /v2/domains/…, API: /openapi.json)")
-    run(settings.store, host, port, token)
+    run(settings.store, host, port, token, strict=strict or None)
 
 
 def ui(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,10 @@ from lineagelab.cli.shared import UserError, err, open_store, out, time_range
 
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files or directories (recursively), or - for standard input.")],
-    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first invalid event; store nothing.")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Validate fully against the OpenLineage spec and stop at the first invalid event; store "
+                         "nothing then (default: events that break the spec but can be understood are stored with "
+                         "warnings, see `lineagelab warnings`).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the summary.")] = False,
     server: Annotated[str | None, typer.Option(
         help="Send to a running `lineagelab serve` (which holds the store) instead of opening the store.")] = None,
@@ -29,12 +33,21 @@ def ingest(
             raise UserError("--strict needs the store itself: not with --server")
         _ingest_to_server(paths, server, token)
         return
+    from lineagelab.events import leniency
+
+    # strict: this process's validation, and its workers' (they inherit the environment)
+    with leniency.strictly() if strict else nullcontext():
+        _ingest_here(paths, strict, quiet, workers)
+
+
+def _ingest_here(paths: list[str], strict: bool, quiet: bool, workers: int | None) -> None:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from lineagelab.ingest.parallel import PreparedBatches, WorkerError
 
     # the worker processes (for a large input) start first: they import while this process opens the store
     batches = PreparedBatches(paths, workers)
+    from lineagelab.store import warnings
     from lineagelab.store.sources import Prepared
     from lineagelab.store.store import StrictStop
 
@@ -53,6 +66,7 @@ def ingest(
             if plain:
                 err.print(f"committed {done:,} events", highlight=False)
 
+        warned = warnings.counts(store.reader())
         try:
             report = store.ingest(Prepared(batches), strict=strict, progress=advance)
         except StrictStop as exc:
@@ -63,11 +77,16 @@ def ingest(
             err.print(f"interrupted: the {done:,} events committed stay stored (nothing, with --strict); run the same "
                       "command to add the rest", highlight=False)
             raise typer.Exit(130) from None
+        now = warnings.counts(store.reader())
     for rej in report.rejected[:50]:
         err.print(f"[red]rejected[/red] {escape(str(rej))}", markup=True, highlight=False)
     if len(report.rejected) > 50:
         err.print(f"… and {len(report.rejected) - 50} more rejected events")
-    out.print(f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}")
+    summary = f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}"
+    if now["warnings"] > warned["warnings"]:
+        summary += (f", warnings {now['warnings'] - warned['warnings']} in "
+                    f"{now['events_with_warnings'] - warned['events_with_warnings']} events (lineagelab warnings)")
+    out.print(summary)
     if report.rejected:
         raise typer.Exit(1)
 

@@ -47,6 +47,7 @@ class JobDetails(Record):
     datazone_source_identifier: str
     versions: list[JobVersion]
     runs: list[JobRun]
+    facets: dict[str, Any] = dataclasses.field(default_factory=dict)  # the newest job facets (RunEvent or JobEvent)
 
 
 def as_dict(details: DatasetDetails | JobDetails) -> dict[str, Any]:
@@ -104,8 +105,9 @@ def jobs_details(con: duckdb.DuckDBPyConnection, nodes: list[Node]) -> dict[int,
     ids = [n.id for n in nodes]
     runs = q.job_runs(con, ids, JOB_RUNS)
     versions = q.job_versions(con, ids)
+    facets = {node: orjson.loads(text) for node, text in q.latest_job_facets(con, ids)}
     return {n.id: JobDetails(n.key, n.namespace, n.name, naming.job_source_identifier(n.namespace, n.name),
-                             versions.get(n.id, []), runs.get(n.id, [])) for n in nodes}
+                             versions.get(n.id, []), runs.get(n.id, []), facets.get(n.id, {})) for n in nodes}
 
 
 def run_events(con: duckdb.DuckDBPyConnection, run_id: str) -> list[Any]:

@@ -42,6 +42,8 @@ class Facts:
     run_keys: set[str] = field(default_factory=set)
     job_ids: set[int] = field(default_factory=set)
     ds_ids: set[int] = field(default_factory=set)
+    # (event_id, number, JSON path, message): what events accepted with deviations from the spec were accepted with
+    warnings: list[tuple[str, int, str, str]] = field(default_factory=list)
 
 
 _NONE: Mapping[str, Any] = MappingProxyType({})
@@ -59,7 +61,7 @@ def _flatten_fields(fields: Iterable[Any], prefix: str = "") -> list[tuple[str, 
         if not isinstance(f, dict) or not isinstance(f.get("name"), str):
             continue
         name = prefix + f["name"]
-        out.append((name, f.get("type"), f.get("description")))
+        out.append((name, _text_or_none(f.get("type")), _text_or_none(f.get("description"))))
         nested = f.get("fields")
         if isinstance(nested, list):
             out.extend(_flatten_fields(nested, name + "."))
@@ -151,7 +153,7 @@ def dataset_facts(role: str, ds: Any) -> DatasetFacts:
         ident = _dict(ident)
         ans, aname = ident.get("namespace"), ident.get("name")
         if isinstance(ans, str) and isinstance(aname, str) and (ans, aname) != (namespace, name):
-            symlinks.append((stable_id(ans, aname), ans, aname, ident.get("type")))
+            symlinks.append((stable_id(ans, aname), ans, aname, _text_or_none(ident.get("type"))))
     lineage = None
     facet = facets.get("columnLineage")
     if role == "output" and isinstance(facet, dict):
@@ -186,8 +188,21 @@ Datasets = list[tuple[str, DatasetFacts]]
 def datasets_of(kind: EventKind, doc: Mapping[str, Any]) -> Datasets:
     if kind is EventKind.DATASET:
         return [("static", dataset_facts("static", doc.get("dataset")))]
-    return [*(("input", dataset_facts("input", ds)) for ds in doc.get("inputs") or ()),
-            *(("output", dataset_facts("output", ds)) for ds in doc.get("outputs") or ())]
+    return [*(("input", dataset_facts("input", ds)) for ds in _named(doc.get("inputs"))),
+            *(("output", dataset_facts("output", ds)) for ds in _named(doc.get("outputs")))]
+
+
+def _named(datasets: Any) -> list[Any]:
+    """The datasets of an array that name themselves (an event accepted with warnings may hold others: they yield
+    no facts)."""
+    if not isinstance(datasets, list):
+        return []
+    return [ds for ds in datasets if isinstance(ds, dict) and type(ds.get("namespace")) is str
+            and type(ds.get("name")) is str]
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any], when: datetime | None,
@@ -198,6 +213,8 @@ def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any],
     run = _dict(doc.get("run"))
     is_run = kind is EventKind.RUN
     event_type = doc.get("eventType") if is_run else None
+    if event_type is not None and type(event_type) is not str:  # accepted with a warning: no type then
+        event_type = None
     job_id: int | None = None
     run_key: str | None = None
     if job:
@@ -212,7 +229,7 @@ def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any],
 
     run_facets = _dict(run.get("facets"))
     parent = _dict(run_facets.get("parent"))
-    parent_run = _dict(parent.get("run")).get("runId")
+    parent_run = _text_or_none(_dict(parent.get("run")).get("runId"))
     parent_job = _dict(parent.get("job"))
     parent_job_key = f"{parent_job.get('namespace')}.{parent_job.get('name')}" if parent_job else None
     error = _dict(run_facets.get("errorMessage")).get("message")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from lineagelab.events import leniency
 from lineagelab.events.validation import EventKind, InvalidEvent, validate_event
 from lineagelab.ingest import column_lineage
 from lineagelab.ingest.derive import Datasets, Facts, derive, event_time_of
@@ -94,6 +95,7 @@ class Pending:
     text: bytes
     event_time: datetime | None
     datasets: Datasets | None = None  # its datasets' facts, where the bulk ingest knew them already (``memo.py``)
+    warnings: tuple[leniency.EventWarning, ...] = ()  # deviations from the spec it was accepted with
 
 
 def event_id_of(doc: Any) -> str:
@@ -105,8 +107,9 @@ def event_id_of(doc: Any) -> str:
     return hashlib.sha256(canonical).hexdigest()[:32]
 
 
-def accept(raw: RawEvent) -> Pending | Rejection:
-    """Validate one read event."""
+def accept(raw: RawEvent, strict: bool | None = None) -> Pending | Rejection:
+    """Validate one read event: an invalid one is still accepted, with warnings, if it can be understood, unless
+    ``strict`` (None: the process's choice, see ``leniency.strict``)."""
     if raw.error is not None:
         return Rejection(raw.where, "", raw.error, raw.line)
     try:
@@ -116,8 +119,19 @@ def accept(raw: RawEvent) -> Pending | Rejection:
         except ValueError as exc:
             raise InvalidEvent("$.eventTime", f"not an ISO-8601 timestamp: {exc}") from None
     except InvalidEvent as exc:
-        return Rejection(raw.where, exc.path, exc.message, raw.line)
+        if leniency.strict(strict):
+            return Rejection(raw.where, exc.path, exc.message, raw.line)
+        return _accept_anyway(raw)
     return Pending(event_id_of(raw.doc), kind, raw.doc, raw.text, event_time)
+
+
+def _accept_anyway(raw: RawEvent) -> Pending | Rejection:
+    """An event that breaks the spec, accepted with warnings if it can be stored and understood."""
+    try:
+        seen = leniency.understand(raw.doc)
+    except InvalidEvent as exc:
+        return Rejection(raw.where, exc.path, exc.message, raw.line)
+    return Pending(event_id_of(raw.doc), seen.kind, seen.doc, raw.text, seen.event_time, warnings=seen.warnings)
 
 
 def _texts(texts: list[bytes]) -> tuple[bytes, bytes]:
@@ -169,6 +183,7 @@ _LAYOUTS: dict[str, list[tuple[str, str]]] = {
              ("out_ds", "q"), ("fid", "i")],
     "edges": column_lineage.EDGE_LAYOUT,
     "facets": [("fid", "i"), ("lineage_hash", "s")],
+    "warnings": [("event_id", "s"), ("n", "i"), ("path", "s"), ("message", "s")],
     "schemas": [("schema_hash", "s"), ("field_count", "i")],
     "schema_fields": [("schema_hash", "s"), ("ordinal", "i"), ("name", "s"), ("type", "s"), ("description", "s")],
 }
@@ -234,7 +249,7 @@ class FactTables:
     def of(cls, facts: Facts) -> FactTables:
         tables = {name: _columns(rows, _LAYOUTS[name]) for name, rows in (
             ("f_events", facts.events), ("f_datasets", facts.datasets), ("f_symlinks", facts.symlinks),
-            ("uses", facts.lineage_uses), ("edges", facts.lineage_edges)) if rows}
+            ("uses", facts.lineage_uses), ("edges", facts.lineage_edges), ("warnings", facts.warnings)) if rows}
         if facts.lineage_facets:  # fid -> content hash (uses and edges name facets by their number in the batch)
             tables["facets"] = _columns([(n, h) for h, n in facts.lineage_facets.items()], _LAYOUTS["facets"])
         if facts.schemas:
@@ -331,10 +346,17 @@ def facts_of(rows: Iterable[tuple[str, str, str]], parsed: dict[str, Pending] | 
         known = parsed.pop(event_id, None) if parsed is not None else None
         if known is not None:
             derive(facts, event_id, known.kind, known.doc, known.event_time)
+            _warned(facts, event_id, known.warnings)
         else:
             doc = orjson.loads(raw)
             derive(facts, event_id, EventKind(kind), doc, event_time_of(doc))
+            if parsed is not None:  # catching up (not rebuilding, which keeps the warnings): they are found again
+                _warned(facts, event_id, leniency.warnings_of(doc, EventKind(kind)))
     return facts
+
+
+def _warned(facts: Facts, event_id: str, warnings: Iterable[leniency.EventWarning]) -> None:
+    facts.warnings.extend((event_id, n, w.path, w.message) for n, w in enumerate(warnings))
 
 
 def facts_of_rows(rows: list[tuple[str, str, str]], schemas_sent: set[str] | None = None) -> FactTables:
@@ -377,6 +399,8 @@ def batch_of(items: Iterable[Pending | Rejection], schemas_sent: set[str] | None
             rows.append(raw_fields(item))
             texts.append(item.text)
             derive(facts, item.event_id, item.kind, item.doc, item.event_time, item.datasets)
+            if item.warnings:
+                _warned(facts, item.event_id, item.warnings)
     if schemas_sent is not None:
         schemas_sent.update(facts.schemas)
     return Batch(ids, _raw_table(rows, *_texts(texts)), FactTables.of(facts), rejected, read - len(rejected) - len(ids),

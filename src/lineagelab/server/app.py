@@ -38,11 +38,15 @@ DZ_MAX_BODY = 1024 * 1024
 
 
 class State:
-    def __init__(self, store: Store):
+    """What the handlers share. ``strict``: events get the full validation (``leniency.strict``: None, the
+    environment's choice), else one that breaks the spec but can be understood is stored with warnings."""
+
+    def __init__(self, store: Store, strict: bool | None = None):
         self.store = store
+        self.strict = strict
         self.commits = CommitQueue(store)
-        self.datazone = DataZone(store, self.commits.appended)
-        self.glue = glue_api.GlueLineage(store, self.commits)
+        self.datazone = DataZone(store, self.commits.appended, strict)
+        self.glue = glue_api.GlueLineage(store, self.commits, strict)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -138,7 +142,7 @@ def _synced(state: State, fn: Callable[[Store, Request], Response], request: Req
 
 
 def create_app(store_path: str | os.PathLike[str] | None = None, token: str | None = None,
-               store: Store | None = None) -> Starlette:
+               store: Store | None = None, strict: bool | None = None) -> Starlette:
     state: dict[str, State] = {}
 
     @asynccontextmanager
@@ -148,7 +152,7 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
         # The server runs many tiny transactions, where DuckDB's parallelism costs more than it gives;
         # LINEAGELAB_DUCKDB_THREADS sets another number, e.g. for a server mostly answering large queries.
         s.con.execute(f"SET threads = {int(os.environ.get('LINEAGELAB_DUCKDB_THREADS', '1'))}")
-        state["s"] = State(s)
+        state["s"] = State(s, strict)
         try:
             yield
         finally:
@@ -219,10 +223,10 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
         Route("/ui", to_ui, methods=["GET"]),
         Route("/ui/", ui_asset, methods=["GET"]),
         Route("/ui/{name}", ui_asset, methods=["GET"]),
-        Route("/api/v1/lineage", endpoint(lambda r, b: collector.post_one(st().commits, r, b), MAX_BODY),
-              methods=["POST"]),
-        Route("/api/v1/lineage/batch", endpoint(lambda r, b: collector.post_batch(st().commits, r, b), MAX_BODY),
-              methods=["POST"]),
+        Route("/api/v1/lineage", endpoint(lambda r, b: collector.post_one(st().commits, r, b, st().strict),
+                                          MAX_BODY), methods=["POST"]),
+        Route("/api/v1/lineage/batch", endpoint(lambda r, b: collector.post_batch(st().commits, r, b, st().strict),
+                                                MAX_BODY), methods=["POST"]),
         Route("/v2/domains/{domain}/lineage/events", endpoint(dz("post_event"), DZ_MAX_BODY), methods=["POST"]),
         Route("/v2/domains/{domain}/lineage/events", endpoint(dz("list_events")), methods=["GET"]),
         Route("/v2/domains/{domain}/lineage/events/{identifier}", endpoint(dz("get_event")), methods=["GET"]),
@@ -241,7 +245,8 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
     )
 
 
-def serve(store_path: Path | None, host: str, port: int, token: str | None, log_level: str = "warning") -> None:
+def serve(store_path: Path | None, host: str, port: int, token: str | None, log_level: str = "warning",
+          strict: bool | None = None) -> None:
     import uvicorn
 
     info = Path(store_path or ".lineagelab/lineage.duckdb").parent / "server.json"
@@ -255,7 +260,7 @@ def serve(store_path: Path | None, host: str, port: int, token: str | None, log_
     gc.freeze()
     gc.disable()
     try:
-        uvicorn.run(create_app(store_path, token), host=host, port=port, log_level=log_level,
+        uvicorn.run(create_app(store_path, token, strict=strict), host=host, port=port, log_level=log_level,
                     timeout_keep_alive=30, limit_concurrency=512, access_log=False)
     finally:
         info.unlink(missing_ok=True)

@@ -25,8 +25,9 @@ def _check_type(request: Request) -> None:
         raise ApiError(415, "UnsupportedMediaType", f"Content-Type {ctype!r} is not JSON")
 
 
-def post_one(commits: CommitQueue, request: Request, body: bytes) -> Response:
-    """One event -> 201 once it is committed; 400 with the same message ``lineagelab ingest`` gives."""
+def post_one(commits: CommitQueue, request: Request, body: bytes, strict: bool | None = None) -> Response:
+    """One event -> 201 once it is committed; 400 with the same message ``lineagelab ingest`` gives. An event that
+    breaks the spec but can be understood is stored, its warnings in the answer (unless ``strict``)."""
     _check_type(request)
     raws = list(parse_bytes(body, "request"))
     if len(raws) != 1:
@@ -34,15 +35,22 @@ def post_one(commits: CommitQueue, request: Request, body: bytes) -> Response:
     raw = raws[0]
     if raw.location == "index 0":
         raise ApiError(400, "InvalidEvent", "expected one event object, got a JSON array: use /api/v1/lineage/batch")
-    prepared = accept(RawEvent("request", "", raw.text, raw.doc, raw.error))
+    prepared = accept(RawEvent("request", "", raw.text, raw.doc, raw.error), strict)
     if isinstance(prepared, Rejection):
         return JSONResponse({"error": "InvalidEvent", "path": prepared.path or "$", "message": prepared.message},
                             status_code=400)
     new = commits.submit([prepared])
-    return JSONResponse({"id": prepared.event_id, "duplicate": prepared.event_id not in new}, status_code=201)
+    answer: dict[str, Any] = {"id": prepared.event_id, "duplicate": prepared.event_id not in new}
+    if prepared.warnings:
+        answer["warnings"] = _warnings(prepared)
+    return JSONResponse(answer, status_code=201)
 
 
-def post_batch(commits: CommitQueue, request: Request, body: bytes) -> Response:
+def _warnings(prepared: Pending) -> list[dict[str, str]]:
+    return [{"path": w.path, "message": w.message} for w in prepared.warnings]
+
+
+def post_batch(commits: CommitQueue, request: Request, body: bytes, strict: bool | None = None) -> Response:
     """A JSON array or NDJSON: each event accepted or rejected on its own; valid ones are committed together."""
     _check_type(request)
     results: list[dict[str, Any]] = []
@@ -50,13 +58,14 @@ def post_batch(commits: CommitQueue, request: Request, body: bytes) -> Response:
     for index, raw in enumerate(parse_bytes(body, "request")):
         if raw.location == "" and raw.error:
             raise ApiError(400, "InvalidBatch", raw.error)
-        prepared = accept(raw)
+        prepared = accept(raw, strict)
         if isinstance(prepared, Rejection):
             results.append({"index": index, "status": "rejected", "path": prepared.path or "$",
                             "message": prepared.message})
         else:
             items.append(prepared)
-            results.append({"index": index, "status": "accepted", "id": prepared.event_id})
+            results.append({"index": index, "status": "accepted", "id": prepared.event_id,
+                            **({"warnings": _warnings(prepared)} if prepared.warnings else {})})
     new = commits.submit(items)
     seen: set[str] = set()
     for r in results:

@@ -25,6 +25,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from lineagelab.events import leniency
 from lineagelab.events.identity import parse_time
 from lineagelab.events.sinks.datazone import MAX_EVENT_BYTES
 from lineagelab.events.validation import EventKind, InvalidEvent, event_kind
@@ -94,8 +95,9 @@ def _choice(request: Request, name: str, allowed: tuple[str, ...], default: str 
 class DataZone:
     """Handlers for one lineage store (they run on worker threads)."""
 
-    def __init__(self, store: Store, on_append: Callable[[], None]):
+    def __init__(self, store: Store, on_append: Callable[[], None], strict: bool | None = None):
         self.store = store
+        self.strict = strict  # full validation (see ``leniency.strict``), else events are accepted with warnings
         self.on_append = on_append  # wakes the deriver
         self._graphs: dict[str, tuple[tuple[int, datetime | None], dz_graph.DzGraph]] = {}
         self._graph_lock = threading.Lock()
@@ -152,7 +154,7 @@ class DataZone:
             kind = event_kind(doc)
         except InvalidEvent as exc:
             raise validation(f"event is not an OpenLineage RunEvent: {exc.message}") from None
-        if kind is not EventKind.RUN:
+        if kind is not EventKind.RUN and leniency.strict(self.strict):
             raise validation(f"only OpenLineage RunEvents are accepted, got a {kind.value}")
         sha = hashlib.sha256(body).hexdigest()
         seen = self._seen_tokens()
@@ -160,7 +162,7 @@ class DataZone:
             existing = dzstore.by_token(self.store.reader(), domain, token)
             if existing is not None:
                 return self._replay_token(existing, sha, domain)
-        prepared = accept(RawEvent("datazone", "", body, doc))
+        prepared = accept(RawEvent("datazone", "", body, doc), self.strict)
         status, error, event_id, event_time = "FAILED", None, None, None
         items: list[Pending] = []
         if isinstance(prepared, Rejection):
@@ -233,12 +235,15 @@ class DataZone:
         items = []
         for e in rows[:limit]:
             doc = orjson.loads(e.body)
+            job = doc.get("job") if isinstance(doc.get("job"), dict) else {}
             summary = {
                 "eventType": doc.get("eventType"),
                 "runId": (doc.get("run") or {}).get("runId"),
-                "job": {"namespace": doc["job"]["namespace"], "name": doc["job"]["name"]},
-                "inputs": [{"namespace": d["namespace"], "name": d["name"]} for d in doc.get("inputs") or []],
-                "outputs": [{"namespace": d["namespace"], "name": d["name"]} for d in doc.get("outputs") or []],
+                "job": {"namespace": job.get("namespace"), "name": job.get("name")},
+                "inputs": [{"namespace": d["namespace"], "name": d["name"]}
+                           for d in leniency.named_datasets(doc.get("inputs"))],
+                "outputs": [{"namespace": d["namespace"], "name": d["name"]}
+                            for d in leniency.named_datasets(doc.get("outputs"))],
             }
             items.append({"id": e.id, "domainId": domain, "processingStatus": e.processing_status,
                           "eventTime": _epoch(e.event_time), "createdBy": e.created_by,

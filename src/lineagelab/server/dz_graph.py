@@ -16,7 +16,7 @@ from typing import Any
 import networkx as nx
 import orjson
 
-from lineagelab.events import naming
+from lineagelab.events import leniency, naming
 from lineagelab.events.identity import parse_time
 
 DATASET = "amazon.datazone.DatasetLineageNodeType"
@@ -125,9 +125,11 @@ def build(domain: str, events: Iterable[tuple[str, str]]) -> DzGraph:
     g = DzGraph(domain)
     for event_id, body in events:
         doc: dict[str, Any] = orjson.loads(body)
+        if "run" not in doc or "job" not in doc:  # a dataset or job event (accepted liberally): no run to show
+            continue
         t = parse_time(doc["eventTime"])
         job, run = doc["job"], doc["run"]
-        run_facets = run.get("facets") or {}
+        run_facets = leniency.facets(run)
         glue = naming.has_glue_environment(run_facets)
         job_node = g.node(naming.job_source_identifier(job["namespace"], job["name"]), JOB, job["name"])
         run_node = g.node(naming.job_run_source_identifier(job["namespace"], job["name"], run["runId"]), JOB_RUN,
@@ -137,8 +139,8 @@ def build(domain: str, events: Iterable[tuple[str, str]]) -> DzGraph:
             n.event_ids.add(event_id)
         g.add_edge(job_node, run_node, t)
         for side in ("inputs", "outputs"):
-            for ds in doc.get(side) or []:
-                sid = naming.dataset_source_identifier(ds["namespace"], ds["name"], ds.get("facets") or {},
+            for ds in leniency.named_datasets(doc.get(side)):
+                sid = naming.dataset_source_identifier(ds["namespace"], ds["name"], leniency.facets(ds),
                                                        glue_run=glue)
                 ds_node = g.node(sid, DATASET, ds["name"])
                 ds_node.versions.setdefault(t, (set(), set()))

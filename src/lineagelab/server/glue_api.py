@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from lineagelab.events import naming
+from lineagelab.events import leniency, naming
 from lineagelab.events.identity import parse_time
 from lineagelab.events.validation import EventKind, InvalidEvent, event_kind
 from lineagelab.ingest.prepare import Rejection, accept
@@ -80,22 +80,24 @@ class GlueGraph:
         t = parse_time(doc["eventTime"])
         if kind == "DatasetEvent":
             ds = doc["dataset"]
-            sid = naming.dataset_source_identifier(ds["namespace"], ds["name"], ds.get("facets") or {})
-            self._seen(self.g.node(sid, dz_graph.DATASET, ds["name"]), event_id, t, ds.get("facets"))
+            sid = naming.dataset_source_identifier(ds["namespace"], ds["name"], leniency.facets(ds))
+            self._seen(self.g.node(sid, dz_graph.DATASET, ds["name"]), event_id, t, leniency.facets(ds))
+            return
+        if kind != "RunEvent":  # a job event (stored another way): no run to show
             return
         job, run = doc["job"], doc["run"]
-        run_facets = run.get("facets") or {}
+        run_facets = leniency.facets(run)
         glue = naming.has_glue_environment(run_facets)
         job_node = self.g.node(naming.job_source_identifier(job["namespace"], job["name"]), dz_graph.JOB,
                                job["name"])
         run_node = self.g.node(naming.job_run_source_identifier(job["namespace"], job["name"], run["runId"]),
                                dz_graph.JOB_RUN, f"{job['name']}/{run['runId']}")
-        self._seen(job_node, event_id, t, job.get("facets"))
+        self._seen(job_node, event_id, t, leniency.facets(job))
         self._seen(run_node, event_id, t, run_facets)
         self.g.add_edge(job_node, run_node, t)
         for side in ("inputs", "outputs"):
-            for ds in doc.get(side) or []:
-                facets = ds.get("facets") or {}
+            for ds in leniency.named_datasets(doc.get(side)):
+                facets = leniency.facets(ds)
                 sid = naming.dataset_source_identifier(ds["namespace"], ds["name"], facets, glue_run=glue)
                 ds_node = self.g.node(sid, dz_graph.DATASET, ds["name"])
                 self._seen(ds_node, event_id, t, facets)
@@ -108,8 +110,9 @@ class GlueGraph:
 class GlueLineage:
     """Handlers for one store (they run on worker threads)."""
 
-    def __init__(self, store: Store, commits: CommitQueue):
+    def __init__(self, store: Store, commits: CommitQueue, strict: bool | None = None):
         self.store, self.commits = store, commits
+        self.strict = strict  # full validation (see ``leniency.strict``), else events are accepted with warnings
         self._graph = GlueGraph()
         self._lock = threading.Lock()
         self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -150,7 +153,7 @@ class GlueLineage:
             raise invalid(f"Event is not an OpenLineage event: {exc.message}") from None
         if kind not in TAKES:
             raise invalid(f"Event must be an OpenLineage RunEvent or DatasetEvent, got a {kind.value}")
-        prepared = accept(RawEvent("glue", "", text.encode("utf-8"), doc))
+        prepared = accept(RawEvent("glue", "", text.encode("utf-8"), doc), self.strict)
         if isinstance(prepared, Rejection):
             raise invalid(f"Event at {prepared.path or '$'}: {prepared.message}")
         self.commits.submit([prepared])  # durable before the answer; an identical event is stored once

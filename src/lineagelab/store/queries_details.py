@@ -166,3 +166,16 @@ def job_versions(con: duckdb.DuckDBPyConnection, ids: list[int]) -> dict[int, li
         SELECT job_id AS node, io_hash AS version, first_seen, last_seen, run_count FROM job_versions
         WHERE job_id IN (SELECT unnest($1::BIGINT[])) ORDER BY job_id, first_seen, io_hash""", [ids]).fetchall(),
         JobVersion)
+
+
+def latest_job_facets(con: duckdb.DuckDBPyConnection, ids: list[int]) -> list[tuple[int, str]]:
+    """(job, its facets as JSON text): from the newest event (a run's or a JobEvent: a job's facets need no run)
+    giving each job any."""
+    return con.execute("""
+        SELECT node, facets FROM (
+            SELECT f.job_id AS node, json_extract(r.raw, '$.job.facets')::VARCHAR AS facets,
+                   row_number() OVER (PARTITION BY f.job_id ORDER BY f.event_time DESC, f.event_id) AS n
+            FROM f_events f JOIN raw_events r USING (event_id)
+            WHERE f.job_id IN (SELECT unnest($1::BIGINT[]))
+              AND json_type(r.raw, '$.job.facets') = 'OBJECT' AND json_extract(r.raw, '$.job.facets')::VARCHAR <> '{}')
+        WHERE n = 1""", [ids]).fetchall()

@@ -10,6 +10,7 @@ from typing import IO, Any
 import duckdb
 import orjson
 
+from lineagelab.store import warnings
 from lineagelab.store.sqlutil import row, scalar
 
 
@@ -27,6 +28,7 @@ def stats(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, Any]:
         "dataset_versions": scalar(con, "SELECT count(*) FROM dataset_versions"),
         "column_edges": scalar(con, "SELECT count(*) FROM all_col"),
         "symlinked_identities": scalar(con, "SELECT count(*) FROM aliases"),
+        **warnings.counts(con),
     }
     first, last = row(con, "SELECT min(event_time), max(event_time) FROM raw_events") or (None, None)
     size = sum(p.stat().st_size for p in (path, Path(str(path) + ".wal")) if p.exists())

@@ -15,7 +15,7 @@ rebuilds them from ``raw_events`` on open.
 
 from __future__ import annotations
 
-RAW_VERSION = 6
+RAW_VERSION = 7
 DERIVED_VERSION = 4  # 4: io_hash the XOR of its members' md5 (was the md5 of their sorted list); sha256 content hashes
 
 #: Layout of ``raw_events`` as version 1 wrote it (kept to create old stores in tests and to migrate from).
@@ -71,6 +71,10 @@ RAW_MIGRATIONS: dict[int, list[str]] = {
         "DROP TABLE raw_events",
         "ALTER TABLE raw_events_v6 RENAME TO raw_events",
     ],
+    # Deviations from the spec events were accepted with (``events.leniency``), per event. Not derived: written with
+    # an event's facts when they are first derived, and kept when the model is rebuilt.
+    7: ["""CREATE TABLE event_warnings (
+               event_id VARCHAR NOT NULL, n INTEGER NOT NULL, path VARCHAR NOT NULL, message VARCHAR NOT NULL)"""],
 }
 
 META = """

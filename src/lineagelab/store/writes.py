@@ -240,6 +240,8 @@ class Writes:
         for name in ("f_events", "f_datasets", "f_symlinks"):
             if name in tables:
                 _append(con, name, tables[name])
+        if "warnings" in tables:  # kept through rebuilds: written once, with the event's first facts
+            _append(con, "event_warnings", tables["warnings"])
         if "uses" in tables and "facets" in tables:
             column_edges.insert(con, tables["facets"], tables.get("edges"), tables["uses"])
         if "schemas" in tables:  # only the schemas not stored yet
