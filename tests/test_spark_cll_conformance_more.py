@@ -18,7 +18,12 @@ from typing import Any
 
 import pytest
 
-from tests.test_spark_cll_conformance import Case, _facet, check, data_root, tables  # noqa: F401 (fixtures)
+from tests import test_spark_cll_conformance as cll
+from tests.test_spark_cll_conformance import Case, _facet, check
+
+# the same fixtures (one data root, the same table set-up) as the first file's cases
+data_root = cll.data_root
+tables = cll.tables
 
 T1_AB = {"t1": "a int, b int"}
 T1_T2_AB = {"t1": "a int, b int", "t2": "a int, b int"}
@@ -38,7 +43,7 @@ def check_any(facet: dict[str, Any], expect: tuple[str, ...], inputs: dict[str, 
 
 
 @pytest.fixture
-def ctas(lineage_spark: Any, data_root: Path) -> Any:  # noqa: F811
+def ctas(lineage_spark: Any, data_root: Path) -> Any:
     made: list[str] = []
 
     def create(name: str, query: str, using: str = "USING parquet ") -> None:
@@ -53,20 +58,33 @@ def ctas(lineage_spark: Any, data_root: Path) -> Any:  # noqa: F811
         lineage_spark.sql(f"DROP TABLE IF EXISTS {name}")
 
 
-# -- ColumnLevelLineageIcebergTest (local.db.tN as parquet tables) -------------------------------------------------
-def test_iceberg_create_table_as_select_with_union(lineage: Any, tables: Any, ctas: Any) -> None:  # noqa: F811
+# -- ColumnLevelLineageIcebergTest and its datasetLineageEnabled=false twin ColumnLevelLineageIcebergDeprecatedTest
+# (the same cases; only the CTE's "d" differs): local.db.tN as parquet tables
+ICEBERG = pytest.mark.parametrize("dataset_lineage", [True, False], ids=["IcebergTest", "IcebergDeprecatedTest"])
+
+
+@ICEBERG
+def test_iceberg_create_table_as_select_with_union(dataset_lineage: bool,
+                                                   lineage: Any, tables: Any, ctas: Any) -> None:
+    lineage.configure(dataset_lineage=dataset_lineage)
     tables(T1_T2_AB)
     ctas("t", "(SELECT * FROM t1 UNION SELECT * FROM t2)")
     check_any(_facet(lineage.last()), ("a <- t1.a", "a <- t2.a", "b <- t2.b", "b <- t1.b"), {})
 
 
-def test_iceberg_insert_into_table_with_alias(lineage_spark: Any, lineage: Any, tables: Any) -> None:  # noqa: F811
+@ICEBERG
+def test_iceberg_insert_into_table_with_alias(dataset_lineage: bool,
+                                              lineage_spark: Any, lineage: Any, tables: Any) -> None:
+    lineage.configure(dataset_lineage=dataset_lineage)
     tables(T1_T2_AB)
     lineage_spark.sql("INSERT INTO t2 SELECT * FROM t1")
     check_any(_facet(lineage.last()), ("a <- t1.a", "b <- t1.b"), {})
 
 
-def test_iceberg_unary_expression(lineage_spark: Any, lineage: Any, tables: Any, ctas: Any) -> None:  # noqa: F811
+@ICEBERG
+def test_iceberg_unary_expression(dataset_lineage: bool,
+                                  lineage_spark: Any, lineage: Any, tables: Any, ctas: Any) -> None:
+    lineage.configure(dataset_lineage=dataset_lineage)
     tables(T1_AB)
     lineage_spark.sql("INSERT INTO t1 VALUES (1,2),(3,4),(5,6)")
     ctas("t2", "(SELECT a, b, ceil(a) as `c`, abs(b) as `d` FROM t1)")
@@ -75,21 +93,27 @@ def test_iceberg_unary_expression(lineage_spark: Any, lineage: Any, tables: Any,
 
 @pytest.mark.skip(reason="upstream hands the facet builder a schema (x, y) the write does not have; here the facet is "
                          "built from the write's own output schema, so no such mismatch can be produced")
-def test_iceberg_empty_column_lineage_facet() -> None:
+@ICEBERG
+def test_iceberg_empty_column_lineage_facet(dataset_lineage: bool) -> None:
     pass
 
 
 @pytest.mark.skip(reason="upstream mocks an OpenLineageContext without a QueryExecution; a real write always has one")
-def test_iceberg_logical_plan_unavailable() -> None:
+@ICEBERG
+def test_iceberg_logical_plan_unavailable(dataset_lineage: bool) -> None:
     pass
 
 
 @pytest.mark.skip(reason="upstream mocks a QueryExecution whose optimizedPlan() is null; real Spark never gives one")
-def test_iceberg_logical_plan_when_optimized_plan_is_null() -> None:
+@ICEBERG
+def test_iceberg_logical_plan_when_optimized_plan_is_null(dataset_lineage: bool) -> None:
     pass
 
 
-def test_iceberg_read_write_parquet_dataset(lineage_spark: Any, lineage: Any, data_root: Path) -> None:  # noqa: F811
+@ICEBERG
+def test_iceberg_read_write_parquet_dataset(dataset_lineage: bool,
+                                            lineage_spark: Any, lineage: Any, data_root: Path) -> None:
+    lineage.configure(dataset_lineage=dataset_lineage)
     source, target = data_root / "insertTestColumnLineage", data_root / "insertTestColumnLineage2"
     lineage_spark.range(10).write.mode("overwrite").parquet(str(source))
     df2 = lineage_spark.read.parquet(str(source))
@@ -97,21 +121,27 @@ def test_iceberg_read_write_parquet_dataset(lineage_spark: Any, lineage: Any, da
     check_any(_facet(lineage.last()), ("id <- insertTestColumnLineage.id", "col2 <- insertTestColumnLineage.id"), {})
 
 
-def test_iceberg_binary_and_complex_expression(lineage_spark: Any, lineage: Any, tables: Any,  # noqa: F811
+@ICEBERG
+def test_iceberg_binary_and_complex_expression(dataset_lineage: bool, lineage_spark: Any, lineage: Any, tables: Any,
                                                ctas: Any) -> None:
+    lineage.configure(dataset_lineage=dataset_lineage)
     tables(T1_AB)
     lineage_spark.sql("INSERT INTO t1 VALUES (1,2),(3,4),(5,6)")
     ctas("t2", "SELECT CONCAT(CAST(a AS STRING), CAST(b AS STRING)) as `c`, a+b as `d` FROM t1")
     check_any(_facet(lineage.last()), ("c <- t1.a", "c <- t1.b", "d <- t1.a", "d <- t1.b"), {"c": 2, "d": 2})
 
 
-def test_iceberg_join_query(lineage: Any, tables: Any, ctas: Any) -> None:  # noqa: F811
+@ICEBERG
+def test_iceberg_join_query(dataset_lineage: bool, lineage: Any, tables: Any, ctas: Any) -> None:
+    lineage.configure(dataset_lineage=dataset_lineage)
     tables(T1_T2_AB)
     ctas("t", "(SELECT (t1.a + t2.a) as c FROM t1 JOIN t2 ON t1.a = t2.a)")
     check_any(_facet(lineage.last()), ("c <- t1.a", "c <- t2.a"), {"c": 2})
 
 
-def test_iceberg_aggregate_query(lineage: Any, tables: Any, ctas: Any) -> None:  # noqa: F811
+@ICEBERG
+def test_iceberg_aggregate_query(dataset_lineage: bool, lineage: Any, tables: Any, ctas: Any) -> None:
+    lineage.configure(dataset_lineage=dataset_lineage)
     tables(T1_AB)
     ctas("t2", "(SELECT max(a) as a FROM t1 GROUP BY a)")
     check_any(_facet(lineage.last()), ("a <- t1.a",), {})
@@ -120,16 +150,21 @@ def test_iceberg_aggregate_query(lineage: Any, tables: Any, ctas: Any) -> None: 
 CTE_QUERY = "WITH t2(a,b) AS (SELECT * FROM t1) SELECT a AS c, b AS d FROM t2 WHERE t2.a = 1"
 
 
-def test_iceberg_cte_query(lineage_spark: Any, lineage: Any, tables: Any, data_root: Path) -> None:  # noqa: F811
+@ICEBERG
+def test_iceberg_cte_query(dataset_lineage: bool,
+                           lineage_spark: Any, lineage: Any, tables: Any, data_root: Path) -> None:
+    lineage.configure(dataset_lineage=dataset_lineage)
     tables(T1_AB)  # upstream collects the query; here it is written, so the write's event carries the facet
     lineage_spark.sql(CTE_QUERY).write.mode("overwrite").parquet(str(data_root / "out" / "cte"))
-    check_any(_facet(lineage.last()), ("c <- t1.a", "d <- t1.b"), {"c": 1, "d": 1})
+    check_any(_facet(lineage.last()), ("c <- t1.a", "d <- t1.b"), {"c": 1, "d": 1 if dataset_lineage else 2})
 
 
-def test_iceberg_job_with_cached_dataset(lineage_spark: Any, lineage: Any, tables: Any,  # noqa: F811
+@ICEBERG
+def test_iceberg_job_with_cached_dataset(dataset_lineage: bool, lineage_spark: Any, lineage: Any, tables: Any,
                                          data_root: Path) -> None:
     from pyspark.sql.functions import col
 
+    lineage.configure(dataset_lineage=dataset_lineage)
     tables(T1_AB)
     cached1 = lineage_spark.read.table("t1").cache()
     cached1.take(1)
@@ -151,12 +186,13 @@ def test_iceberg_job_with_cached_dataset(lineage_spark: Any, lineage: Any, table
 
 @pytest.mark.skip(reason="MERGE INTO needs a table format with row-level operations (Iceberg); Spark 4's parquet "
                          "tables reject it and no parquet statement plans a ReplaceData/ReplaceIcebergData node")
-def test_iceberg_merge_into() -> None:
+@ICEBERG
+def test_iceberg_merge_into(dataset_lineage: bool) -> None:
     pass
 
 
 # -- ColumnLevelLineageIcebergOnlyFieldDependenciesTest (datasetLineageEnabled=false) --------------------------------
-def test_iceberg_only_fields_cte_query(lineage_spark: Any, lineage: Any, tables: Any,  # noqa: F811
+def test_iceberg_only_fields_cte_query(lineage_spark: Any, lineage: Any, tables: Any,
                                       data_root: Path) -> None:
     tables(T1_AB)
     lineage.configure(dataset_lineage=False)
@@ -165,7 +201,7 @@ def test_iceberg_only_fields_cte_query(lineage_spark: Any, lineage: Any, tables:
 
 
 # -- ColumnLevelLineageHiveTest (the session's catalog; CREATE TABLE without USING, as upstream) --------------------
-def test_hive_non_v2_create_table_as_select(lineage_spark: Any, lineage: Any, tables: Any,  # noqa: F811
+def test_hive_non_v2_create_table_as_select(lineage_spark: Any, lineage: Any, tables: Any,
                                             ctas: Any) -> None:
     tables(T1_AB)
     lineage_spark.sql("INSERT INTO t1 VALUES (1,2)")
@@ -173,7 +209,7 @@ def test_hive_non_v2_create_table_as_select(lineage_spark: Any, lineage: Any, ta
     check_any(_facet(lineage.last()), ("a <- t1.a", "b <- t1.b"), {})
 
 
-def test_hive_non_v2_catalog_insert_into_table(lineage_spark: Any, lineage: Any, tables: Any) -> None:  # noqa: F811
+def test_hive_non_v2_catalog_insert_into_table(lineage_spark: Any, lineage: Any, tables: Any) -> None:
     tables(T1_T2_AB)
     lineage_spark.sql("INSERT INTO t1 VALUES (1,2)")
     lineage_spark.sql("INSERT INTO t2 SELECT * FROM t1")
@@ -226,7 +262,7 @@ EXPRESSIONS = [
 
 
 @pytest.mark.parametrize("case", EXPRESSIONS, ids=[c.id for c in EXPRESSIONS])
-def test_expression_dependency_collector(case: Case, lineage_spark: Any, lineage: Any, tables: Any,  # noqa: F811
+def test_expression_dependency_collector(case: Case, lineage_spark: Any, lineage: Any, tables: Any,
                                          data_root: Path) -> None:
     tables(case.tables)
     lineage_spark.sql(case.query).write.mode("overwrite").parquet(str(data_root / "out" / case.id))
