@@ -1,8 +1,9 @@
 """More of openlineage-spark's column-lineage cases, run on real local Spark and read through ``lineage.last()``.
 
 Ported from the OpenLineage repository: integration/spark/app/src/test/java/io/openlineage/spark/agent/column/
-(ColumnLevelLineageIcebergTest, ColumnLevelLineageIcebergOnlyFieldDependenciesTest, ColumnLevelLineageHiveTest,
-ColumnLevelLineageDeltaTest; Iceberg and Delta tables become parquet tables) and integration/spark/spark3/.../plan/
+(ColumnLevelLineageIcebergTest, ColumnLevelLineageIcebergDeprecatedTest,
+ColumnLevelLineageIcebergOnlyFieldDependenciesTest, ColumnLevelLineageHiveTest, ColumnLevelLineageDeltaTest,
+ColumnLevelLineageInMemoryTest; Iceberg and Delta tables become parquet tables) and integration/spark/spark3/.../plan/
 column/ExpressionDependencyCollectorTest, whose cases build one plan node or expression by hand: each becomes a
 small query whose plan holds that node or expression, asserting the same dependencies.
 
@@ -270,3 +271,23 @@ def test_expression_dependency_collector(case: Case, lineage_spark: Any, lineage
     tables(case.tables)
     lineage_spark.sql(case.query).write.mode("overwrite").parquet(str(data_root / "out" / case.id))
     check(case, _facet(lineage.last()))
+
+
+# -- ColumnLevelLineageInMemoryTest -------------------------------------------------------------------------------
+def test_in_memory_cached_dataframe(lineage_spark: Any, lineage: Any, data_root: Path,
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Upstream asserts only that a cached full outer join (an InMemoryRelation with two ``id`` columns) does not
+    make the facet builder throw; here: the write is captured, with no capture warning."""
+    from pyspark.sql.functions import col
+
+    left, right = lineage_spark.range(1, 11), lineage_spark.range(5, 16)
+    joined = left.alias("l").join(right.alias("r"), col("l.id") == col("r.id"), "full_outer").cache()
+    target = data_root / "out" / "in_memory_cached"
+    try:
+        joined.select(col("l.id").alias("left"), col("r.id").alias("right")).write.mode("overwrite").parquet(
+            str(target))
+        run = lineage.last()
+    finally:
+        joined.unpersist()
+    assert [o["name"] for o in run.event["outputs"]] == [str(target)]
+    assert not [r for r in caplog.records if "lineage capture skipped" in r.getMessage()]
