@@ -27,23 +27,19 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
+from lineagelab.ingest import early
+from lineagelab.ingest.early import BLOCK_BYTES as BLOCK_BYTES
+from lineagelab.ingest.early import PARALLEL_MIN_BYTES as PARALLEL_MIN_BYTES
+from lineagelab.ingest.early import default_workers as default_workers
 from lineagelab.ingest.memo import prepare_block
 from lineagelab.ingest.prepare import Batch, facts_of_rows
 from lineagelab.ingest.reader import Block, read_blocks
 
-#: NDJSON inputs are cut into blocks of about this size (~800 events of 5 KB): each is one batch.
-BLOCK_BYTES = 4 * 1024 * 1024
-#: Below this much input the workers are not started.
-PARALLEL_MIN_BYTES = 3 * BLOCK_BYTES
 _IN_FLIGHT = 2  # blocks queued per worker: enough to keep it busy, few enough to bound memory
 
 
 class WorkerError(Exception):
     """A worker process failed (not an invalid event: those are rejections)."""
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
 #: What a worker can be asked to do: prepare a block of input (ingest), or derive the facts of stored rows (rebuild);
@@ -52,10 +48,8 @@ TASKS: dict[str, Callable[[Any, set[str]], Any]] = {"prepare": prepare_block, "f
 
 
 class _Worker:
-    def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "lineagelab.ingest.parallel"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env)
+    def __init__(self, proc: subprocess.Popen[bytes] | None = None) -> None:
+        self.proc = early.spawn() if proc is None else proc
         self.tasks: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self.ended = False
         # Writing a task may block until the worker reads it, while it writes its previous result: a thread of
@@ -106,7 +100,8 @@ class Pool:
     """Worker processes answering tasks in the order given (round robin; each worker answers its own in order)."""
 
     def __init__(self, workers: int) -> None:
-        self._workers = [_Worker() for _ in range(workers)]
+        started = early.take(workers)  # by ``python -m lineagelab ingest`` before its imports, if it did
+        self._workers = [_Worker(proc) for proc in started] + [_Worker() for _ in range(workers - len(started))]
         self._pending = 0
         self.all_sent = False  # every item of the current map is in the workers' hands
 
@@ -155,6 +150,8 @@ class PreparedBatches:
             if size >= PARALLEL_MIN_BYTES:
                 break
         self._pool = Pool(workers) if workers > 1 and size >= PARALLEL_MIN_BYTES else None
+        if self._pool is None:
+            early.release()
 
     def __iter__(self) -> Iterator[Batch]:
         lines = _LineNumbers()
