@@ -107,17 +107,28 @@ class Pool:
         self.all_sent = False  # every item of the current map is in the workers' hands
 
     def map(self, task: str, items: Iterable[Any]) -> Iterator[Any]:
-        """``TASKS[task](item)`` for each item, in order, at most a few items ahead (memory stays bounded)."""
+        """``TASKS[task](item)`` for each item, in order, at most a few items ahead (memory stays bounded). The first
+        few go to the workers now, not when first asked for: they work while the caller gets ready (the CLI opens
+        the store)."""
         n = len(self._workers)
-        sent = received = 0
+        items = iter(items)
         self.all_sent = False
+        sent = 0
+        for item in itertools.islice(items, _IN_FLIGHT * n):
+            self._workers[sent % n].tasks.put((task, item))
+            sent += 1
+        self._pending = sent  # answers never asked for: leaving stops the workers
+        return self._answers(task, items, sent)
+
+    def _answers(self, task: str, items: Iterator[Any], sent: int) -> Iterator[Any]:
+        n = len(self._workers)
+        received = 0
         try:
             for item in items:
+                yield self._workers[received % n].result()
+                received += 1
                 self._workers[sent % n].tasks.put((task, item))
                 sent += 1
-                if sent - received >= _IN_FLIGHT * n:
-                    yield self._workers[received % n].result()
-                    received += 1
             for worker in self._workers:  # they exit as they finish, while the caller stores the last answers
                 worker.end()
             self.all_sent = True
@@ -137,8 +148,9 @@ class Pool:
 
 class PreparedBatches:
     """The inputs' events as prepared batches, in input order; iterated once. Worker processes, when the input is
-    large enough to pay for them, start here: the CLI makes this before it opens the store, so that they import
-    while it does. A context manager: leaving stops workers still running."""
+    large enough to pay for them, start here (or are adopted: ``early``) and get their first blocks: the CLI makes
+    this before it opens the store, so that they work while it does. A context manager: leaving stops workers still
+    running."""
 
     def __init__(self, paths: Iterable[str | os.PathLike[str]], workers: int | None = None) -> None:
         workers = default_workers() if workers is None else workers
@@ -151,28 +163,29 @@ class PreparedBatches:
             if size >= PARALLEL_MIN_BYTES:
                 break
         self._pool = Pool(workers) if workers > 1 and size >= PARALLEL_MIN_BYTES else None
+        self._sent: collections.deque[Block] = collections.deque()  # blocks in the workers' hands, in order
+        self._answers: Iterator[Batch] | None = None
         if self._pool is None:
             early.release()
+        else:  # the first blocks go out now (``Pool.map``)
+            self._answers = self._pool.map("prepare", self._sending(itertools.chain(self._head, self._blocks)))
+
+    def _sending(self, blocks: Iterable[Block]) -> Iterator[Block]:
+        for block in blocks:
+            self._sent.append(block)
+            yield block
 
     def __iter__(self) -> Iterator[Batch]:
         lines = _LineNumbers()
-        blocks = itertools.chain(self._head, self._blocks)
-        if self._pool is None:
+        if self._pool is None or self._answers is None:
             schemas_sent: set[str] = set()
-            for block in blocks:
+            for block in itertools.chain(self._head, self._blocks):
                 yield lines.place(block, prepare_block(block, schemas_sent))
             return
         pool = self._pool
-        sent: collections.deque[Block] = collections.deque()
-
-        def sending(blocks: Iterable[Block]) -> Iterator[Block]:
-            for block in blocks:
-                sent.append(block)
-                yield block
-
-        for batch in pool.map("prepare", sending(blocks)):
+        for batch in self._answers:
             batch.input_done = pool.all_sent
-            yield lines.place(sent.popleft(), batch)
+            yield lines.place(self._sent.popleft(), batch)
 
     def __enter__(self) -> PreparedBatches:
         return self
