@@ -103,6 +103,29 @@ def test_a_dataset_seen_before_vouches_only_for_its_exact_text(events: list[dict
     compare(Block("facets.ndjson", b"\n".join(lines), first_line=1))
 
 
+def test_datasets_sharing_their_facets_get_their_own_facts(events: list[dict[str, Any]]) -> None:
+    """The facets of a dataset are remembered apart from the rest of it: other names (a symlink naming the dataset
+    itself is no alias of it) and other output facets on the same facets give their own facts."""
+    base = next(e for e in base_events(events) if e.get("outputs") and e["outputs"][0].get("facets"))
+    docs = []
+    for i in range(12):
+        doc = copy.deepcopy(base)
+        doc["run"]["runId"] = f"01234567-89ab-7def-8123-{i:012d}"
+        out = doc["outputs"][0]
+        out["facets"]["symlinks"] = {"_producer": "https://p.example", "_schemaURL": "https://openlineage.io/spec/"
+                                     "facets/1-0-1/SymlinksDatasetFacet.json#/$defs/SymlinksDatasetFacet",
+                                     "identifiers": [{"namespace": "ns", "name": "t2", "type": "TABLE"}]}
+        out["namespace"], out["name"] = ("ns", f"t{i % 4}")
+        out["outputFacets"] = {"outputStatistics": {
+            "_producer": "https://p.example", "rowCount": i, "_schemaURL": "https://openlineage.io/spec/facets/"
+            "1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet"}}
+        docs.append(doc)
+    m = Memo()
+    assert all(isinstance(m._settle(orjson.dumps(d)), Pending) for d in docs)
+    assert len(m._seen["outputs"]) == 12 and len(m._ds_facets["outputs"]) == 1
+    compare(Block("shared.ndjson", ndjson(docs), first_line=1))
+
+
 _TRICKY: list[Any] = [None, True, False, 0, -1, 1.0, 1.5, 2**70, [], {}, ["x"], {"a": 1}, "", "x", "not a uri",
                       "s3://bucket/key", "http://h/a b", "2024-01-01T00:00:00Z", "2024-02-30T00:00:00Z",
                       "00000000-0000-0000-0000-000000000000", "START", "FINISHED",

@@ -13,7 +13,7 @@ import duckdb
 import orjson
 import pytest
 
-from lineagelab.ingest import parallel
+from lineagelab.ingest import early, parallel
 from lineagelab.ingest.reader import read_events
 from lineagelab.simulator.synthetic import Shape
 from lineagelab.simulator.synthetic import events as synthetic_events
@@ -35,8 +35,8 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     started: list[int] = []
     init = parallel._Worker.__init__
 
-    def spy(self: parallel._Worker) -> None:
-        init(self)
+    def spy(self: parallel._Worker, proc: Any = None) -> None:
+        init(self, proc)
         started.append(self.proc.pid)
 
     monkeypatch.setattr(parallel._Worker, "__init__", spy)
@@ -72,6 +72,27 @@ def test_parallel_ingest_gives_the_serial_model(tmp_path: Path, small_blocks: li
     for key in ("events", "runs", "jobs", "datasets", "dataset_versions", "column_edges"):
         assert par_stats[key] == ser_stats[key], key
     assert par_stats["column_edges"] > 1000
+
+
+def test_workers_started_before_the_cli_are_adopted(tmp_path: Path, small_blocks: list[int],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "events.ndjson"
+    synthetic_file(path, jobs=40)
+    monkeypatch.setattr(early, "PARALLEL_MIN_BYTES", 3 * 64 * 1024)
+    for argv in (["ingest", "-"], ["ingest", "--workers", "1", str(path)], ["ingest", "--server", "u", str(path)],
+                 ["ingest", str(tmp_path)], ["lineage", "x"]):
+        early.start(argv)
+        assert not early._early, argv
+    early.start(["--store", "s.duckdb", "ingest", "-q", "--workers=2", str(path)])
+    pids = [p.pid for p in early._early]
+    assert len(pids) == 2
+    with Store.open(tmp_path / "early.duckdb") as par:
+        par.ingest(Files([path], workers=2))
+        model = snapshot(par)
+    with Store.open(tmp_path / "serial.duckdb") as ser:
+        ser.ingest(Events(read_events([path])))
+        assert snapshot(ser) == model
+    assert small_blocks == pids and not early._early
 
 
 def test_a_bulk_ingest_leaves_the_connection_settings_as_it_found_them(tmp_path: Path,

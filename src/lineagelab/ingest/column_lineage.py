@@ -57,46 +57,49 @@ def expand(facet: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[Named]]:
     """The edges of one facet, without the facet's number (an ``Edge`` less its first item), and the input datasets
     it names. Text values are taken as they are; only other values go through ``_text``."""
     fields = facet.get("fields")
-    pairs: list[tuple[str | None, Any, Any, Any]] = []  # (output field, input, legacy type, legacy description)
+    # (output field, its inputs, legacy type, legacy description): the inputs' list as it is, not a tuple per input
+    groups: list[tuple[str | None, list[Any], Any, Any]] = []
     if isinstance(fields, dict):
         for out_field, spec in fields.items():
             if isinstance(spec, dict) and isinstance(inputs := spec.get("inputFields"), list):
                 legacy, legacy_desc = spec.get("transformationType"), spec.get("transformationDescription")
-                pairs.extend([(out_field, inp, legacy, legacy_desc) for inp in inputs])
+                groups.append((out_field, inputs, legacy, legacy_desc))
     dataset = facet.get("dataset")
     if isinstance(dataset, list):
-        pairs.extend([(None, inp, None, None) for inp in dataset])
+        groups.append((None, dataset, None, None))
     out: list[tuple[Any, ...]] = []
     append = out.append
     named: dict[int, Named] = {}
-    for out_field, inp, legacy, legacy_desc in pairs:
-        if not isinstance(inp, dict):
-            continue
-        get = inp.get
-        namespace, name, in_field, steps = get("namespace"), get("name"), get("field"), get("transformations")
-        if type(namespace) is not str:
-            namespace = _text(namespace)
-        if type(name) is not str:
-            name = _text(name)
-        if namespace is None or name is None:
-            continue
-        in_ds = stable_id(namespace, name)
-        named[in_ds] = (in_ds, namespace, name)
-        if in_field is not None and type(in_field) is not str:
-            in_field = _text(in_field)
-        if not (isinstance(steps, list) and steps):
-            steps = (None,)
-        for t in steps:
-            if isinstance(t, dict):
-                get = t.get
-                kind, sub, desc, mask = get("type"), get("subtype"), get("description"), get("masking")
-                append((out_field, in_ds, in_field,
-                        kind if kind is None or type(kind) is str else _text(kind),
-                        sub if sub is None or type(sub) is str else _text(sub),
-                        None if desc is None else (desc or None) if type(desc) is str else _nonempty(desc),
-                        False if mask is None else mask if mask is True or mask is False else _masking(mask)))
-            elif legacy_type := _text(legacy):
-                append((out_field, in_ds, in_field, "DIRECT", legacy_type.upper(), _nonempty(legacy_desc), False))
-            else:
-                append((out_field, in_ds, in_field, None, None, _nonempty(legacy_desc), False))
+    for out_field, inputs, legacy, legacy_desc in groups:
+        for inp in inputs:
+            if not isinstance(inp, dict):
+                continue
+            get = inp.get
+            namespace, name, in_field, steps = get("namespace"), get("name"), get("field"), get("transformations")
+            if type(namespace) is not str:
+                namespace = _text(namespace)
+            if type(name) is not str:
+                name = _text(name)
+            if namespace is None or name is None:
+                continue
+            in_ds = stable_id(namespace, name)
+            if in_ds not in named:
+                named[in_ds] = (in_ds, namespace, name)
+            if in_field is not None and type(in_field) is not str:
+                in_field = _text(in_field)
+            if not (isinstance(steps, list) and steps):
+                steps = (None,)
+            for t in steps:
+                if isinstance(t, dict):
+                    get = t.get
+                    kind, sub, desc, mask = get("type"), get("subtype"), get("description"), get("masking")
+                    append((out_field, in_ds, in_field,
+                            kind if kind is None or type(kind) is str else _text(kind),
+                            sub if sub is None or type(sub) is str else _text(sub),
+                            None if desc is None else (desc or None) if type(desc) is str else _nonempty(desc),
+                            False if mask is None else mask if mask is True or mask is False else _masking(mask)))
+                elif legacy_type := _text(legacy):
+                    append((out_field, in_ds, in_field, "DIRECT", legacy_type.upper(), _nonempty(legacy_desc), False))
+                else:
+                    append((out_field, in_ds, in_field, None, None, _nonempty(legacy_desc), False))
     return out, list(named.values())

@@ -132,12 +132,21 @@ class DatasetFacts:
     lineage: Lineage | None  # outputs only
 
 
-def dataset_facts(role: str, ds: Any) -> DatasetFacts:
-    """The facts of one dataset of an event in ``role`` ("input", "output", "static")."""
-    ds = _dict(ds)
-    namespace, name = ds["namespace"], ds["name"]
-    ds_id = stable_id(namespace, name)
-    facets = _dict(ds.get("facets"))
+@dataclass(frozen=True, slots=True)
+class FacetFacts:
+    """What a dataset's ``facets`` object states, whichever dataset carries it in ``role``: START and COMPLETE of a run
+    often repeat a dataset's facets with other output facets, so the bulk ingest remembers these apart
+    (``memo.py``)."""
+
+    schema: tuple[str, list[Field]] | None
+    lifecycle: str | None
+    symlinks: tuple[tuple[int, str, str, Any], ...]  # every one named, the dataset itself too
+    lineage: Lineage | None
+
+
+def facet_facts(role: str, facets: Any) -> FacetFacts:
+    """The facts of one dataset's ``facets`` object in ``role`` ("input", "output", "static")."""
+    facets = _dict(facets)
     schema = None
     fields = _dict(facets.get("schema")).get("fields")
     if isinstance(fields, list):
@@ -147,12 +156,11 @@ def dataset_facts(role: str, ds: Any) -> DatasetFacts:
             flat = _remember(_flat, shash, _flatten_fields(fields))
         schema = shash, flat
     lifecycle = _dict(facets.get("lifecycleStateChange")).get("lifecycleStateChange")
-    stats = _dict(_dict(ds.get("outputFacets")).get("outputStatistics")).get("rowCount")
     symlinks = []
     for ident in _dict(facets.get("symlinks")).get("identifiers") or ():
         ident = _dict(ident)
         ans, aname = ident.get("namespace"), ident.get("name")
-        if isinstance(ans, str) and isinstance(aname, str) and (ans, aname) != (namespace, name):
+        if isinstance(ans, str) and isinstance(aname, str):
             symlinks.append((stable_id(ans, aname), ans, aname, _text_or_none(ident.get("type"))))
     lineage = None
     facet = facets.get("columnLineage")
@@ -161,9 +169,23 @@ def dataset_facts(role: str, ds: Any) -> DatasetFacts:
         lineage = _lineage.get(key)
         if lineage is None:
             lineage = _remember(_lineage, key, Lineage(key, *column_lineage.expand(facet)))
-    return DatasetFacts(ds_id, namespace, name, schema, lifecycle if isinstance(lifecycle, str) else None,
-                        stats if isinstance(stats, int) and not isinstance(stats, bool) else None,
-                        tuple(symlinks), lineage)
+    return FacetFacts(schema, lifecycle if isinstance(lifecycle, str) else None, tuple(symlinks), lineage)
+
+
+def dataset_facts(role: str, ds: Any, facets: FacetFacts | None = None) -> DatasetFacts:
+    """The facts of one dataset of an event in ``role`` ("input", "output", "static"); ``facets``: those of its
+    ``facets`` object, when known already."""
+    ds = _dict(ds)
+    namespace, name = ds["namespace"], ds["name"]
+    if facets is None:
+        facets = facet_facts(role, ds.get("facets"))
+    stats = _dict(_dict(ds.get("outputFacets")).get("outputStatistics")).get("rowCount")
+    symlinks = facets.symlinks
+    if symlinks:  # a dataset is no alias of itself
+        symlinks = tuple(s for s in symlinks if (s[1], s[2]) != (namespace, name))
+    return DatasetFacts(stable_id(namespace, name), namespace, name, facets.schema, facets.lifecycle,
+                        stats if isinstance(stats, int) and not isinstance(stats, bool) else None, symlinks,
+                        facets.lineage)
 
 
 #: Flat schemas and expanded lineage facets by content hash: a dataset object seen for the first time often holds a

@@ -27,23 +27,20 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
+from lineagelab.events.validation import accepts
+from lineagelab.ingest import early
+from lineagelab.ingest.early import BLOCK_BYTES as BLOCK_BYTES
+from lineagelab.ingest.early import PARALLEL_MIN_BYTES as PARALLEL_MIN_BYTES
+from lineagelab.ingest.early import default_workers as default_workers
 from lineagelab.ingest.memo import prepare_block
 from lineagelab.ingest.prepare import Batch, facts_of_rows
 from lineagelab.ingest.reader import Block, read_blocks
 
-#: NDJSON inputs are cut into blocks of about this size (~800 events of 5 KB): each is one batch.
-BLOCK_BYTES = 4 * 1024 * 1024
-#: Below this much input the workers are not started.
-PARALLEL_MIN_BYTES = 3 * BLOCK_BYTES
 _IN_FLIGHT = 2  # blocks queued per worker: enough to keep it busy, few enough to bound memory
 
 
 class WorkerError(Exception):
     """A worker process failed (not an invalid event: those are rejections)."""
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
 #: What a worker can be asked to do: prepare a block of input (ingest), or derive the facts of stored rows (rebuild);
@@ -52,10 +49,8 @@ TASKS: dict[str, Callable[[Any, set[str]], Any]] = {"prepare": prepare_block, "f
 
 
 class _Worker:
-    def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "lineagelab.ingest.parallel"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env)
+    def __init__(self, proc: subprocess.Popen[bytes] | None = None) -> None:
+        self.proc = early.spawn() if proc is None else proc
         self.tasks: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self.ended = False
         # Writing a task may block until the worker reads it, while it writes its previous result: a thread of
@@ -106,22 +101,34 @@ class Pool:
     """Worker processes answering tasks in the order given (round robin; each worker answers its own in order)."""
 
     def __init__(self, workers: int) -> None:
-        self._workers = [_Worker() for _ in range(workers)]
+        started = early.take(workers)  # by ``python -m lineagelab ingest`` before its imports, if it did
+        self._workers = [_Worker(proc) for proc in started] + [_Worker() for _ in range(workers - len(started))]
         self._pending = 0
         self.all_sent = False  # every item of the current map is in the workers' hands
 
     def map(self, task: str, items: Iterable[Any]) -> Iterator[Any]:
-        """``TASKS[task](item)`` for each item, in order, at most a few items ahead (memory stays bounded)."""
+        """``TASKS[task](item)`` for each item, in order, at most a few items ahead (memory stays bounded). The first
+        few go to the workers now, not when first asked for: they work while the caller gets ready (the CLI opens
+        the store)."""
         n = len(self._workers)
-        sent = received = 0
+        items = iter(items)
         self.all_sent = False
+        sent = 0
+        for item in itertools.islice(items, _IN_FLIGHT * n):
+            self._workers[sent % n].tasks.put((task, item))
+            sent += 1
+        self._pending = sent  # answers never asked for: leaving stops the workers
+        return self._answers(task, items, sent)
+
+    def _answers(self, task: str, items: Iterator[Any], sent: int) -> Iterator[Any]:
+        n = len(self._workers)
+        received = 0
         try:
             for item in items:
+                yield self._workers[received % n].result()
+                received += 1
                 self._workers[sent % n].tasks.put((task, item))
                 sent += 1
-                if sent - received >= _IN_FLIGHT * n:
-                    yield self._workers[received % n].result()
-                    received += 1
             for worker in self._workers:  # they exit as they finish, while the caller stores the last answers
                 worker.end()
             self.all_sent = True
@@ -141,8 +148,9 @@ class Pool:
 
 class PreparedBatches:
     """The inputs' events as prepared batches, in input order; iterated once. Worker processes, when the input is
-    large enough to pay for them, start here: the CLI makes this before it opens the store, so that they import
-    while it does. A context manager: leaving stops workers still running."""
+    large enough to pay for them, start here (or are adopted: ``early``) and get their first blocks: the CLI makes
+    this before it opens the store, so that they work while it does. A context manager: leaving stops workers still
+    running."""
 
     def __init__(self, paths: Iterable[str | os.PathLike[str]], workers: int | None = None) -> None:
         workers = default_workers() if workers is None else workers
@@ -155,26 +163,29 @@ class PreparedBatches:
             if size >= PARALLEL_MIN_BYTES:
                 break
         self._pool = Pool(workers) if workers > 1 and size >= PARALLEL_MIN_BYTES else None
+        self._sent: collections.deque[Block] = collections.deque()  # blocks in the workers' hands, in order
+        self._answers: Iterator[Batch] | None = None
+        if self._pool is None:
+            early.release()
+        else:  # the first blocks go out now (``Pool.map``)
+            self._answers = self._pool.map("prepare", self._sending(itertools.chain(self._head, self._blocks)))
+
+    def _sending(self, blocks: Iterable[Block]) -> Iterator[Block]:
+        for block in blocks:
+            self._sent.append(block)
+            yield block
 
     def __iter__(self) -> Iterator[Batch]:
         lines = _LineNumbers()
-        blocks = itertools.chain(self._head, self._blocks)
-        if self._pool is None:
+        if self._pool is None or self._answers is None:
             schemas_sent: set[str] = set()
-            for block in blocks:
+            for block in itertools.chain(self._head, self._blocks):
                 yield lines.place(block, prepare_block(block, schemas_sent))
             return
         pool = self._pool
-        sent: collections.deque[Block] = collections.deque()
-
-        def sending(blocks: Iterable[Block]) -> Iterator[Block]:
-            for block in blocks:
-                sent.append(block)
-                yield block
-
-        for batch in pool.map("prepare", sending(blocks)):
+        for batch in self._answers:
             batch.input_done = pool.all_sent
-            yield lines.place(sent.popleft(), batch)
+            yield lines.place(self._sent.popleft(), batch)
 
     def __enter__(self) -> PreparedBatches:
         return self
@@ -207,8 +218,18 @@ class _LineNumbers:
         return batch
 
 
+def _warm() -> None:
+    """Load what every task needs before the first one comes: pyarrow (~0.15 s, else imported by the first task's
+    tables) and the validator, while the ingesting process still imports itself and opens the store."""
+    import pyarrow  # noqa: F401
+
+    accepts("RunEvent")
+    gc.freeze()  # modules and the validator: never garbage, never to be scanned again
+
+
 def _serve(tasks: IO[bytes], results: IO[bytes]) -> None:
     gc.disable()  # a task's thousands of parsed documents make no reference cycles; the cyclic GC only rescans
+    _warm()
     schemas_sent: set[str] = set()  # this process serves one ingest or rebuild
     for number in itertools.count():
         try:
