@@ -1,0 +1,81 @@
+"""One store, many clients: with ``lineagelab serve`` holding the store, captures and queries still work, through the
+server, with the answers direct access gives; events nobody can take are spooled and stored on the next open."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from lineagelab.store import spool
+from lineagelab.store.store import Store
+from tests.server_fixture import free_port, running_server
+from tests.test_redshift import SEED, pg_database  # noqa: F401  (the fixture)
+
+QUERIES = [("graph", "--format", "tree"), ("lineage", "csv/attendance.csv", "--downstream", "--format", "json"),
+           ("impact", "csv/attendance.csv::OvertimeHours"), ("store", "stats", "--format", "json"),
+           ("runs",), ("lineage", "nosuchthing"), ("export", "events", "-")]
+
+
+def _cli(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LINEAGELAB_STORE": str(tmp_path / ".lineagelab" / "lineage.duckdb"), "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-m", "lineagelab", *args], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=300)
+    if check and proc.returncode:
+        raise AssertionError(proc.stdout + proc.stderr)
+    return proc
+
+
+def _stable(args: tuple[str, ...], text: str) -> str:
+    if args[:2] == ("store", "stats"):  # the size on disk differs between a served and a closed file
+        figures = json.loads(text)
+        figures.pop("size_bytes", None)
+        figures.pop("size", None)
+        return json.dumps(figures, sort_keys=True)
+    return text
+
+
+def test_capture_and_queries_while_the_server_holds_the_store(tmp_path: Path, pg_database: str,  # noqa: F811
+                                                              events: list[dict[str, Any]]) -> None:
+    store = tmp_path / ".lineagelab" / "lineage.duckdb"
+    for f in ("attendance.csv", "employees.csv"):
+        _cli(tmp_path, "lake", "put", str(SEED / f), f"s3://datazone-123456789012/csv/{f}")
+    glue = [e for e in events if e["job"]["name"].startswith("lineageglue")]
+    (tmp_path / "glue.ndjson").write_text("\n".join(json.dumps(e) for e in glue))
+    with running_server(store):
+        ran = _cli(tmp_path, "redshift", "run", str(SEED / "redshift.sql"), "--pg-database", pg_database)
+        assert "5 of 5 statements executed; 3 lineage runs stored (6 events)" in ran.stdout
+        again = _cli(tmp_path, "redshift", "import-lineage", "--pg-database", pg_database)
+        assert "imported 3 statements: 0 new events, 6 already stored" in again.stdout
+        assert "accepted" in _cli(tmp_path, "ingest", "glue.ndjson").stdout
+        served = [_cli(tmp_path, *q, check=False) for q in QUERIES]
+    assert not spool.files(store)
+    direct = [_cli(tmp_path, *q, check=False) for q in QUERIES]
+    for q, s, d in zip(QUERIES, served, direct, strict=True):
+        assert (s.returncode, _stable(q, s.stdout)) == (d.returncode, _stable(q, d.stdout)), q
+        assert s.stderr == d.stderr, q
+    assert served[5].returncode == 2 and "nosuchthing" in served[5].stderr
+    assert len(served[6].stdout.splitlines()) == 6 + len(glue)
+
+
+def test_events_spooled_when_the_server_does_not_answer_are_stored_on_the_next_open(
+        tmp_path: Path, pg_database: str) -> None:  # noqa: F811
+    store = tmp_path / ".lineagelab" / "lineage.duckdb"
+    store.parent.mkdir(parents=True)
+    # a live process (this one) that says it serves the store on a port nobody listens on
+    (store.parent / "lineage.duckdb.server.json").write_text(
+        json.dumps({"pid": os.getpid(), "url": f"http://127.0.0.1:{free_port()}", "token": None}))
+    for f in ("attendance.csv", "employees.csv"):
+        _cli(tmp_path, "lake", "put", str(SEED / f), f"s3://datazone-123456789012/csv/{f}")
+    ran = _cli(tmp_path, "redshift", "run", str(SEED / "redshift.sql"), "--pg-database", pg_database)
+    [kept] = spool.files(store)
+    assert "6 events not stored" in ran.stderr and str(kept) in ran.stderr
+    (store.parent / "lineage.duckdb.server.json").unlink()
+    with Store.open(store) as s:
+        assert s.recovered.spooled_events == 6
+        assert "stored 6 spooled events (captured while the store could not be opened)" in s.recovered.lines()
+        assert s.stats()["events"] == 6
+    assert not spool.files(store)
