@@ -10,54 +10,25 @@ from __future__ import annotations
 
 import functools
 import io
-import json
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from lineagelab.cli import shared
+from lineagelab.server.client import Server, live_server
 
 if TYPE_CHECKING:
-    from lineagelab.store.store import IngestReport, Store
+    from lineagelab.store.store import Store
 
 F = TypeVar("F", bound=Callable[..., None])
 
 #: The commands a client may ask a server to run, by name: only what ``served`` wrapped.
 COMMANDS: dict[str, Callable[..., None]] = {}
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    token: str | None
-
-
-def live_server(store: Path) -> Server | None:
-    """The server holding ``store``, from its server file, if that process is alive."""
-    from lineagelab.server.app import server_file
-
-    try:
-        info = json.loads(server_file(store).read_text("utf-8"))
-        pid, url = int(info["pid"]), str(info["url"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if pid == os.getpid():
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None  # a server that was killed left its file
-    except PermissionError:
-        pass  # alive, another user's
-    token = info.get("token")
-    return Server(url, token if isinstance(token, str) else None)
 
 
 def served(fn: F) -> F:
@@ -165,28 +136,3 @@ def _captured(width: int, terminal: bool) -> Iterator[tuple[io.BytesIO, io.Strin
         for console, file, w, term in saved:
             console.file, console._width, console._force_terminal = file, w, term
 
-
-def post_events(server: Server, docs: list[Any], source: str) -> IngestReport:
-    """Events to the server's collector (its batch endpoint), reported as an ingest reports them."""
-    import orjson
-
-    from lineagelab.events.sinks.http import HttpSink
-    from lineagelab.ingest.prepare import Rejection
-    from lineagelab.store.store import IngestReport
-
-    report = IngestReport()
-    if not docs:
-        return report
-    with HttpSink(server.url, token=server.token, timeout=120) as sink:
-        for start in range(0, len(docs), 1000):
-            chunk = docs[start:start + 1000]
-            for r in sink.post_batch([orjson.dumps(d) for d in chunk]):
-                if r["status"] == "rejected":
-                    report.rejected.append(Rejection(f"{source}:event {start + r['index']}", r["path"],
-                                                     r["message"]))
-                elif r["status"] == "duplicate":
-                    report.duplicates += 1
-                else:
-                    report.accepted += 1
-                    report.accepted_ids.append(r["id"])
-    return report

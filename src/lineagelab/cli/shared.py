@@ -127,8 +127,8 @@ class Stored:
 def store_events(docs: list[Any], source: str) -> Stored:
     """Captured events into the store: through the collector of the server holding it, else directly; when neither
     can take them, into a spool file beside the store that the next open stores (the user is told where)."""
-    from lineagelab.cli import remote
     from lineagelab.events.sinks import DeliveryError
+    from lineagelab.server import client as remote
     from lineagelab.store import spool
     from lineagelab.store.sources import Documents
     from lineagelab.store.store import IngestReport, StoreError

@@ -32,7 +32,7 @@ def ingest(
             raise UserError("--strict needs the store itself: not with --server")
         _ingest_to_server(paths, server, token)
         return
-    from lineagelab.cli.remote import live_server
+    from lineagelab.server.client import live_server
 
     if (holder := live_server(store_path())) is not None:  # the server holding the store takes them
         if strict:

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lineagelab.server import collector, glue_api, viewer
+from lineagelab.server.client import server_file
 from lineagelab.server.commits import CommitQueue
 from lineagelab.server.datazone import DataZone
 from lineagelab.server.errors import ApiError, aws_response, json_response
@@ -144,15 +145,6 @@ def _synced(state: State, fn: Callable[[Store, Request], Response], request: Req
 #: Runs one CLI query in the server (``cli/remote.py``): the store and the request's JSON, answering JSON. The CLI
 #: passes it in, as the server may not import the CLI.
 Commands = Callable[[Store, dict[str, Any]], dict[str, Any]]
-
-
-def server_file(store_path: str | os.PathLike[str] | None) -> Path:
-    """Where a running server says where it is (``{pid, url, token}``), beside its store: clients of the same store
-    find it there."""
-    from lineagelab.store.store import default_path
-
-    store = Path(store_path) if store_path is not None else default_path()
-    return store.with_name(store.name + ".server.json")
 
 
 def create_app(store_path: str | os.PathLike[str] | None = None, token: str | None = None,
