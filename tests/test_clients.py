@@ -79,3 +79,21 @@ def test_events_spooled_when_the_server_does_not_answer_are_stored_on_the_next_o
         assert "stored 6 spooled events (captured while the store could not be opened)" in s.recovered.lines()
         assert s.stats()["events"] == 6
     assert not spool.files(store)
+
+
+def test_glue_run_job_while_the_server_holds_the_store(lineagelab_profile: Any, tmp_path: Path) -> None:
+    project = Path(lineagelab_profile.path).parent
+    store = tmp_path / "store" / "lineage.duckdb"
+    env = {**os.environ, "LINEAGELAB_STORE": str(store), "COLUMNS": "200"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lineagelab", *args], cwd=project, env=env,
+                              capture_output=True, text=True, check=True, timeout=600)
+
+    query = ("lineage", "attendance_with_emp1::Salary", "--upstream", "--format", "json")
+    with running_server(store) as server:
+        done = cli("glue", "run-job", str(SEED / "lineageglue.py"), "--job-name", "lineageglue")
+        assert f"1 write(s) captured, 4 events -> server {server.url} (store {store})" in done.stdout
+        served = cli(*query).stdout
+        assert "employeedb.employee" in served and '"Salary"' in served
+    assert cli(*query).stdout == served
