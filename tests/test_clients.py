@@ -97,3 +97,18 @@ def test_glue_run_job_while_the_server_holds_the_store(lineagelab_profile: Any, 
         served = cli(*query).stdout
         assert "employeedb.employee" in served and '"Salary"' in served
     assert cli(*query).stdout == served
+
+
+def test_a_token_server_answers_its_own_users_cli(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    store = tmp_path / ".lineagelab" / "lineage.duckdb"
+    (tmp_path / "e.ndjson").write_text("\n".join(json.dumps(e) for e in events[:4]))
+    with running_server(store, token="s3cret"):
+        info = store.with_name("lineage.duckdb.server.json")
+        assert info.stat().st_mode & 0o077 == 0  # the token is readable by its owner only
+        assert "accepted 4, duplicates 0, rejected 0" in _cli(tmp_path, "ingest", "e.ndjson").stdout
+        served = _cli(tmp_path, "store", "stats", "--format", "json").stdout
+        strict = _cli(tmp_path, "ingest", "--strict", "e.ndjson", check=False)
+        assert strict.returncode == 2 and "--strict needs the store itself" in strict.stderr
+    assert json.loads(served)["events"] == 4
+    # a stopped server may leave its file (uvicorn ends on the signal): a dead pid's file is ignored
+    assert json.loads(_cli(tmp_path, "store", "stats", "--format", "json").stdout)["events"] == 4
