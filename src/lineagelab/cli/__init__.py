@@ -24,6 +24,7 @@ from lineagelab.cli import (
     store,
     warnings,
 )
+from lineagelab.cli.remote import served
 from lineagelab.cli.shared import EXIT_USAGE, UserError, err
 
 __all__ = ["app", "main"]
@@ -46,26 +47,27 @@ app = typer.Typer(
 )
 app.callback()(shared.global_options)
 
+# Query commands are ``served``: run by the server holding the store when one does (cli/remote.py).
 # Commands, then groups, in the order `lineagelab --help` lists them.
 app.command("ingest")(store.ingest)
-app.command("lineage")(queries.lineage)
-app.command("impact")(queries.impact)
-app.command("diff")(queries.diff)
-app.command("graph")(queries.graph)
-app.command("runs")(runs.runs)
+app.command("lineage")(served(queries.lineage))
+app.command("impact")(served(queries.impact))
+app.command("diff")(served(queries.diff))
+app.command("graph")(served(queries.graph))
+app.command("runs")(served(runs.runs))
 app.command("serve")(serve.serve)
-app.command("warnings")(warnings.warnings)
+app.command("warnings")(served(warnings.warnings))
 app.command("ui")(serve.ui)
 app.command("init")(project.init)
 app.command("demo")(demo.demo)
 
 store_app = _group("Inspect and maintain the lineage store.")
-store_app.command("stats")(store.stats)
+store_app.command("stats")(served(store.stats))
 store_app.command("rebuild")(store.rebuild)
 
 export_app = _group("Export raw events, or the lineage as one offline HTML file.")
-export_app.command("events")(store.export_events)
-export_app.command("html")(serve.export_html)
+export_app.command("events")(served(store.export_events))
+export_app.command("html")(served(serve.export_html))
 
 sql_app = _group("SQL lineage without a database.")
 sql_app.command("lineage")(sql.lineage)
@@ -95,7 +97,7 @@ services_app.command("seed")(project.services_seed)
 replay_app = typer.Typer(help="Replay stored RunEvents to a DataZone domain (or an OpenLineage HTTP backend), exactly "
                               "once.", invoke_without_command=True, rich_markup_mode=None)
 replay_app.callback()(replay.replay)
-replay_app.command("status")(replay.status)
+replay_app.command("status")(served(replay.status))
 
 for name, group in (("store", store_app), ("export", export_app), ("sql", sql_app), ("redshift", redshift_app),
                     ("lake", lake_app), ("glue", glue_app), ("emr-serverless", emr_app),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lineagelab.cli.shared import UserError, err, lake_root, open_store, out, read_text
+from lineagelab.cli.shared import UserError, err, lake_root, out, read_text, store_events
 
 if TYPE_CHECKING:
     from lineagelab.sql.redshift import Target
@@ -66,9 +66,7 @@ def run(
     with _postgres_answers(target):
         report = run_script(read_text(file), target, continue_on_error=continue_on_error, log=_statement_log(),
                             source=str(file))
-    with open_store(read_only=False) as store:
-        from lineagelab.store.sources import Documents
-        ingested = store.ingest(Documents(report.events, str(file)))
+    ingested = store_events(report.events, str(file)).report
     for e in report.errors:
         err.print(f"error: {e}")
     out.print(f"{report.executed} of {report.statements} statements executed; "
@@ -91,8 +89,6 @@ def import_lineage(
     target = _target(workgroup, database, account, region, pg_dsn, pg_database)
     with _postgres_answers(target):
         events = list(statements_lineage(_statement_log(), target))
-    with open_store(read_only=False) as store:
-        from lineagelab.store.sources import Documents
-        report = store.ingest(Documents(events, "statement log"))
+    report = store_events(events, "statement log").report
     out.print(f"imported {len(events) // 2} statements: {report.accepted} new events, "
               f"{report.duplicates} already stored")

@@ -22,11 +22,12 @@ def serve(
         "--strict", help="Refuse events that break the OpenLineage spec (default: store them with warnings).")] = False,
 ) -> None:
     """Serve the OpenLineage collector, the local DataZone lineage API and the viewer API."""
+    from lineagelab.cli.remote import answer
     from lineagelab.server.app import serve as run
 
     err.print(f"lineagelab serving {settings.store or 'the default store'} on http://{host}:{port} "
               f"(OpenLineage: /api/v1/lineage, DataZone: /v2/domains/…, API: /openapi.json)")
-    run(settings.store, host, port, token, strict=strict or None)
+    run(settings.store, host, port, token, strict=strict or None, commands=answer)
 
 
 def ui(
@@ -39,6 +40,7 @@ def ui(
     import threading
     import webbrowser
 
+    from lineagelab.cli.remote import answer
     from lineagelab.server import static_ui
     from lineagelab.server.app import serve as run
 
@@ -48,7 +50,7 @@ def ui(
     err.print(f"lineagelab viewer on {url}")
     if open_browser:
         threading.Timer(1.0, lambda: webbrowser.open(url)).start()
-    run(settings.store, host, port, token)
+    run(settings.store, host, port, token, commands=answer)
 
 
 def export_html(

@@ -3,11 +3,13 @@ opening the store, and the parsers of options several groups take (times, modes,
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, overload
+from typing import IO, TYPE_CHECKING, Annotated, Any, overload
 
 import typer
 from rich.console import Console
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from lineagelab.graph.modes import Mode
     from lineagelab.graph.resolve import NodeRef
     from lineagelab.profile import Profile
-    from lineagelab.store.store import Store
+    from lineagelab.store.store import IngestReport, Store
 
 # Markup off: what these print is mostly data (names, paths, messages quoting values); the few styled lines ask for
 # markup and escape what they quote.
@@ -65,21 +67,94 @@ def global_options(
     settings.store, settings.debug, settings.wait = store, debug, wait
 
 
+# In a server running a client's query (``remote.py``): the server's store, which ``open_store`` hands out.
+_held: ContextVar[Store | None] = ContextVar("held", default=None)
+
+
+def serving() -> bool:
+    return _held.get() is not None
+
+
+@contextmanager
+def serving_store(store: Store) -> Iterator[None]:
+    reset = _held.set(store)
+    try:
+        yield
+    finally:
+        _held.reset(reset)
+
+
+def store_path() -> Path:
+    from lineagelab.store.store import default_path
+
+    return Path(settings.store or default_path())
+
+
 @contextmanager
 def open_store(read_only: bool) -> Iterator[Store]:
+    """The store, opened directly; in a server answering a client's query, the server's own (read-only: the writes
+    of a client go to the collector, see ``store_events``)."""
     from lineagelab.store.store import Store
 
+    held = _held.get()
+    if held is not None:
+        if not read_only:
+            raise UserError("the server does not run commands that write the store")
+        # this worker thread's own connection: the server's writer commits on ``con``
+        yield Store(held.path, held.reader(), read_only=True)
+        return
     with Store.open(settings.store, read_only=read_only, wait=settings.wait) as s:
         for line in s.recovered.lines():
             err.print(f"store: {line}")
         yield s
 
 
+def stdout_bytes() -> IO[bytes]:
+    """Standard output for bytes (an export to ``-``): the client's, when a server runs the command for it."""
+    buffer: IO[bytes] = getattr(out.file, "buffer", sys.stdout.buffer)
+    return buffer
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where captured events went: ``where`` names the store, the server or the spool file."""
+
+    where: str
+    report: IngestReport
+    spooled: int = 0
+
+
+def store_events(docs: list[Any], source: str) -> Stored:
+    """Captured events into the store: through the collector of the server holding it, else directly; when neither
+    can take them, into a spool file beside the store that the next open stores (the user is told where)."""
+    from lineagelab.events.sinks import DeliveryError
+    from lineagelab.server import client as remote
+    from lineagelab.store import spool
+    from lineagelab.store.sources import Documents
+    from lineagelab.store.store import IngestReport, StoreError
+
+    path = store_path()
+    server = remote.live_server(path)
+    if server is not None:
+        try:
+            return Stored(f"server {server.url} (store {path})", remote.post_events(server, docs, source))
+        except DeliveryError as exc:
+            reason = f"the server holding it does not answer: {exc}"
+    else:
+        try:
+            with open_store(read_only=False) as store:
+                return Stored(f"store {store.path}", store.ingest(Documents(docs, source)))
+        except StoreError as exc:
+            reason = str(exc)
+    kept = spool.write(path, docs)
+    err.print(f"warning: {len(docs)} events not stored ({reason}); spooled to {kept}: they are stored the next time "
+              "the store is opened")
+    return Stored(f"spool {kept}", IngestReport(), len(docs))
+
+
 def store_home() -> Path:
     """The folder the store lives in (the lake, samples and Spark's scratch go beside it)."""
-    from lineagelab.store.store import default_path
-
-    return Path(settings.store or default_path()).parent
+    return store_path().parent
 
 
 @overload

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 
-from lineagelab.cli.shared import UserError, err, lake_root, load_profile, open_store, out, settings
+if TYPE_CHECKING:
+    from lineagelab.spark_local.jobs import Delivered
+
+from lineagelab.cli.shared import UserError, err, lake_root, load_profile, out, settings, store_events
 
 
 def run_job(script_path: Path, *, app_name: str, service: str, argv: Sequence[str], conf: dict[str, str],
@@ -36,7 +40,7 @@ def run_job(script_path: Path, *, app_name: str, service: str, argv: Sequence[st
         err.print(f"note: {note}")
     for problem in result.capture_errors:
         err.print(f"capture: {problem}")
-    delivered = jobs.deliver(job, result.events, f"spark:{app_name}", lambda: open_store(read_only=False))
+    delivered = jobs.deliver(job, result.events, f"spark:{app_name}", _store)
     for rej in delivered.rejected[:10]:
         err.print(f"[red]rejected[/red] {escape(str(rej))}", markup=True, highlight=False)
     out.print(f"{script_path.name}: {result.writes} write(s) captured, {len(result.events)} events -> "
@@ -46,3 +50,10 @@ def run_job(script_path: Path, *, app_name: str, service: str, argv: Sequence[st
             raise result.error
         err.print(f"error: the script failed: {runner.format_error(result.error, job.script.path)}")
         raise typer.Exit(1)
+
+
+def _store(events: list[dict[str, Any]], source: str) -> Delivered:
+    from lineagelab.spark_local.jobs import Delivered
+
+    stored = store_events(events, source)
+    return Delivered(stored.where, stored.report.rejected)

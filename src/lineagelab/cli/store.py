@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from lineagelab.cli.shared import UserError, err, open_store, out, time_range
+from lineagelab.cli.shared import UserError, err, open_store, out, stdout_bytes, store_path, time_range
 
 
 def ingest(
@@ -32,6 +31,14 @@ def ingest(
         if strict:
             raise UserError("--strict needs the store itself: not with --server")
         _ingest_to_server(paths, server, token)
+        return
+    from lineagelab.server.client import live_server
+
+    if (holder := live_server(store_path())) is not None:  # the server holding the store takes them
+        if strict:
+            raise UserError(f"--strict needs the store itself, which the server at {holder.url} holds: stop it, or "
+                            "start it with --strict")
+        _ingest_to_server(paths, holder.url, holder.token)
         return
     from lineagelab.events import leniency
 
@@ -147,7 +154,7 @@ def export_events(
     since_t, until_t = time_range(since, until, "--since", "--until")
     with open_store(read_only=True) as store:
         if str(out_path) == "-":
-            n = store.export_events(sys.stdout.buffer, since=since_t, until=until_t, job=job)
+            n = store.export_events(stdout_bytes(), since=since_t, until=until_t, job=job)
         else:
             with out_path.open("wb") as fh:
                 n = store.export_events(fh, since=since_t, until=until_t, job=job)

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lineagelab.server import collector, glue_api, viewer
+from lineagelab.server.client import server_file
 from lineagelab.server.commits import CommitQueue
 from lineagelab.server.datazone import DataZone
 from lineagelab.server.errors import ApiError, aws_response, json_response
@@ -141,8 +142,13 @@ def _synced(state: State, fn: Callable[[Store, Request], Response], request: Req
     return fn(state.store, request)
 
 
+#: Runs one CLI query in the server (``cli/remote.py``): the store and the request's JSON, answering JSON. The CLI
+#: passes it in, as the server may not import the CLI.
+Commands = Callable[[Store, dict[str, Any]], dict[str, Any]]
+
+
 def create_app(store_path: str | os.PathLike[str] | None = None, token: str | None = None,
-               store: Store | None = None, strict: bool | None = None) -> Starlette:
+               store: Store | None = None, strict: bool | None = None, commands: Commands | None = None) -> Starlette:
     state: dict[str, State] = {}
 
     @asynccontextmanager
@@ -184,6 +190,16 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
             return glue_api.error_response(err)
         except Exception as exc:  # the model's fault class, so botocore retries it as a 5xx
             return glue_api.error_response(ApiError(500, "InternalServiceException", f"{type(exc).__name__}: {exc}"))
+
+    def cli(request: Request, body: bytes) -> Response:
+        if commands is None:
+            raise ApiError(404, "NotFound", "this server does not run CLI queries")
+        try:
+            asked = json.loads(body)
+        except ValueError as exc:
+            raise ApiError(400, "BadRequest", f"request body is not JSON: {exc}") from None
+        st().commits.sync()  # read your writes, as the viewer API does
+        return JSONResponse(commands(st().store, asked))
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
@@ -234,6 +250,7 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
         Route("/v2/domains/{domain}/lineage/nodes/{rest:path}", endpoint(nodes), methods=["GET"]),
         Route("/v2/domains/{domain}/graph/query", endpoint(dz("query_graph"), DZ_MAX_BODY), methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/api/v1/cli", endpoint(cli, DZ_MAX_BODY), methods=["POST"]),
         *[Route(path, endpoint(lambda r, f=fn: _synced(st(), f, r)), methods=["GET"])
           for path, fn in viewer.ROUTES.items()],
     ]
@@ -246,12 +263,17 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
 
 
 def serve(store_path: Path | None, host: str, port: int, token: str | None, log_level: str = "warning",
-          strict: bool | None = None) -> None:
+          strict: bool | None = None, commands: Commands | None = None) -> None:
     import uvicorn
 
-    info = Path(store_path or ".lineagelab/lineage.duckdb").parent / "server.json"
+    info = server_file(store_path)
     info.parent.mkdir(parents=True, exist_ok=True)
-    info.write_text(json.dumps({"pid": os.getpid(), "url": f"http://{host}:{port}", "token": bool(token)}))
+    local = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host  # what a client dials
+    url = f"http://[{local}]:{port}" if ":" in local else f"http://{local}:{port}"
+    # the token lets this user's CLI reach the server: the file is readable by its owner only
+    fd = os.open(info, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"pid": os.getpid(), "url": url, "token": token}, fh)
     # Parsed events stay alive until the mover has stored and derived them: the cyclic GC would rescan them every few
     # hundred allocations, slowing parsing many times over. The request path makes no cycles worth chasing then, so
     # automatic collection is off in the server; the mover collects the young generations every few seconds and
@@ -260,7 +282,7 @@ def serve(store_path: Path | None, host: str, port: int, token: str | None, log_
     gc.freeze()
     gc.disable()
     try:
-        uvicorn.run(create_app(store_path, token, strict=strict), host=host, port=port, log_level=log_level,
-                    timeout_keep_alive=30, limit_concurrency=512, access_log=False)
+        uvicorn.run(create_app(store_path, token, strict=strict, commands=commands), host=host, port=port,
+                    log_level=log_level, timeout_keep_alive=30, limit_concurrency=512, access_log=False)
     finally:
         info.unlink(missing_ok=True)

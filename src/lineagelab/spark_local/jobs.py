@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lineagelab.profile import Connection, Profile
 from lineagelab.spark_local import glue_connections, runner, session, transport
-from lineagelab.store.sink import StoreSink
 
 if TYPE_CHECKING:
-    from lineagelab.store.store import Store
+    pass
 
 # The environment variables Glue 5.0 reports in its lineage events' environment facet.
 GLUE_ENV_FACET = "[AWS_DEFAULT_REGION;GLUE_VERSION;GLUE_PYTHON_VERSION;GLUE_COMMAND_CRITERIA;JOB_NAME;]"
@@ -79,13 +77,11 @@ def run(job: SparkJob, *, app_name: str, preset: str, argv: Sequence[str], conf:
 
 
 def deliver(job: SparkJob, events: list[dict[str, Any]], source: str,
-            open_store: Callable[[], AbstractContextManager[Store]]) -> Delivered:
-    """Store the events (the default route) or send them where the job's conf says."""
+            store: Callable[[list[dict[str, Any]], str], Delivered]) -> Delivered:
+    """Store the events (the default route: ``store`` puts them in the store, through the server holding it or a
+    spool when neither answers) or send them where the job's conf says."""
     r = job.route
     if r.kind == "store":
-        with open_store() as store, StoreSink(store, source) as sink:
-            for event in events:
-                sink.emit(event)
-        return Delivered(f"store {store.path}", sink.report.rejected)
+        return store(events, source)
     transport.send(events, r)
     return Delivered(r.kind + (f" {r.url or r.endpoint or r.location}" if r.kind != "console" else ""), [])

@@ -27,7 +27,8 @@ from typing import IO, Any
 import duckdb
 
 from lineagelab.ingest.prepare import Pending
-from lineagelab.store import catchup, layout, reads, schema, writer
+from lineagelab.ingest.reader import read_events
+from lineagelab.store import catchup, layout, reads, schema, spool, writer
 from lineagelab.store.errors import StoreError, StrictStop
 from lineagelab.store.journal import journal_files, read_journal
 from lineagelab.store.rebuild import rebuild as rebuild_model
@@ -60,6 +61,8 @@ class Recovery:
     journal_events: int = 0  # events a stopped server acknowledged but had not stored, stored now
     journal_rejected: int = 0  # journaled events that no longer validate (the rules changed): set aside
     kept: tuple[str, ...] = ()  # where those were set aside
+    spooled_events: int = 0  # events captured while the store could not be opened (``spool.py``), stored now
+    spool_rejected: int = 0  # spooled events that do not validate: set aside (in ``kept``)
 
     def lines(self) -> list[str]:
         """One sentence for each thing recovered, for the user."""
@@ -72,6 +75,11 @@ class Recovery:
                         "before storing them)")
         if self.model_caught_up:
             said.append(f"derived the model of {self.model_caught_up:,} events stored but not yet derived")
+        if self.spooled_events:
+            said.append(f"stored {self.spooled_events:,} spooled events (captured while the store could not be "
+                        "opened)")
+        if self.spool_rejected:
+            said.append(f"{self.spool_rejected:,} spooled events do not validate; kept in {', '.join(self.kept)}")
         if self.journal_rejected:
             said.append(f"{self.journal_rejected:,} journaled events no longer validate; kept in "
                         f"{', '.join(self.kept)}")
@@ -133,7 +141,8 @@ class Store:
             with cls.open(path, wait=1.0) as writable:
                 recovered = writable.recovered
             con = _connect(path, True, wait)
-        if journal_files(path):  # a stopped server's journal: stored through a writable open, if nobody holds it
+        # a stopped server's journal, spooled events: stored through a writable open, if nobody holds it
+        if journal_files(path) or spool.files(path):
             con.close()
             with suppress(StoreError), cls.open(path, wait=1.0) as writable:  # in use: its writer moves the journal
                 recovered = writable.recovered
@@ -150,7 +159,25 @@ class Store:
             migrated_from = f"{found[0]}.{found[1]}"
         caught_up = self.catch_up()  # a server or a bulk ingest stopped before the model caught up
         stored, rejected, kept = self._replay_journals()
-        return Recovery(found is None, migrated_from, caught_up, stored, rejected, tuple(kept))
+        spooled, spool_rejected = self._store_spooled(kept)
+        return Recovery(found is None, migrated_from, caught_up, stored, rejected, tuple(kept), spooled,
+                        spool_rejected)
+
+    def _store_spooled(self, kept: list[str]) -> tuple[int, int]:
+        """Store what was captured while the store could not be opened (``spool.py``); a file is removed once its
+        events are stored, or set aside as ``.rejected`` with the events that do not validate."""
+        stored = rejected = 0
+        for path in spool.files(self.path):
+            report = self.ingest(Events(read_events([path])))
+            stored += report.accepted + report.duplicates
+            if report.rejected:
+                keep = path.with_name(path.name + ".rejected")
+                path.rename(keep)
+                rejected += len(report.rejected)
+                kept.append(str(keep))
+            else:
+                path.unlink()
+        return stored, rejected
 
     def _replay_journals(self) -> tuple[int, int, list[str]]:
         """Store what a server acknowledged but had not moved into DuckDB when it stopped (see journal.py)."""
