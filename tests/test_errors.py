@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pymysql
+import pytest
 
 from lineagelab.profile import init_text
 from lineagelab.spark_local import runner
@@ -54,6 +55,7 @@ def test_connection_failures_name_port_password_database_and_engine(lineage_spar
         "127.0.0.1:5432 did not answer as MySQL/MariaDB (is it PostgreSQL?)":
             ("jdbc:mysql://127.0.0.1:5432/x", "t", "root", ""),
         'relation "orderz" does not exist': ("jdbc:postgresql://127.0.0.1:5432/postgres", "orderz", "postgres", ""),
+        "did not answer as PostgreSQL (is it MySQL/MariaDB?)": ("jdbc:postgresql://127.0.0.1:3306/x", "t", "root", ""),
     }
     for expected, (url, table, user, password) in cases.items():
         script = _jdbc_script(tmp_path / "job.py", url, table, user, password)
@@ -63,6 +65,16 @@ def test_connection_failures_name_port_password_database_and_engine(lineage_spar
         assert "\n" not in result.error_line and "wrong" not in result.error_line
         fail = result.events[-1]
         assert fail["eventType"] == "FAIL" and expected in fail["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_failed_jdbc_write_names_its_cause(lineage_spark: Any, lineage: Any) -> None:
+    with pytest.raises(Exception) as info:
+        (lineage_spark.range(1).write.format("jdbc").option("url", "jdbc:mysql://127.0.0.1:3307/x")
+         .option("dbtable", "t").option("user", "root").option("password", "").mode("append").save())
+    assert runner.format_error(info.value).startswith("Connection refused to 127.0.0.1:3307;")
+    [run] = lineage.writes()
+    assert run.state == "FAIL"
+    assert run.event["run"]["facets"]["errorMessage"]["message"].startswith("Connection refused to 127.0.0.1:3307;")
 
 
 def test_syntax_error_is_reported_before_spark_starts(tmp_path: Path) -> None:

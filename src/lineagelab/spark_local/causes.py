@@ -27,7 +27,11 @@ _WRONG_ENGINE = {
 
 def java_chain(exc: BaseException) -> list[tuple[str, str]]:
     """(class name, message) of the Java throwable behind ``exc`` and each of its causes, outermost first."""
-    throwable: Any = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
+    return throwable_chain(getattr(exc, "java_exception", None) or getattr(exc, "_origin", None))
+
+
+def throwable_chain(throwable: Any) -> list[tuple[str, str]]:
+    """(class name, message) of a py4j Java throwable and each of its causes, outermost first."""
     chain: list[tuple[str, str]] = []
     try:
         while throwable is not None and len(chain) < 20:
@@ -55,7 +59,11 @@ def _address(chain: list[tuple[str, str]]) -> str | None:
 
 def cause(exc: BaseException) -> str | None:
     """The innermost cause of a Java-backed error in one line (None when ``exc`` carries no Java error)."""
-    chain = java_chain(exc)
+    return describe(java_chain(exc))
+
+
+def describe(chain: list[tuple[str, str]]) -> str | None:
+    """The innermost cause of a Java cause chain in one line, with the address it concerns and what to run."""
     if not chain:
         return None
     cls, message = chain[-1]
