@@ -114,3 +114,14 @@ def test_services_check_logs_in_and_says_what_to_run(tmp_path: Path) -> None:
         con.close()
         with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as pg:
             pg.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def test_causes_of_chains_read_off_the_jvm() -> None:
+    from lineagelab.spark_local.causes import describe
+
+    udf = [("org.apache.spark.SparkException", "Job aborted due to stage failure: ..."),
+           ("org.apache.spark.api.python.PythonException",
+            "Traceback (most recent call last):\n  File \"job.py\", line 3, in f\n"
+            "ZeroDivisionError: division by zero\n")]
+    assert describe(udf) == "ZeroDivisionError: division by zero"
+    assert describe([]) is None

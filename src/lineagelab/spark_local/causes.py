@@ -43,7 +43,9 @@ def throwable_chain(throwable: Any) -> list[tuple[str, str]]:
 
 
 def _clean(message: str) -> str:
-    line = message.strip().splitlines()[0].strip() if message.strip() else ""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    # a Python worker's failure (a UDF) carries its traceback: the exception is its last line
+    line = (lines[-1] if lines[0].startswith("Traceback") else lines[0]) if lines else ""
     for pattern in _NOISE:
         line = pattern.sub("", line)
     return line
