@@ -79,7 +79,7 @@ def test_replay_dry_run_maps_with_the_env_profile(tmp_path: Path, events: list[d
         return proc.stdout
 
     cli("ingest", "events.ndjson")
-    lines = [json.loads(x) for x in cli("replay", "--dry-run").splitlines()]
+    lines = [json.loads(x) for x in cli("replay", "--dry-run", "--format", "json").splitlines()]
     assert lines
     assert not any("127.0.0.1" in json.dumps(x["event"]) for x in lines)
     ids = {i for x in lines for i in x["source_identifiers"]["inputs"]}

@@ -268,3 +268,18 @@ def test_spark_write_copied_by_redshift_stitches(tmp_path: Path, pg_database: st
     up = json.loads(_cli(tmp_path, "lineage", f"{RS}/dev.public.ot", "--upstream", "--format", "json").stdout)
     keys = {n["key"] for n in up["nodes"]}
     assert {"s3://stitch/out", "s3://stitch/in/attendance.csv"} <= keys
+
+
+def test_redshift_column_attributes_parse_and_run(tmp_path: Path, pg_database: str) -> None:
+    """DISTKEY, SORTKEY, ENCODE, IDENTITY(seed, step) and DEFAULT on columns: run on PostgreSQL and in `sql lineage`."""
+    sql = ("CREATE TABLE customers (id BIGINT IDENTITY(1,1), customer_id INT DISTKEY, region VARCHAR(16) SORTKEY "
+           "ENCODE lzo, amount DECIMAL(10,2) ENCODE az64 DEFAULT 0 NOT NULL) DISTSTYLE KEY;\n"
+           "INSERT INTO customers (customer_id, region) VALUES (7, 'eu');\n"
+           "CREATE TABLE totals AS SELECT customer_id, sum(amount) AS total FROM customers GROUP BY customer_id;")
+    report = run_script(sql, Target(database="dev", pg_database=pg_database, lake=tmp_path))
+    assert report.errors == [] and report.executed == 3
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{pg_database}") as con:
+        assert con.execute("SELECT id, customer_id, region, amount FROM customers").fetchall() == [(1, 7, "eu", 0)]
+    (tmp_path / "ddl.sql").write_text(sql)
+    statements = json.loads(_cli(tmp_path, "sql", "lineage", "ddl.sql", "--format", "json").stdout)
+    assert [s["error"] for s in statements] == [None, None, None]

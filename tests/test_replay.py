@@ -91,7 +91,7 @@ def test_mapping_rewrites_local_identities(tmp_path: Path, server: Server, event
         '[aws]\naccount = "123456789012"\nregion = "us-west-2"\n'
         '[[map.namespace]]\nlocal = "mysql://127.0.0.1:3306"\n'
         'aws = "mysql://lineage-rds.c1a2b3c4d5e6.us-west-2.rds.amazonaws.com:3306"\n')
-    dry = cli(tmp_path, "replay", "--dry-run", "--map", "map.toml")
+    dry = cli(tmp_path, "replay", "--dry-run", "--map", "map.toml", "--format", "json")
     lines = [json.loads(x) for x in dry.stdout.splitlines()]
     ids = {i for x in lines for i in x["source_identifiers"]["inputs"]}
     assert "mysql://lineage-rds.c1a2b3c4d5e6.us-west-2.rds.amazonaws.com:3306/employeedb.employee" in ids
@@ -103,7 +103,7 @@ def test_mapping_rewrites_local_identities(tmp_path: Path, server: Server, event
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.get_lineage_node(domainIdentifier=DOMAIN, identifier="mysql://127.0.0.1:3306/employeedb.employee")
     (tmp_path / "map.toml").rename(tmp_path / "lineagelab.toml")  # the project profile is read by default
-    lines = [json.loads(x) for x in cli(tmp_path, "replay", "--dry-run").stdout.splitlines()]
+    lines = [json.loads(x) for x in cli(tmp_path, "replay", "--dry-run", "--format", "json").stdout.splitlines()]
     assert not any("127.0.0.1" in json.dumps(x["event"]) for x in lines)
     bad = cli(tmp_path, "replay", "--dry-run", "--map", "nope.toml", check=False)
     assert bad.returncode == 2 and "cannot read mapping profile nope.toml" in bad.stderr
@@ -247,3 +247,19 @@ def test_an_answer_lost_leaves_the_event_in_flight_until_resumed(tmp_path: Path,
     else:
         stats = json.loads(urllib.request.urlopen(f"{server.url}/api/v1/stats").read())
         assert stats["events"] == 3  # our collector deduplicates by content
+
+
+def test_dry_run_is_a_table_by_default(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    docs = [e for e in events if e["job"]["name"].startswith("spark_lineage")]
+    local_store(tmp_path, docs)
+    table = cli(tmp_path, "replay", "--dry-run").stdout
+    header = next(line for line in table.splitlines() if "source identifiers" in line)
+    assert [w in header for w in ("event", "job", "outputs", "size")] == [True] * 4
+    assert "spark_lineage" in table and "employeedb.employee" in table and " B " in table
+    assert '"eventType"' not in table  # no bodies
+    runs = [e for e in docs if e.get("eventType")]
+    assert len(table) < sum(len(json.dumps(e)) for e in runs)
+    lines = [json.loads(x) for x in cli(tmp_path, "replay", "--dry-run", "--format", "json").stdout.splitlines()]
+    assert len(lines) == len(runs) and all("event" in x for x in lines)
+    bad = cli(tmp_path, "replay", "--dry-run", "--format", "yaml", check=False)
+    assert bad.returncode == 2 and "--format 'yaml' is not table or json" in bad.stderr

@@ -40,7 +40,7 @@ def stats(server: Server) -> dict[str, Any]:
 
 def test_replay_to_glue_twice(tmp_path: Path, server: Server, events: list[dict[str, Any]]) -> None:
     local_store(tmp_path, [*events, DATASET_EVENT])
-    dry = cli(tmp_path, "replay", "--service", "glue", "--dry-run")
+    dry = cli(tmp_path, "replay", "--service", "glue", "--dry-run", "--format", "json")
     assert len(dry.stdout.splitlines()) == 23 and "RunEvents and DatasetEvents would be sent" in dry.stderr
     first = cli(tmp_path, "replay", "--service", "glue", "--endpoint-url", server.url)
     assert "23 events selected (22 RunEvents, 1 DatasetEvents), 23 sent, 0 already sent, 0 failed" in first.stdout

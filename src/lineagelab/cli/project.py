@@ -29,6 +29,7 @@ def init(
     parse(tomllib.loads(text), path)  # validates account and region before anything is written
     path.write_text(text)
     out.print(f"wrote {path}: account {account}, region {region}, domain {domain}")
+    out.print("next: `lineagelab services seed` (the seed's data and logins), then `lineagelab services check`")
 
 
 def services_check(

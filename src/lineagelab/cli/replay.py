@@ -35,6 +35,8 @@ def replay(
     run: Annotated[str | None, typer.Option(help="Only this run id.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be sent, and check it; send nothing.")]
     = False,
+    fmt: Annotated[str, typer.Option("--format", help="With --dry-run: table (one row per event) or json (each "
+                                                      "event as it would be sent, one JSON line).")] = "table",
     wait_processed: Annotated[float, typer.Option(help="Poll processing status for up to this many seconds.")] = 0.0,
 ) -> None:
     """Send stored events in eventTime order with a ledger in the store (and, to DataZone, deterministic
@@ -54,8 +56,10 @@ def replay(
     chosen = rp.SERVICES.get(service)
     if chosen is None:
         raise UserError(f"--service {service!r} is not one of {', '.join(rp.SERVICES)}")
+    if fmt not in ("table", "json"):
+        raise UserError(f"--format {fmt!r} is not table or json")
     if dry_run:
-        _dry_run(mapping, filters, chosen)
+        _dry_run(mapping, filters, chosen, fmt)
         return
     if service == "glue" and (domain is not None or to is not None):
         raise UserError("--service glue takes no --domain and no --to: give --endpoint-url or --region")
@@ -103,9 +107,16 @@ def replay(
         raise typer.Exit(1)
 
 
-def _dry_run(mapping: Mapping_, filters: dict[str, Any], service: rp.Service) -> None:
-    """Each event as it would be sent, one JSON line, with its token and what preparing it found."""
+def _dry_run(mapping: Mapping_, filters: dict[str, Any], service: rp.Service, fmt: str) -> None:
+    """Each event as it would be sent: a table row (event, job, outputs, source identifiers, size), or one JSON
+    line with its token, what preparing it found and the body."""
+    from rich.table import Table
+
     from lineagelab.aws_targets import replay as rp
+
+    table = Table(title=f"dry run: what {service.name} would receive", title_justify="left")
+    for name in ("event", "job", "outputs", "source identifiers", "size"):
+        table.add_column(name, justify="right" if name == "size" else "left", overflow="fold")
 
     counts = {"run": 0, "other": 0, "problems": 0, "trimmed": 0}
     with open_store(read_only=True) as store:
@@ -117,16 +128,35 @@ def _dry_run(mapping: Mapping_, filters: dict[str, Any], service: rp.Service) ->
             p = rp.prepare(event_id, raw, mapping, service)
             counts["problems"] += bool(p.problem)
             counts["trimmed"] += bool(p.dropped)
-            info = {"event_id": event_id, "client_token": p.token, "bytes": len(p.body),
-                    "dropped_facets": p.dropped, "problem": p.problem,
-                    "source_identifiers": rp.source_identifiers(p.doc), "event": p.doc}
-            out.print(json.dumps(info), soft_wrap=True)
+            ids = rp.source_identifiers(p.doc)
+            if fmt == "json":
+                info = {"event_id": event_id, "client_token": p.token, "bytes": len(p.body),
+                        "dropped_facets": p.dropped, "problem": p.problem, "source_identifiers": ids, "event": p.doc}
+                out.print(json.dumps(info), soft_wrap=True)
+                continue
+            table.add_row(*_dry_run_row(event_id, p.doc, ids, len(p.body), p.problem, p.dropped))
+    if fmt == "table":
+        out.print(table)
     what = "RunEvents" if service.kinds == ("RunEvent",) else " and ".join(f"{k}s" for k in service.kinds)
     err.print(f"dry run: {counts['run']} {what} would be sent ({counts['problems']} with problems, "
               f"{counts['trimmed']} trimmed to fit {service.limit:,} {service.unit}); {counts['other']} other events "
               "skipped")
     if counts["problems"]:
         raise typer.Exit(1)
+
+
+def _dry_run_row(event_id: str, doc: dict[str, Any], ids: dict[str, list[str]], size: int, problem: str | None,
+                 dropped: list[str]) -> tuple[str, ...]:
+    job = doc.get("job") or {}
+    outputs = [f"{d.get('namespace', '')}/{d.get('name', '')}" for d in doc.get("outputs") or []]
+    if isinstance(doc.get("dataset"), dict):
+        outputs = [f"{doc['dataset'].get('namespace', '')}/{doc['dataset'].get('name', '')}"]
+    # the datasets' identifiers: the job's and run's repeat the job column
+    notes = ([f"problem: {problem}"] if problem else []) + ([f"trimmed: {', '.join(dropped)}"] if dropped else [])
+    datasets = [i for side in ("dataset", "inputs", "outputs") for i in ids.get(side, [])]
+    job_name = f"{job.get('namespace', '')}.{job.get('name', '')}" if job else ""
+    return (f"{doc.get('eventType', 'DatasetEvent')} {event_id}", job_name, "\n".join(outputs), "\n".join(datasets),
+            "\n".join([f"{size:,} B", *notes]))
 
 
 def status() -> None:

@@ -48,7 +48,7 @@ def run_job(script_path: Path, *, app_name: str, service: str, argv: Sequence[st
     if result.error is not None:
         if settings.debug:
             raise result.error
-        err.print(f"error: the script failed: {runner.format_error(result.error, job.script.path)}")
+        err.print(f"error: the script failed: {runner.format_error(result.error, job.script.path, result.error_line)}")
         raise typer.Exit(1)
 
 

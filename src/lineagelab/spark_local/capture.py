@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from lineagelab.events import naming
 from lineagelab.events.sinks import Sink
-from lineagelab.spark_local import datasets
+from lineagelab.spark_local import causes, datasets
 from lineagelab.spark_local.plan import PlanLineage, Tx, add_optimized_filters, analyze, has_join, tree
 from lineagelab.spark_local.run_events import CaptureConfig, DatasetRef, EventBuilder, Write, scrub
 
@@ -431,7 +431,7 @@ class _Listener:
 
     def onFailure(self, func: str, qe: Any, exception: Any) -> None:
         try:
-            message = str(exception.getMessage() or exception.toString())
+            message = causes.describe(causes.throwable_chain(exception)) or str(exception.toString())
         except Exception:
             message = "the action failed"
         for c in list(self.captures):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lineagelab.profile import Connection, Profile
-from lineagelab.spark_local import glue_connections, redirect, session
+from lineagelab.spark_local import causes, glue_connections, redirect, session
 from lineagelab.spark_local.capture import SparkCapture
 
 SHIM = Path(__file__).parent / "shim"
@@ -29,6 +29,7 @@ SHIM = Path(__file__).parent / "shim"
 class RunResult:
     events: list[dict[str, Any]] = field(default_factory=list)
     error: BaseException | None = None
+    error_line: str = ""  # the error's cause in one line, read while the JVM still answers
     notes: list[str] = field(default_factory=list)
     writes: int = 0
     seconds: float = 0.0
@@ -73,6 +74,11 @@ def read_script(path: Path, account: str) -> Script:
         code = "\n".join(code_lines)
         if code.strip():
             out.cells.append(code)
+    for cell in out.cells:  # a syntax error is reported before Spark starts, and no run is recorded
+        try:
+            compile(cell, str(path), "exec")
+        except SyntaxError as exc:
+            raise ValueError(f"{path}:{exc.lineno}: SyntaxError: {exc.msg}") from None
     return out
 
 
@@ -136,8 +142,9 @@ def run(
         result.error = exc
     finally:
         sys.argv = old_argv
+        result.error_line = _one_line(result.error)
         if cap is not None:
-            cap.close(error=_one_line(result.error) if result.error else None)
+            cap.close(error=result.error_line or None)
             result.writes = cap.writes
             result.capture_errors = cap.errors
             cap.detach()
@@ -155,15 +162,19 @@ def run(
 
 
 def _one_line(exc: BaseException | None) -> str:
+    """A Java-backed error names its innermost cause; a Python one its type and first line."""
     if exc is None:
         return ""
+    if (java := causes.cause(exc)) is not None:
+        return java
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
-def format_error(exc: BaseException, script: Path | None = None) -> str:
-    """The user's error in one line, with the line of their script it came from."""
+def format_error(exc: BaseException, script: Path | None = None, line: str = "") -> str:
+    """The user's error in one line (``line``: its cause as the run read it), with the line of their script it
+    came from."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if script is not None and f.filename == str(script)]
     where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return _one_line(exc) + where
+    return (line or _one_line(exc)) + where

@@ -1,6 +1,7 @@
 """The local services that stand in for RDS MySQL and Redshift: are they there, and the seed's data in them.
 
-``check`` answers per configured endpoint (a TCP connect, then a login where the profile has credentials for it);
+``check`` answers per configured endpoint (a TCP connect, the engine's protocol, then a login: the Glue
+connection's user on MySQL, the Redshift user on PostgreSQL) and names what to run next;
 ``seed`` creates what the seed's scenarios read: MySQL ``employeedb.employee`` with its rows and a login for the
 Glue connection, and a PostgreSQL role for the Redshift JDBC user.
 """
@@ -28,6 +29,11 @@ class Status:
     message: str
 
 
+SEED_HINT = "run `lineagelab services seed`"
+# The Redshift admin user the seed creates on PostgreSQL; the Redshift scripts log in as it.
+PG_USER = "awsuser"
+
+
 def _answers(hostport: str, timeout: float = 2.0) -> str | None:
     host, port = hostport.rsplit(":", 1)
     try:
@@ -37,7 +43,19 @@ def _answers(hostport: str, timeout: float = 2.0) -> str | None:
         return exc.strerror or str(exc)
 
 
+def _speaks_mysql(hostport: str, timeout: float = 1.5) -> bool:
+    """MySQL/MariaDB greet first (protocol version 10 after the 4-byte packet header); PostgreSQL waits."""
+    host, port = hostport.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            greeting = sock.recv(5)
+    except OSError:
+        return False
+    return len(greeting) == 5 and greeting[4] == 10
+
+
 def check(profile: Profile) -> list[Status]:
+    """Per endpoint: does it answer, in its engine's protocol, and can the profile's users log in."""
     out: list[Status] = []
     for e in profile.endpoints:
         problem = _answers(e.local)
@@ -46,17 +64,20 @@ def check(profile: Profile) -> list[Status]:
             out.append(Status(e, False, f"{e.aws} -> {e.local}: no {what} answers ({problem}); start it, e.g. "
                                         "`docker compose -f docker/compose.yaml up -d`"))
             continue
-        login = _login(profile, e)
-        out.append(Status(e, login is None, f"{e.aws} -> {e.local}: {what} answers"
+        login = _mysql_login(profile, e) if e.engine == "mysql" else _postgres_login(e)
+        answers = "a service answers" if login and login.startswith("not as") else f"{what} answers"
+        out.append(Status(e, login is None, f"{e.aws} -> {e.local}: {answers}"
                           + ("" if login is None else f", but {login}")))
     return out
 
 
-def _login(profile: Profile, e: Endpoint) -> str | None:
+def _mysql_login(profile: Profile, e: Endpoint) -> str | None:
     """Try the first Glue connection that points at ``e`` (None: fine, or nothing to try)."""
+    if not _speaks_mysql(e.local):
+        return "not as MySQL/MariaDB (is it PostgreSQL?): fix `local` or `engine` of this endpoint"
     for c in profile.connections.values():
         _scheme, host, port, db = jdbc_parts(c.url)
-        if profile.endpoint(host, port or 3306) != e or e.engine != "mysql":
+        if profile.endpoint(host, port or 3306) != e:
             continue
         import pymysql
 
@@ -65,7 +86,26 @@ def _login(profile: Profile, e: Endpoint) -> str | None:
             pymysql.connect(host=host_l, port=int(port_l), user=c.user or "", password=c.password or "",
                             database=e.databases.get(db, db) or None, connect_timeout=3).close()
         except pymysql.MySQLError as exc:
-            return f"connection {c.name!r} cannot log in: {exc.args[-1] if exc.args else exc}"
+            return f"connection {c.name!r} cannot log in: {exc.args[-1] if exc.args else exc}; {SEED_HINT}"
+    return None
+
+
+def _postgres_login(e: Endpoint) -> str | None:
+    """Log in as the Redshift user to each database the endpoint maps to (a TCP connect alone would accept a
+    MariaDB port)."""
+    import psycopg
+
+    host, port = e.local.rsplit(":", 1)
+    for db in sorted(set(e.databases.values())) or ["postgres"]:
+        try:
+            psycopg.connect(host=host, port=int(port), user=PG_USER, dbname=db, connect_timeout=3,
+                            sslmode="disable").close()
+        except psycopg.OperationalError as exc:
+            text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            text = text.split("FATAL:", 1)[-1].strip()
+            if "does not exist" in text or "password authentication failed" in text:
+                return f"{PG_USER} cannot log in to {db}: {text}; {SEED_HINT}"
+            return f"not as PostgreSQL (is it MySQL/MariaDB? {text}): fix `local` or `engine` of this endpoint"
     return None
 
 

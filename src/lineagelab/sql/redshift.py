@@ -31,6 +31,7 @@ from sqlglot import exp
 from lineagelab import profile
 from lineagelab.events import build, naming
 from lineagelab.sql.lineage import Statement, analyze
+from lineagelab.sql.redshift_columns import is_key_attribute
 
 DATA_KINDS = {"COPY", "CTAS", "CREATE_VIEW", "INSERT", "SELECT_INTO", "UNLOAD", "MERGE", "UPDATE", "DELETE",
               "ALTER_APPEND", "ALTER_RENAME"}
@@ -92,7 +93,7 @@ def to_postgres(expression: exp.Expr) -> str:
     for prop in list(e.find_all(*_DROP_PROPS)):
         prop.pop()
     for constraint in list(e.find_all(exp.ColumnConstraint)):
-        if isinstance(constraint.args.get("kind"), exp.EncodeColumnConstraint):
+        if isinstance(constraint.args.get("kind"), exp.EncodeColumnConstraint) or is_key_attribute(constraint):
             constraint.pop()
     for enc in list(e.find_all(exp.EncodeColumnConstraint)):
         enc.pop()

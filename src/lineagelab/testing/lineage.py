@@ -50,12 +50,14 @@ class WriteLineage:
         return dict(self._columns)
 
     def column(self, name: str) -> set[Edge]:
+        __tracebackhide__ = True  # a failed assertion shows the user's test, not this helper
         if name not in self._columns:
             raise AssertionError(f"no column lineage for output column {name!r}; columns: {sorted(self._columns)}")
         return self._columns[name]
 
     def sources(self, name: str) -> set[str]:
         """``dataset::field`` of every DIRECT source of an output column."""
+        __tracebackhide__ = True  # a failed assertion shows the user's test, not this helper
         return {f"{e.source}::{e.field}" for e in self.column(name) if e.type == "DIRECT"}
 
     def _match(self, text: str, edges: Iterable[Edge]) -> list[Edge]:
@@ -64,6 +66,7 @@ class WriteLineage:
 
     def assert_column(self, name: str, source: str, subtype: str | None = None, type: str = "DIRECT") -> None:
         """``assert_column("total", "orders.csv::amount", "AGGREGATION")``: that edge is there."""
+        __tracebackhide__ = True  # a failed assertion shows the user's test, not this helper
         edges = self._match(source, self.column(name))
         hits = [e for e in edges if e.type == type and (subtype is None or e.subtype == subtype)]
         if not hits:
@@ -73,6 +76,7 @@ class WriteLineage:
 
     def assert_dependency(self, source: str, subtype: str) -> None:
         """A dataset-wide INDIRECT dependency (JOIN, FILTER, GROUP_BY, SORT, WINDOW)."""
+        __tracebackhide__ = True  # a failed assertion shows the user's test, not this helper
         hits = [e for e in self._match(source, self.dataset_dependencies) if e.subtype == subtype]
         if not hits:
             have = ", ".join(sorted(str(e) for e in self.dataset_dependencies)) or "nothing"

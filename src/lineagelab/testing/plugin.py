@@ -53,6 +53,7 @@ class LineageRecorder:
         return writes(self.events)
 
     def last(self) -> WriteLineage:
+        __tracebackhide__ = True  # "no write was captured" points at the user's test
         found = self.writes()
         if not found:
             raise AssertionError("no write was captured (lineage is only emitted for actions that write)")
