@@ -269,6 +269,8 @@ def test_cli_glue_run_job_stores_events_and_services_check(lineagelab_profile: A
     assert checked.stdout.count("ok ") == 3, checked.stdout
     done = cli("glue", "run-job", str(SEED / "lineageglue.py"), "--job-name", "lineageglue")
     assert "1 write(s) captured, 4 events -> store" in done.stdout
+    write = next(line for line in done.stdout.splitlines() if line.startswith("  write 1: "))
+    assert "mysql://" in write and "/employeedb.employee" in write and "-> s3://" in write and "(COMPLETE)" in write
     lin = cli("lineage", "attendance_with_emp1::Salary", "--upstream", "--format", "json")
     assert "employeedb.employee" in lin.stdout and '"Salary"' in lin.stdout
     exported = cli("export", "events", "-").stdout

@@ -45,6 +45,8 @@ def run_job(script_path: Path, *, app_name: str, service: str, argv: Sequence[st
         err.print(f"[red]rejected[/red] {escape(str(rej))}", markup=True, highlight=False)
     out.print(f"{script_path.name}: {result.writes} write(s) captured, {len(result.events)} events -> "
               f"{delivered.where} ({result.seconds:.1f} s)")
+    for line in _writes(result.events):
+        out.print(line)
     if result.error is not None:
         if settings.debug:
             raise result.error
@@ -57,3 +59,13 @@ def _store(events: list[dict[str, Any]], source: str) -> Delivered:
 
     stored = store_events(events, source)
     return Delivered(stored.where, stored.report.rejected)
+
+
+def _writes(events: list[dict[str, Any]]) -> list[str]:
+    """What each write read and wrote, from its run's last event (COMPLETE or FAIL), one line a write."""
+    def names(datasets: Any) -> str:
+        return ", ".join(f"{d.get('namespace')}/{d.get('name')}" for d in datasets or ()) or "(nothing)"
+
+    ends = [e for e in events if e.get("outputs") and e.get("eventType") in ("COMPLETE", "FAIL")]
+    return [f"  write {n}: {names(e.get('inputs'))} -> {names(e.get('outputs'))} ({e.get('eventType')})"
+            for n, e in enumerate(ends, start=1)]
