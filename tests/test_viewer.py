@@ -521,3 +521,57 @@ def test_first_view_opens_on_the_chosen_node(browser: Any, seed_export: Path) ->
     assert g["small"] == [] and g["overlaps"] == [] and g["overflow"] == []
     assert p.errors == []
     page.close()
+
+
+# Every column edge as drawn (endpoints and bends) against every box that is not one of its ends.
+CROSSINGS = """() => {
+    const cy = window.lineagelab.cy();
+    const boxes = cy.nodes().filter(n => n.visible()).map(n => ({ id: n.id(), label: n.data('label'),
+        b: n.boundingBox({ includeLabels: false, includeOverlays: false }) }));
+    const hits = (p, q, b) => {  // segment p-q against box b shrunk by 1 px (Liang-Barsky)
+        const [x1, y1, x2, y2] = [b.x1 + 1, b.y1 + 1, b.x2 - 1, b.y2 - 1];
+        let [t0, t1] = [0, 1];
+        const dx = q.x - p.x, dy = q.y - p.y;
+        for (const [pp, qq] of [[-dx, p.x - x1], [dx, x2 - p.x], [-dy, p.y - y1], [dy, y2 - p.y]]) {
+            if (pp === 0) { if (qq < 0) return false; continue; }
+            const r = qq / pp;
+            if (pp < 0) t0 = Math.max(t0, r); else t1 = Math.min(t1, r);
+            if (t0 > t1) return false;
+        }
+        return true;
+    };
+    const crossings = [];
+    const edges = cy.edges('.coledge');
+    edges.forEach(e => {
+        const pts = [e.sourceEndpoint(), ...(e.segmentPoints() || []), e.targetEndpoint()];
+        const ends = new Set([e.source().id(), e.target().id(), e.source().parent().id(), e.target().parent().id()]);
+        for (const box of boxes) {
+            if (ends.has(box.id)) continue;
+            for (let i = 0; i + 1 < pts.length; i++) {
+                if (hits(pts[i], pts[i + 1], box.b)) { crossings.push([e.id(), box.label]); break; }
+            }
+        }
+    });
+    return { edges: edges.length, routed: edges.filter(e => e.hasClass('routed')).length, crossings };
+}"""
+
+
+def test_column_edges_run_between_rows_around_other_boxes(browser: Any, seed_export: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    p = Page(page, "columns")
+    p.open(seed_export.as_uri())
+    before = p.renders
+    page.click("#expand-all")
+    p.wait_render(before + 1)
+    # every dataset card lists its columns
+    cards = page.evaluate("window.lineagelab.cy().nodes('.dataset').map(n => [n.data('label'), n.children().length])")
+    assert cards and all(n > 0 for _, n in cards), cards
+    g = page.evaluate(CROSSINGS)
+    page.evaluate("() => { window.lineagelab.cy().fit(undefined, 20); }")
+    p.shot("all-columns")
+    assert g["edges"] > 0 and g["routed"] == g["edges"]
+    assert g["crossings"] == []
+    geo = page.evaluate(GEOMETRY)
+    assert geo["overlaps"] == []
+    assert p.errors == []
+    page.close()

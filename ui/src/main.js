@@ -6,6 +6,7 @@ import elk from 'cytoscape-elk';
 import svg from 'cytoscape-svg';
 import { ICONS } from './icons.js';
 import { layered } from './layered.js';
+import { CARD, portLayout, sizeCards } from './ports.js';
 import './style.css';
 import {
   columnPath, defaultFocus, diffStates, fullName, label, neighbourhood, selectRuns, service, serviceIcon, stateOf,
@@ -34,6 +35,7 @@ const ui = {
 };
 let cy = null;
 let state = null;
+let renders = 0;
 
 // -- tiny DOM helpers: text only ---------------------------------------------------------------------------------
 function h(tag, attrs = {}, ...children) {
@@ -252,6 +254,7 @@ function sizeNodes(els) {
     e.data.w = Math.ceil(Math.max(e.data.kind === 'more' ? 70 : 120, wide + 20 + icon));
     e.data.h = Math.max(e.data.kind === 'more' ? 28 : 40, lines.length * 15 + 14);
   }
+  sizeCards(els, (text) => measureCtx.measureText(text).width);
 }
 
 function diffOverlay(a, b) {
@@ -283,6 +286,8 @@ const STYLE = [
     'background-clip': 'none', 'background-image-containment': 'over', 'text-margin-x': ICON_SPACE / 2 } })),
   { selector: 'node.app', style: { shape: 'round-rectangle', 'background-color': '#fffaf0', 'border-style': 'dashed',
     'border-color': '#c99a2e', 'font-weight': 'bold', color: '#7a5a12' } },
+  { selector: 'node.dataset:parent', style: { padding: CARD.pad, 'background-image': 'none', 'text-margin-x': 0,
+    'font-weight': 'bold' } },
   { selector: 'node.dataset', style: { shape: 'round-rectangle' } },
   { selector: 'node.job', style: { shape: 'cut-rectangle', 'background-color': '#fff4dc', 'border-color': '#c99a2e' } },
   { selector: 'node.s3', style: { 'background-color': '#e4f4e4', 'border-color': '#4c9a4c' } },
@@ -293,8 +298,9 @@ const STYLE = [
   { selector: 'node.job.state-running, node.job.state-start', style: { 'border-style': 'dashed' } },
   { selector: ':parent', style: { 'text-valign': 'top', 'text-halign': 'center', 'padding': 8,
     'background-opacity': 0.55 } },
-  { selector: 'node.column', style: { shape: 'rectangle', width: 150, height: 22, 'font-size': FONT,
+  { selector: 'node.column', style: { shape: 'rectangle', width: 150, height: CARD.row - 3, 'font-size': FONT,
     'background-color': '#ffffff', 'border-color': '#9aa7b8' } },
+  { selector: 'node.column[w]', style: { width: 'data(w)', 'text-halign': 'center' } },
   { selector: 'node.more', style: { shape: 'round-rectangle', 'background-color': '#f2f2f2',
     'border-style': 'dashed' } },
   { selector: 'node.focus', style: { 'border-width': 4, 'border-color': '#1b63d1' } },
@@ -305,8 +311,10 @@ const STYLE = [
   { selector: 'node.large', style: { shape: 'rectangle', 'border-width': 0, 'background-image': 'none',
     'text-margin-x': 0 } },
   { selector: 'edge.coledge', style: { width: 1.2, 'line-color': '#5aa0d8', 'target-arrow-color': '#5aa0d8',
-    label: 'data(label)', 'font-size': 10, 'text-rotation': 'autorotate', 'text-background-color': '#fff',
-    'text-background-opacity': 0.8, 'text-background-padding': 1 } },
+    'font-size': FONT, 'text-rotation': 'none', 'text-background-color': '#fff',
+    'text-background-opacity': 0.9, 'text-background-padding': 2 } },
+  // a transformation's name only on the traced path: on every column edge they overlap
+  { selector: 'edge.coledge.hl', style: { label: 'data(label)' } },
   { selector: 'edge.coledge.indirect', style: { 'line-style': 'dashed', 'line-color': '#b58ad6',
     'target-arrow-color': '#b58ad6' } },
   { selector: '.added', style: { 'border-color': '#1a9e3a', 'line-color': '#1a9e3a', 'target-arrow-color': '#1a9e3a',
@@ -418,6 +426,9 @@ function render() {
   };
   if (large) {
     finish();
+  } else if (els.some((e) => e.data.kind === 'column')) {
+    const gen = ++renders; // a newer render may start while ELK works: only the latest finishes
+    portLayout(cy).then(() => gen === renders && finish(), (err) => { $('#status').textContent = `layout failed: ${err.message}`; });
   } else {
     const layout = cy.layout(layoutOptions(els.length));
     layout.one('layoutstop', finish);
@@ -452,11 +463,8 @@ function readableView(focusId) {
   const nb = around.boundingBox();
   const z = Math.min((cy.width() - 2 * pad) / Math.max(1, nb.w), (cy.height() - 2 * pad) / Math.max(1, nb.h));
   cy.zoom(Math.max(MIN_ZOOM_READABLE, Math.min(z, MAX_ZOOM_FIRST)));
-  cy.center(around);
-  // a neighbourhood wider than the screen: its middle, unless that leaves the focus itself out of sight
-  const p = f.renderedPosition();
-  const [fw, fh] = [f.renderedOuterWidth() / 2, f.renderedOuterHeight() / 2];
-  if (p.x - fw < 0 || p.y - fh < 0 || p.x + fw > cy.width() || p.y + fh > cy.height()) cy.center(f);
+  // a neighbourhood wider than the screen: the focus in the middle, its nearest neighbours either side
+  cy.center(z >= MIN_ZOOM_READABLE ? around : f);
 }
 
 const LABEL_ZOOM = 0.45; // below this zoom a 11 px label is under 5 px: not drawn in large graphs
