@@ -456,10 +456,14 @@ GEOMETRY = """() => {
         return l.x1 < b.x1 - 0.5 || l.x2 > b.x2 + 0.5 || l.y1 < b.y1 - 0.5 || l.y2 > b.y2 + 0.5;
     }).map(n => n.data('label'));
     const ext = cy.extent();
-    const inView = n => { const p = n.position(); return p.x > ext.x1 && p.x < ext.x2 && p.y > ext.y1 && p.y < ext.y2; };
+    const inView = n => {
+        const p = n.position();
+        return p.x > ext.x1 && p.x < ext.x2 && p.y > ext.y1 && p.y < ext.y2;
+    };
     return { zoom: z, small, overlaps, overflow,
         inView: cy.nodes().filter(n => !n.isParent() && inView(n)).map(n => n.id()),
-        iconless: cy.nodes('.dataset, .job').filter(n => !n.classes().some(c => c.startsWith('icon-'))).map(n => n.id()),
+        iconless: cy.nodes('.dataset, .job').filter(n => !n.classes().some(c => c.startsWith('icon-')))
+            .map(n => n.id()),
         groups: cy.nodes('.app').map(n => [n.data('label'), n.children().map(c => c.data('label'))]),
         jobs: cy.nodes('.job').length, nodes: cy.nodes().length };
 }"""
