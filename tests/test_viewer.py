@@ -115,7 +115,11 @@ class Page:
 
     def click_node(self, node_id: str, double: bool = False) -> None:
         box = self.page.locator("#cy").bounding_box()
-        pos = self.page.evaluate("id => window.lineagelab.cy().getElementById(id).renderedPosition()", node_id)
+        # the first view shows a readable part of the graph: a node outside it is panned to first, as a user would
+        pos = self.page.evaluate("""id => { const cy = window.lineagelab.cy(); const n = cy.getElementById(id);
+            const p = n.renderedPosition();
+            if (p.x < 20 || p.y < 20 || p.x > cy.width() - 20 || p.y > cy.height() - 20) cy.center(n);
+            return n.renderedPosition(); }""", node_id)
         x, y = box["x"] + pos["x"], box["y"] + pos["y"]
         if double:
             self.page.mouse.dblclick(x, y)
@@ -424,4 +428,154 @@ def test_a_large_store_is_served_in_parts(browser: Any, tmp_path: Path) -> None:
     page.locator("#search-results li", has_text=f"{focus['ns']}/{focus['name']}").first.wait_for()
     assert all(u.startswith("file:") for u in p.requests)
     assert p.dialogs == [] and p.errors == []
+    page.close()
+
+
+# The first view's geometry, from what Cytoscape drew: label sizes on screen, node boxes and their labels.
+GEOMETRY = """() => {
+    const cy = window.lineagelab.cy();
+    const z = cy.zoom();
+    const shown = cy.nodes().filter(n => n.visible() && n.data('label'));
+    const small = shown.map(n => [n.data('label'), parseFloat(n.style('font-size')) * z]).filter(([, px]) => px < 12);
+    const body = n => n.boundingBox({ includeLabels: false, includeOverlays: false });
+    const withLabel = n => n.boundingBox({ includeLabels: true, includeOverlays: false });
+    const nodes = cy.nodes().filter(n => n.visible());
+    const boxes = nodes.map(n => ({ id: n.id(), label: n.data('label'), b: withLabel(n),
+        family: new Set([n.id(), ...n.ancestors().map(a => a.id())]) }));
+    const overlaps = [];
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+        const [p, q] = [boxes[i], boxes[j]];
+        if (p.family.has(q.id) || q.family.has(p.id)) continue;  // a group holds its jobs
+        const ix = Math.min(p.b.x2, q.b.x2) - Math.max(p.b.x1, q.b.x1);
+        const iy = Math.min(p.b.y2, q.b.y2) - Math.max(p.b.y1, q.b.y1);
+        if (ix > 0.5 && iy > 0.5) overlaps.push([p.label, q.label]);
+    }
+    const overflow = cy.nodes().filter(n => !n.isParent() && n.data('label')).filter(n => {
+        const b = body(n);
+        const l = n.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true });
+        return l.x1 < b.x1 - 0.5 || l.x2 > b.x2 + 0.5 || l.y1 < b.y1 - 0.5 || l.y2 > b.y2 + 0.5;
+    }).map(n => n.data('label'));
+    const ext = cy.extent();
+    const inView = n => {
+        const p = n.position();
+        return p.x > ext.x1 && p.x < ext.x2 && p.y > ext.y1 && p.y < ext.y2;
+    };
+    return { zoom: z, small, overlaps, overflow,
+        inView: cy.nodes().filter(n => !n.isParent() && inView(n)).map(n => n.id()),
+        iconless: cy.nodes('.dataset, .job').filter(n => !n.classes().some(c => c.startsWith('icon-')))
+            .map(n => n.id()),
+        groups: cy.nodes('.app').map(n => [n.data('label'), n.children().map(c => c.data('label'))]),
+        jobs: cy.nodes('.job').length, nodes: cy.nodes().length };
+}"""
+
+
+@pytest.fixture(scope="module")
+def seed_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed samples (Glue, EMR, notebook, Redshift, RDS) exported as the offline viewer."""
+    from lineagelab.simulator.seed_samples import sample_events
+
+    root = tmp_path_factory.mktemp("seed")
+    with Store.open(root / "lineage.duckdb") as s:
+        s.ingest(Documents(list(sample_events()), "seed"))
+    out = root / "seed.html"
+    subprocess.run([sys.executable, "-m", "lineagelab", "--store", str(root / "lineage.duckdb"), "export", "html",
+                    str(out)], check=True, capture_output=True, text=True)
+    return out
+
+
+def test_first_view_is_readable(browser: Any, seed_export: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    p = Page(page, "readable")
+    p.open(seed_export.as_uri())
+    g = page.evaluate(GEOMETRY)
+    p.shot("first-view")
+    assert g["small"] == [], f"labels under 12 px at zoom {g['zoom']:.2f}"
+    assert g["overlaps"] == []
+    assert g["overflow"] == []  # every box holds its label
+    assert g["inView"], "nothing of the graph in the first view"
+    assert g["iconless"] == []  # every dataset and job carries its service's icon
+    # the Spark applications' writes sit in their application's box, named without the application's prefix
+    groups = dict(g["groups"])
+    assert any(name.startswith("lineageglue") for name in groups), groups
+    assert all(children for children in groups.values())
+    assert not any(c.startswith("lineageglue.") for cs in groups.values() for c in cs)
+    # a Glue table is shown by db.table (its storage path under it)
+    labels = page.evaluate("window.lineagelab.cy().nodes('.dataset').map(n => n.data('label'))")
+    assert "gluedbname.attendance_with_emp1\nattendanceparquet" in labels
+    # zoom-to-fit stays one click away
+    page.click("#fit-btn")
+    assert page.evaluate("window.lineagelab.cy().zoom()") <= g["zoom"]
+    p.shot("fit")
+    assert p.errors == []
+    page.close()
+
+
+def test_first_view_opens_on_the_chosen_node(browser: Any, seed_export: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    p = Page(page, "readable-focus")
+    p.open(seed_export.as_uri())
+    target = p.node_id("employee_absence_summary", "dataset")
+    page.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    p = Page(page, "readable-focus")
+    p.open(f"{seed_export.as_uri()}?focus={target}")
+    g = page.evaluate(GEOMETRY)
+    p.shot("first-view")
+    assert target in g["inView"]
+    assert g["small"] == [] and g["overlaps"] == [] and g["overflow"] == []
+    assert p.errors == []
+    page.close()
+
+
+# Every column edge as drawn (endpoints and bends) against every box that is not one of its ends.
+CROSSINGS = """() => {
+    const cy = window.lineagelab.cy();
+    const boxes = cy.nodes().filter(n => n.visible()).map(n => ({ id: n.id(), label: n.data('label'),
+        b: n.boundingBox({ includeLabels: false, includeOverlays: false }) }));
+    const hits = (p, q, b) => {  // segment p-q against box b shrunk by 1 px (Liang-Barsky)
+        const [x1, y1, x2, y2] = [b.x1 + 1, b.y1 + 1, b.x2 - 1, b.y2 - 1];
+        let [t0, t1] = [0, 1];
+        const dx = q.x - p.x, dy = q.y - p.y;
+        for (const [pp, qq] of [[-dx, p.x - x1], [dx, x2 - p.x], [-dy, p.y - y1], [dy, y2 - p.y]]) {
+            if (pp === 0) { if (qq < 0) return false; continue; }
+            const r = qq / pp;
+            if (pp < 0) t0 = Math.max(t0, r); else t1 = Math.min(t1, r);
+            if (t0 > t1) return false;
+        }
+        return true;
+    };
+    const crossings = [];
+    const edges = cy.edges('.coledge');
+    edges.forEach(e => {
+        const pts = [e.sourceEndpoint(), ...(e.segmentPoints() || []), e.targetEndpoint()];
+        const ends = new Set([e.source().id(), e.target().id(), e.source().parent().id(), e.target().parent().id()]);
+        for (const box of boxes) {
+            if (ends.has(box.id)) continue;
+            for (let i = 0; i + 1 < pts.length; i++) {
+                if (hits(pts[i], pts[i + 1], box.b)) { crossings.push([e.id(), box.label]); break; }
+            }
+        }
+    });
+    return { edges: edges.length, routed: edges.filter(e => e.hasClass('routed')).length, crossings };
+}"""
+
+
+def test_column_edges_run_between_rows_around_other_boxes(browser: Any, seed_export: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    p = Page(page, "columns")
+    p.open(seed_export.as_uri())
+    before = p.renders
+    page.click("#expand-all")
+    p.wait_render(before + 1)
+    # every dataset card lists its columns
+    cards = page.evaluate("window.lineagelab.cy().nodes('.dataset').map(n => [n.data('label'), n.children().length])")
+    assert cards and all(n > 0 for _, n in cards), cards
+    g = page.evaluate(CROSSINGS)
+    page.evaluate("() => { window.lineagelab.cy().fit(undefined, 20); }")
+    p.shot("all-columns")
+    assert g["edges"] > 0 and g["routed"] == g["edges"]
+    assert g["crossings"] == []
+    geo = page.evaluate(GEOMETRY)
+    assert geo["overlaps"] == []
+    assert p.errors == []
     page.close()

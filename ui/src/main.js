@@ -4,10 +4,13 @@
 import cytoscape from 'cytoscape';
 import elk from 'cytoscape-elk';
 import svg from 'cytoscape-svg';
+import { ICONS } from './icons.js';
 import { layered } from './layered.js';
+import { CARD, portLayout, sizeCards } from './ports.js';
 import './style.css';
 import {
-  columnPath, defaultFocus, diffStates, fullName, label, neighbourhood, selectRuns, service, stateOf,
+  columnPath, defaultFocus, diffStates, fullName, label, neighbourhood, selectRuns, service, serviceIcon, stateOf,
+  wrapLabel,
 } from './model.js';
 
 cytoscape.use(elk);
@@ -32,6 +35,7 @@ const ui = {
 };
 let cy = null;
 let state = null;
+let renders = 0;
 
 // -- tiny DOM helpers: text only ---------------------------------------------------------------------------------
 function h(tag, attrs = {}, ...children) {
@@ -169,14 +173,21 @@ function elements(st, vis, diff) {
     if (!node) continue;
     shown.add(id);
     const run = st.runOfJob.get(id);
-    const classes = [node.kind, service(node)];
+    const icon = node.kind === 'dataset' || node.kind === 'job' ? serviceIcon(node) : null;
+    const classes = [node.kind, service(node), icon ? `icon-${icon}` : ''];
     if (node.kind === 'job' && run) classes.push(`state-${(run.state || '').toLowerCase()}`);
     if (id === vis.focus) classes.push('focus');
     if (diff?.addedNodes.has(id)) classes.push('added');
     if (diff?.removedNodes.has(id)) classes.push('removed');
     const hidden = vis.hidden.get(id);
-    const text = label(node) + (hidden ? `\n(+${hidden} beyond)` : '');
-    els.push({ group: 'nodes', data: { id, label: text, kind: node.kind }, classes: classes.join(' ') });
+    const app = node.kind === 'job' && node.ref.parent ? groupOf(node, st) : null;
+    const text = wrapLabel(label(node, Boolean(app)) + (hidden ? `\n(+${hidden} beyond)` : ''));
+    els.push({ group: 'nodes', data: { id, label: text, kind: node.kind, ...(app ? { parent: app.id } : {}) },
+      classes: classes.join(' ') });
+    if (app && !shown.has(app.id)) {
+      shown.add(app.id);
+      els.push({ group: 'nodes', data: { id: app.id, label: app.label, kind: 'app' }, classes: 'app' });
+    }
     if (node.kind === 'dataset' && ui.expanded.has(id)) {
       for (const f of [...(st.columns.get(id) || []), ...(diff?.extraColumns.get(id) || [])]) {
         const cid = `${id}::${f}`;
@@ -218,6 +229,34 @@ function elements(st, vis, diff) {
   return els;
 }
 
+/** The Spark application a child job's writes group under: its parent job, named by the parent or by the child. */
+function groupOf(node, st) {
+  const id = `g${node.ref.parent}`;
+  const parent = st.nodes.get(`j${node.ref.parent}`)?.ref || ui.bundle.jobs.find((j) => j.id === node.ref.parent);
+  const name = parent ? parent.name : (node.ref.name || '').split('.')[0];
+  return { id, label: `${name} (application)` };
+}
+
+const FONT = 12; // px at zoom 1: the first view never zooms below 1, so no label is drawn under 12 px
+const FONT_FAMILY = 'system-ui, "Segoe UI", Helvetica, Arial, sans-serif';
+const ICON_SPACE = 22; // left of the label: the service icon
+let measureCtx = null;
+
+/** Box sizes from the label's own lines, so long names stay inside their box. */
+function sizeNodes(els) {
+  measureCtx ??= document.createElement('canvas').getContext('2d');
+  measureCtx.font = `${FONT}px ${FONT_FAMILY}`;
+  for (const e of els) {
+    if (e.group !== 'nodes' || (e.data.kind !== 'dataset' && e.data.kind !== 'job' && e.data.kind !== 'more')) continue;
+    const lines = String(e.data.label).split('\n');
+    const wide = Math.max(...lines.map((l) => measureCtx.measureText(l).width));
+    const icon = e.data.kind === 'more' ? 0 : ICON_SPACE;
+    e.data.w = Math.ceil(Math.max(e.data.kind === 'more' ? 70 : 120, wide + 20 + icon));
+    e.data.h = Math.max(e.data.kind === 'more' ? 28 : 40, lines.length * 15 + 14);
+  }
+  sizeCards(els, (text) => measureCtx.measureText(text).width);
+}
+
 function diffOverlay(a, b) {
   const d = diffStates(a, b);
   const union = (x, y) => new Map([...x, ...y]);
@@ -237,10 +276,18 @@ function diffOverlay(a, b) {
 }
 
 const STYLE = [
-  { selector: 'node', style: { label: 'data(label)', 'text-wrap': 'wrap', 'text-max-width': 170, 'font-size': 11,
-    'min-zoomed-font-size': 6,
+  { selector: 'node', style: { label: 'data(label)', 'text-wrap': 'wrap', 'text-max-width': 1000, 'font-size': FONT,
+    'font-family': FONT_FAMILY, 'min-zoomed-font-size': 6,
     'text-valign': 'center', 'text-halign': 'center', width: 190, height: 44, 'background-color': '#e8eef7',
     'border-width': 1, 'border-color': '#7d8da6', color: '#1d2633' } },
+  { selector: 'node[w]', style: { width: 'data(w)', height: 'data(h)' } },
+  ...Object.entries(ICONS).map(([k, uri]) => ({ selector: `node.icon-${k}`, style: { 'background-image': uri,
+    'background-width': 16, 'background-height': 16, 'background-position-x': 7, 'background-position-y': '50%',
+    'background-clip': 'none', 'background-image-containment': 'over', 'text-margin-x': ICON_SPACE / 2 } })),
+  { selector: 'node.app', style: { shape: 'round-rectangle', 'background-color': '#fffaf0', 'border-style': 'dashed',
+    'border-color': '#c99a2e', 'font-weight': 'bold', color: '#7a5a12' } },
+  { selector: 'node.dataset:parent', style: { padding: CARD.pad, 'background-image': 'none', 'text-margin-x': 0,
+    'font-weight': 'bold' } },
   { selector: 'node.dataset', style: { shape: 'round-rectangle' } },
   { selector: 'node.job', style: { shape: 'cut-rectangle', 'background-color': '#fff4dc', 'border-color': '#c99a2e' } },
   { selector: 'node.s3', style: { 'background-color': '#e4f4e4', 'border-color': '#4c9a4c' } },
@@ -251,19 +298,23 @@ const STYLE = [
   { selector: 'node.job.state-running, node.job.state-start', style: { 'border-style': 'dashed' } },
   { selector: ':parent', style: { 'text-valign': 'top', 'text-halign': 'center', 'padding': 8,
     'background-opacity': 0.55 } },
-  { selector: 'node.column', style: { shape: 'rectangle', width: 150, height: 20, 'font-size': 10,
+  { selector: 'node.column', style: { shape: 'rectangle', width: 150, height: CARD.row - 3, 'font-size': FONT,
     'background-color': '#ffffff', 'border-color': '#9aa7b8' } },
-  { selector: 'node.more', style: { shape: 'ellipse', width: 90, height: 28, 'background-color': '#f2f2f2',
-    'border-style': 'dashed', 'font-size': 10 } },
+  { selector: 'node.column[w]', style: { width: 'data(w)', 'text-halign': 'center' } },
+  { selector: 'node.more', style: { shape: 'round-rectangle', 'background-color': '#f2f2f2',
+    'border-style': 'dashed' } },
   { selector: 'node.focus', style: { 'border-width': 4, 'border-color': '#1b63d1' } },
   { selector: 'node:selected', style: { 'overlay-color': '#1b63d1', 'overlay-opacity': 0.12 } },
   { selector: 'edge', style: { width: 1.6, 'curve-style': 'bezier', 'target-arrow-shape': 'triangle',
     'line-color': '#8b98ab', 'target-arrow-color': '#8b98ab', 'arrow-scale': 0.9 } },
   { selector: 'edge.large', style: { 'curve-style': 'haystack', 'haystack-radius': 0, width: 1 } },
-  { selector: 'node.large', style: { shape: 'rectangle', 'border-width': 0 } },
+  { selector: 'node.large', style: { shape: 'rectangle', 'border-width': 0, 'background-image': 'none',
+    'text-margin-x': 0 } },
   { selector: 'edge.coledge', style: { width: 1.2, 'line-color': '#5aa0d8', 'target-arrow-color': '#5aa0d8',
-    label: 'data(label)', 'font-size': 8, 'text-rotation': 'autorotate', 'text-background-color': '#fff',
-    'text-background-opacity': 0.8, 'text-background-padding': 1 } },
+    'font-size': FONT, 'text-rotation': 'none', 'text-background-color': '#fff',
+    'text-background-opacity': 0.9, 'text-background-padding': 2 } },
+  // a transformation's name only on the traced path: on every column edge they overlap
+  { selector: 'edge.coledge.hl', style: { label: 'data(label)' } },
   { selector: 'edge.coledge.indirect', style: { 'line-style': 'dashed', 'line-color': '#b58ad6',
     'target-arrow-color': '#b58ad6' } },
   { selector: '.added', style: { 'border-color': '#1a9e3a', 'line-color': '#1a9e3a', 'target-arrow-color': '#1a9e3a',
@@ -318,7 +369,10 @@ function placeLarge(els) {
 }
 
 function layoutOptions(n) {
-  return { name: 'elk', fit: true, padding: 30, animate: false, nodeDimensionsIncludeLabels: false,
+  return { name: 'elk', fit: false, padding: 30, animate: false, nodeDimensionsIncludeLabels: false,
+    // an application's box keeps room above its jobs for its own title
+    nodeLayoutOptions: (node) => (node.data('kind') === 'app'
+      ? { 'elk.padding': '[top=34,left=16,bottom=16,right=16]' } : {}),
     elk: { algorithm: 'layered', 'elk.direction': 'RIGHT', 'elk.layered.spacing.nodeNodeBetweenLayers': 70,
       'elk.spacing.nodeNode': 18, 'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
       'elk.layered.nodePlacement.strategy': n > 600 ? 'SIMPLE' : 'NETWORK_SIMPLEX',
@@ -333,15 +387,19 @@ function render() {
   const base = diff ? ui.diff.b : state;
   const vis = ui.diff ? { ids: new Set([...ui.diff.a.nodes.keys(), ...ui.diff.b.nodes.keys()]), hidden: new Map(),
     focus: null } : visible(base);
-  const els = elements(base, vis, diff);
+  let els = elements(base, vis, diff);
   const large = els.length > ELK_LIMIT;
   // level of detail: a large graph opens zoomed out, where labels are unreadable and measuring them costs a second
   if (large) {
+    // no application groups either: the fast layout places flat rows
+    els = els.filter((e) => e.data.kind !== 'app');
+    for (const e of els) if (e.data.kind === 'job') delete e.data.parent;
     for (const e of els) {
       e.classes = `${e.classes || ''} large`;
       if (e.data.label) [e.data.text, e.data.label] = [e.data.label, ''];
     }
   }
+  if (!large) sizeNodes(els);
   const view = large ? placeLarge(els) : null;
   cy.batch(() => {
     cy.elements().remove();
@@ -350,6 +408,7 @@ function render() {
   });
   const finish = () => {
     if (large) labelsForZoom();
+    else readableView(vis.focus);
     const ms = performance.now() - t0;
     requestAnimationFrame(() => requestAnimationFrame(() => { // the frame after the first draw
       if (!document.body.dataset.firstPaintAt) document.body.dataset.firstPaintAt = performance.now().toFixed(1);
@@ -367,12 +426,45 @@ function render() {
   };
   if (large) {
     finish();
+  } else if (els.some((e) => e.data.kind === 'column')) {
+    const gen = ++renders; // a newer render may start while ELK works: only the latest finishes
+    portLayout(cy).then(() => gen === renders && finish(), (err) => { $('#status').textContent = `layout failed: ${err.message}`; });
   } else {
     const layout = cy.layout(layoutOptions(els.length));
     layout.one('layoutstop', finish);
     layout.run();
   }
   renderDiffList(diff);
+}
+
+const MIN_ZOOM_READABLE = 1; // FONT px labels at zoom 1
+const MAX_ZOOM_FIRST = 1.6;
+
+/** The first view: all of a graph that fits readable, else the focus (or busiest node) and its neighbours. */
+function readableView(focusId) {
+  const all = cy.elements();
+  if (!all.length) return;
+  const pad = 30;
+  const bb = all.boundingBox();
+  const fit = Math.min((cy.width() - 2 * pad) / Math.max(1, bb.w), (cy.height() - 2 * pad) / Math.max(1, bb.h));
+  if (fit >= MIN_ZOOM_READABLE) {
+    cy.zoom(Math.min(fit, MAX_ZOOM_FIRST));
+    cy.center(all);
+    return;
+  }
+  let f = focusId ? cy.getElementById(focusId) : null;
+  if (!f || !f.length) {
+    const pick = ui.selected ? cy.getElementById(ui.selected) : null;
+    f = pick && pick.length ? pick
+      : cy.nodes().filter((n) => !n.isParent()).max((n) => n.connectedEdges().length).ele;
+  }
+  const near = f.closedNeighborhood().nodes();
+  const around = near.union(near.parents());
+  const nb = around.boundingBox();
+  const z = Math.min((cy.width() - 2 * pad) / Math.max(1, nb.w), (cy.height() - 2 * pad) / Math.max(1, nb.h));
+  cy.zoom(Math.max(MIN_ZOOM_READABLE, Math.min(z, MAX_ZOOM_FIRST)));
+  // a neighbourhood wider than the screen: the focus in the middle, its nearest neighbours either side
+  cy.center(z >= MIN_ZOOM_READABLE ? around : f);
 }
 
 const LABEL_ZOOM = 0.45; // below this zoom a 11 px label is under 5 px: not drawn in large graphs
@@ -591,6 +683,7 @@ function setupControls() {
   $('#depth').addEventListener('change', (ev) => { ui.depth = Math.max(1, Number(ev.target.value) || 1); render(); });
   $('#direction').addEventListener('change', (ev) => { ui.direction = ev.target.value; render(); });
   $('#all-btn').addEventListener('click', () => { ui.focus = null; ui.budget = Infinity; render(); });
+  $('#fit-btn').addEventListener('click', () => cy.fit(undefined, 30));
   $('#expand-all').addEventListener('click', () => {
     const all = [...state.nodes.values()].filter((n) => n.kind === 'dataset').map((n) => n.id);
     const open = all.every((id) => ui.expanded.has(id));

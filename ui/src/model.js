@@ -164,14 +164,40 @@ export function service(node) {
   return 'other';
 }
 
-export function label(node) {
+/** The name shown on a node: a Glue table as `db.table` over its storage path; a job without its application. */
+export function label(node, grouped = false) {
   const name = node.ref.name || '';
   if (node.kind === 'job') {
     const parts = name.split('.');
+    if (grouped && parts.length > 1) return parts.slice(1).join('.');
     return parts.length > 2 ? `${parts[0]}\n${parts.slice(2).join('.')}` : name;
   }
   const seg = name.split('/').filter(Boolean);
-  return seg.length ? seg.slice(-2).join('/') : name;
+  const path = seg.length ? seg.slice(-2).join('/') : name;
+  return node.ref.label && node.ref.label !== path ? `${node.ref.label}\n${path}` : path;
+}
+
+/** The icon beside a node's colour: the AWS service a user knows it by. */
+export function serviceIcon(node) {
+  if (node.kind === 'dataset' && (node.ref.label || (node.ref.ns || '').startsWith('arn:aws:glue'))) return 'glue';
+  const s = service(node);
+  return s === 'mysql' || s === 'postgres' ? 'rds' : s;
+}
+
+/** Lines of at most `max` characters, broken after `_ . / -` (long job and path names have no spaces). */
+export function wrapLabel(text, max = 34) {
+  const out = [];
+  for (const line of text.split('\n')) {
+    if (line.length <= max) { out.push(line); continue; }
+    let cur = '';
+    for (const tok of line.split(/(?<=[_./ -])/)) {
+      if (cur && cur.length + tok.length > max) { out.push(cur); cur = ''; }
+      cur += tok;
+      while (cur.length > max + 8) { out.push(cur.slice(0, max)); cur = cur.slice(max); }
+    }
+    if (cur) out.push(cur);
+  }
+  return out.join('\n');
 }
 
 export function fullName(node) {
