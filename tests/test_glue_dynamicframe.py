@@ -238,3 +238,18 @@ def test_unsupported_calls_still_name_themselves(lineage_spark: Any, lineagelab_
                        ("glueContext.forEachBatch(None, None)", "GlueContext.forEachBatch")):
         with pytest.raises(NotImplementedError, match=f"{name} is not supported"):
             _job(tmp_path, lineagelab_profile, call + "\n")
+
+
+def test_save_as_table_updates_the_local_catalog(lineage_spark: Any, lineagelab_profile: Any, lake: Path,
+                                                 tmp_path: Path) -> None:
+    """A plain ``saveAsTable`` in a job registers its table where ``glue tables`` and ``from_catalog`` look."""
+    from lineagelab.spark_local import catalog
+
+    _job(tmp_path, lineagelab_profile, """
+        spark.sql("CREATE DATABASE IF NOT EXISTS savedb")
+        df = spark.createDataFrame([(1, "Ann")], "id int, name string")
+        df.write.mode("overwrite").format("parquet").option("path", "s3://gluetest/saved/").saveAsTable("savedb.saved")
+        """, name="saved")
+    tables = {t.name: t for t in catalog.list_tables(lineage_spark, Path(lineagelab_profile.lake), "savedb")}
+    assert [c.name for c in tables["saved"].columns] == ["id", "name"]
+    assert tables["saved"].location.rstrip("/") == "s3://gluetest/saved"
