@@ -56,7 +56,7 @@ def note_table(namespace: str, name: str, database: str, table: str) -> None:
         cap.cfg.catalog_tables[(namespace, name)] = (database.lower(), table.lower())
 
 
-def _s3_dataset(path: str) -> tuple[str, str]:
+def s3_dataset(path: str) -> tuple[str, str]:
     local = lake_path(lake(), path) if path.startswith(("s3://", "s3a://", "s3n://")) else Path(path)
     return datasets.file_dataset(local.resolve().as_uri(), lake())
 
@@ -119,7 +119,7 @@ def write_s3(df: Any, path: str, fmt: str, format_options: Mapping[str, Any],
     if partition_keys:
         writer = writer.partitionBy(*partition_keys)
     writer.save(path)
-    return _s3_dataset(path)
+    return s3_dataset(path)
 
 
 def purge_s3_path(path: str, options: Mapping[str, Any] | None = None) -> list[Path]:
@@ -216,7 +216,7 @@ def write_catalog(df: Any, database: str, table: str, partition_keys: Sequence[s
         note_table(*jdbc_dataset(j), t.database, t.name)
         write_jdbc(df, j)
         return t
-    ns, name = _s3_dataset(t.location)
+    ns, name = s3_dataset(t.location)
     note_table(ns, name, t.database, t.name)
     keys = list(partition_keys) or [c.name for c in t.partition_keys]
     opts = dict(format_options or {})

@@ -47,9 +47,10 @@ class DataSink:
             return dynamic_frame
         if not fmt:
             raise ValueError("getSink: call setFormat(…) before writeFrame (csv, json, parquet, glueparquet, orc)")
-        ns, name = glue_io.write_s3(df, path, fmt, fmt_opts, keys)
         if self._database and self._table and (update or known):
-            glue_io.note_table(ns, name, self._database, self._table)
+            # before the write: the capture reads the write's event on Spark's listener thread, maybe at once
+            glue_io.note_table(*glue_io.s3_dataset(path), self._database, self._table)
+        glue_io.write_s3(df, path, fmt, fmt_opts, keys)
         if update and self._database and self._table:
             fields = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
             catalog.update_from_write(spark, self._database, self._table, location=path,
