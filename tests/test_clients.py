@@ -13,20 +13,13 @@ from typing import Any
 from lineagelab.store import spool
 from lineagelab.store.store import Store
 from tests.server_fixture import free_port, running_server
-from tests.test_redshift import SEED, pg_database  # noqa: F401  (the fixture)
+from tests.test_redshift import SEED, _cli, pg_database  # noqa: F401  (the fixture)
 
 QUERIES = [("graph", "--format", "tree"), ("lineage", "csv/attendance.csv", "--downstream", "--format", "json"),
            ("impact", "csv/attendance.csv::OvertimeHours"), ("store", "stats", "--format", "json"),
            ("runs",), ("lineage", "nosuchthing"), ("export", "events", "-")]
 
 
-def _cli(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LINEAGELAB_STORE": str(tmp_path / ".lineagelab" / "lineage.duckdb"), "COLUMNS": "200"}
-    proc = subprocess.run([sys.executable, "-m", "lineagelab", *args], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, timeout=300)
-    if check and proc.returncode:
-        raise AssertionError(proc.stdout + proc.stderr)
-    return proc
 
 
 def _stable(args: tuple[str, ...], text: str) -> str:
