@@ -225,7 +225,7 @@ def test_fact_tables_built_in_workers_are_pyarrows_conversion() -> None:
         assert isinstance(item, Pending)
         derive.derive(facts, item.event_id, item.kind, item.doc, item.event_time)
     for name, rows in (("f_events", facts.events), ("f_datasets", facts.datasets), ("f_symlinks", facts.symlinks),
-                       ("uses", facts.lineage_uses), ("edges", facts.lineage_edges)):
+                       ("uses", facts.lineage_uses), ("edges", list(zip(*facts.lineage_edges, strict=True)))):
         assert rows
         built = _columns(rows, _LAYOUTS[name]).arrow()
         built.validate(full=True)

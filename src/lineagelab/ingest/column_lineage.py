@@ -53,9 +53,10 @@ def _nonempty(value: Any) -> str | None:
     return text if text else None
 
 
-def expand(facet: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[Named]]:
-    """The edges of one facet, without the facet's number (an ``Edge`` less its first item), and the input datasets
-    it names. Text values are taken as they are; only other values go through ``_text``."""
+def expand(facet: dict[str, Any]) -> tuple[tuple[tuple[Any, ...], ...], list[Named]]:
+    """The edges of one facet as columns (an ``Edge`` less its first item, the facet's number: given per batch), and
+    the input datasets it names. Columns, because a batch's edge table is the concatenation of its facets' edges.
+    Text values are taken as they are; only other values go through ``_text``."""
     fields = facet.get("fields")
     # (output field, its inputs, legacy type, legacy description): the inputs' list as it is, not a tuple per input
     groups: list[tuple[str | None, list[Any], Any, Any]] = []
@@ -102,4 +103,4 @@ def expand(facet: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[Named]]:
                     append((out_field, in_ds, in_field, "DIRECT", legacy_type.upper(), _nonempty(legacy_desc), False))
                 else:
                     append((out_field, in_ds, in_field, None, None, _nonempty(legacy_desc), False))
-    return out, list(named.values())
+    return (tuple(zip(*out, strict=True)) if out else ((),) * (len(EDGE_LAYOUT) - 1)), list(named.values())

@@ -32,7 +32,7 @@ class Facts:
     # content hash -> its number in this batch, its edges, the input datasets it names; and which output of which event
     # uses which
     lineage_facets: dict[str, int] = field(default_factory=dict)
-    lineage_edges: list[column_lineage.Edge] = field(default_factory=list)
+    lineage_edges: list[list[Any]] = field(default_factory=lambda: [[] for _ in column_lineage.EDGE_LAYOUT])  # columns
     lineage_inputs: list[list[column_lineage.Named]] = field(default_factory=list)
     lineage_uses: list[tuple[Any, ...]] = field(default_factory=list)
     schemas: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
@@ -109,11 +109,11 @@ Field = tuple[str, str | None, str | None]
 
 @dataclass(frozen=True, slots=True)
 class Lineage:
-    """A columnLineage facet: its content hash, its edges (without the facet's number, given per batch) and the
-    input datasets it names."""
+    """A columnLineage facet: its content hash, its edges as columns (without the facet's number, given per batch)
+    and the input datasets it names."""
 
     key: str
-    edges: list[tuple[Any, ...]]
+    edges: tuple[tuple[Any, ...], ...]
     named: list[column_lineage.Named]
 
 
@@ -281,7 +281,10 @@ def derive(facts: Facts, event_id: str, kind: EventKind, doc: Mapping[str, Any],
             number = facts.lineage_facets.get(lineage.key)
             if number is None:
                 number = facts.lineage_facets[lineage.key] = len(facts.lineage_facets)
-                facts.lineage_edges.extend([(number, *e) for e in lineage.edges])
+                columns = facts.lineage_edges
+                columns[0].extend([number] * len(lineage.edges[0]))
+                for column, values in zip(columns[1:], lineage.edges, strict=True):
+                    column.extend(values)
                 facts.lineage_inputs.append(lineage.named)
             facts.lineage_uses.append((event_id, run_key, job_id, event_time, event_type, ds_id, number))
             used.append(lineage)

@@ -30,11 +30,40 @@ def spawn() -> subprocess.Popen[bytes]:
                             stdout=subprocess.PIPE, env=env)
 
 
+class _NoPandas:
+    """Refuses to import pandas. pyarrow imports it, if it can, on its first conversion of Python values (to ask
+    whether they are pandas objects), which costs ~0.3 s of CPU; an ingest converts none, so its processes refuse."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"an ingest does not use {name}", name=name)
+
+
+def without_pandas() -> None:
+    """This process never imports pandas (an ingest's: see ``_NoPandas``)."""
+    if "pandas" not in sys.modules and not any(isinstance(f, _NoPandas) for f in sys.meta_path):
+        sys.meta_path.insert(0, _NoPandas())  # type: ignore[arg-type]
+
+
+def _command(argv: list[str]) -> str | None:
+    """The command ``argv`` runs (its first word after the global options)."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("--store", "--wait"):
+            i += 2
+        elif argv[i].startswith("-"):
+            i += 1
+        else:
+            return argv[i]
+    return None
+
+
 def start(argv: list[str]) -> None:
     """Start the workers now if ``argv`` (the command line's arguments) is an ingest of plain files large enough
     for them; anything unusual (standard input, a directory, --server, --workers 1, --help) leaves it to ``Pool``."""
-    if "ingest" not in argv or _early:
+    if _command(argv) != "ingest" or _early:
         return
+    without_pandas()
     rest = argv[argv.index("ingest") + 1:]
     workers, size = default_workers(), 0
     options_with_value = {"--token"}

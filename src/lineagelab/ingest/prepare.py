@@ -193,14 +193,19 @@ def _columns(rows: list[tuple[Any, ...]], layout: list[tuple[str, str]]) -> Colu
     """The rows as columns, each converted by pyarrow to its buffers (validity, values, texts, null count)."""
     if not rows:
         return Columns(layout, 0, [[] for _ in layout])
+    return _columns_of(list(zip(*rows, strict=True)), layout)
+
+
+def _columns_of(columns: list[Any], layout: list[tuple[str, str]]) -> Columns:
+    """Columns of values (as many as ``layout`` has, each as long) as ``Columns``."""
     import pyarrow as pa
 
     parts: list[Any] = []
-    for values, (_, code) in zip(zip(*rows, strict=True), layout, strict=True):
+    for values, (_, code) in zip(columns, layout, strict=True):
         column = pa.array(values, _arrow_type(code))
         buffers = column.buffers()
         parts.append((buffers[0], buffers[1], buffers[2] if len(buffers) > 2 else None, column.null_count))
-    return Columns(layout, len(rows), parts)
+    return Columns(layout, len(columns[0]), parts)
 
 
 def _compute() -> Any:
@@ -249,7 +254,9 @@ class FactTables:
     def of(cls, facts: Facts) -> FactTables:
         tables = {name: _columns(rows, _LAYOUTS[name]) for name, rows in (
             ("f_events", facts.events), ("f_datasets", facts.datasets), ("f_symlinks", facts.symlinks),
-            ("uses", facts.lineage_uses), ("edges", facts.lineage_edges), ("warnings", facts.warnings)) if rows}
+            ("uses", facts.lineage_uses), ("warnings", facts.warnings)) if rows}
+        if facts.lineage_edges[0]:
+            tables["edges"] = _columns_of(facts.lineage_edges, _LAYOUTS["edges"])
         if facts.lineage_facets:  # fid -> content hash (uses and edges name facets by their number in the batch)
             tables["facets"] = _columns([(n, h) for h, n in facts.lineage_facets.items()], _LAYOUTS["facets"])
         if facts.schemas:
