@@ -11,7 +11,7 @@ import gc
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import duckdb
 
@@ -23,7 +23,9 @@ from lineagelab.store.writes import IngestReport, Writes
 
 _QUEUED, _MERGE_UP_TO = 32, 40_000  # prepared batches waiting for the writer, and at most merged into one commit
 _MERGE_AT_LEAST = 10_000  # a commit costs mostly per commit, not per event: a bulk ingest commits at least this many
-_MODEL_EVERY = 100_000  # a bulk ingest refreshes the model once per this many events, and at its end
+#: a bulk ingest derives the model once per this many events, while the workers prepare more (a model left to the end
+#: is derived, and its writes checkpointed, after everything else), and at its end
+_MODEL_EVERY = 10_000
 
 
 def write(writes: Writes, batches: Iterable[Batch], *, strict: bool, progress: Callable[[int], None] | None,
@@ -35,9 +37,11 @@ def write(writes: Writes, batches: Iterable[Batch], *, strict: bool, progress: C
     writer = (Writer(writes, report, strict, progress, queued=_QUEUED, merge_up_to=_MERGE_UP_TO,
                      merge_at_least=_MERGE_AT_LEAST, model_every=_MODEL_EVERY)
               if bulk else Writer(writes, report, strict, progress))
-    with no_cyclic_gc(), bulk_settings(writes.con, bulk), writer:
-        for batch in batches:
-            writer.put(batch)
+    with no_cyclic_gc(), bulk_settings(writes.con, bulk) as settings:
+        writer.all_read = settings.all_threads
+        with writer:
+            for batch in batches:
+                writer.put(batch)
     return report
 
 
@@ -54,20 +58,33 @@ def no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+class BulkSettings:
+    """DuckDB's threads while a bulk ingest commits: one while worker processes keep the cores busy (its parallel
+    operators would only add coordination), all again for what is left once the input is read."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, wanted: bool) -> None:
+        self.con, self.wanted = con, wanted
+        self.threads = int(scalar(con, "SELECT current_setting('threads')")) if wanted else 0
+
+    def one_thread(self) -> None:
+        if self.wanted:
+            self.con.execute("SET threads = 1")
+
+    def all_threads(self) -> None:
+        if self.wanted:
+            self.con.execute(f"SET threads = {self.threads}")
+
+
 @contextmanager
-def bulk_settings(con: duckdb.DuckDBPyConnection, wanted: bool) -> Iterator[None]:
-    """While a bulk ingest commits: DuckDB on one thread (worker processes keep the cores busy; its parallel
-    operators would only add coordination), and no vacuum."""
-    if not wanted:
-        yield
-        return
-    threads = scalar(con, "SELECT current_setting('threads')")
-    con.execute("SET threads = 1")
+def bulk_settings(con: duckdb.DuckDBPyConnection, wanted: bool) -> Iterator[BulkSettings]:
+    """While a bulk ingest commits: one DuckDB thread until the input is read (``BulkSettings``), and no vacuum."""
+    settings = BulkSettings(con, wanted)
+    settings.one_thread()
     try:
-        with without_vacuum(con):
-            yield
+        with without_vacuum(con) if wanted else nullcontext():
+            yield settings
     finally:
-        con.execute(f"SET threads = {int(threads)}")
+        settings.all_threads()
 
 
 class Writer:
@@ -80,6 +97,7 @@ class Writer:
         self.merge_up_to = merge_up_to
         self.merge_at_least = merge_at_least  # waits for this many events before committing (bulk ingest)
         self.model_every = model_every  # 0: refresh the model with each batch; else once per this many events
+        self.all_read: Callable[[], None] | None = None  # told when the last batch has come: nothing else runs now
         self.error: BaseException | None = None
         self.aborted = False  # a strict ingest met a bad event: everything rolls back
         self.stopping = False  # the caller failed (Ctrl-C, a worker died): queued batches are dropped
@@ -104,6 +122,8 @@ class Writer:
         while not done:
             batch = self.queue.get()
             if batch is None:
+                if self.all_read is not None:
+                    self.all_read()
                 break
             # at least merge_at_least events, and what queued up while the last commit ran, go into one
             # transaction. Once the input is all handed out, waiting for more would only leave it all to a last
@@ -118,6 +138,8 @@ class Writer:
                     break
                 if more is None:
                     done = True
+                    if self.all_read is not None:
+                        self.all_read()
                     break
                 batches.append(more)
                 size += len(more.ids)
