@@ -30,19 +30,24 @@ def spawn() -> subprocess.Popen[bytes]:
                             stdout=subprocess.PIPE, env=env)
 
 
-class _NoPandas:
-    """Refuses to import pandas. pyarrow imports it, if it can, on its first conversion of Python values (to ask
-    whether they are pandas objects), which costs ~0.3 s of CPU; an ingest converts none, so its processes refuse."""
+class _Refused:
+    """Refuses to import some packages an ingest never uses but would pay for: pyarrow imports pandas, if it can, on
+    its first conversion of Python values (to ask whether they are pandas objects: ~0.3 s of CPU), and numpy as it
+    is imported (~0.1 s); a worker process needs neither."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        if name == "pandas" or name.startswith("pandas."):
+        if name.partition(".")[0] in self.names:
             raise ModuleNotFoundError(f"an ingest does not use {name}", name=name)
 
 
-def without_pandas() -> None:
-    """This process never imports pandas (an ingest's: see ``_NoPandas``)."""
-    if "pandas" not in sys.modules and not any(isinstance(f, _NoPandas) for f in sys.meta_path):
-        sys.meta_path.insert(0, _NoPandas())  # type: ignore[arg-type]
+def refuse_imports(*names: str) -> None:
+    """This process never imports ``names`` (see ``_Refused``); those imported already stay."""
+    names = tuple(n for n in names if n not in sys.modules)
+    if names:
+        sys.meta_path.insert(0, _Refused(names))  # type: ignore[arg-type]
 
 
 def _command(argv: list[str]) -> str | None:
@@ -63,7 +68,7 @@ def start(argv: list[str]) -> None:
     for them; anything unusual (standard input, a directory, --server, --workers 1, --help) leaves it to ``Pool``."""
     if _command(argv) != "ingest" or _early:
         return
-    without_pandas()
+    refuse_imports("pandas")  # the ingesting process: numpy is DuckDB's to import if it wants to
     rest = argv[argv.index("ingest") + 1:]
     workers, size = default_workers(), 0
     options_with_value = {"--token"}

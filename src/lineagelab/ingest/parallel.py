@@ -258,7 +258,7 @@ def _serve(tasks: IO[bytes], results: IO[bytes]) -> None:
 
 
 if __name__ == "__main__":
-    early.without_pandas()
+    early.refuse_imports("pandas", "numpy")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the ingesting process's to handle: it stops us
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the results stream
