@@ -151,8 +151,9 @@ Commands = Callable[[Store, dict[str, Any]], dict[str, Any]]
 
 def create_app(store_path: str | os.PathLike[str] | None = None, token: str | None = None,
                store: Store | None = None, strict: bool | None = None, commands: Commands | None = None,
-               instance: str | None = None) -> Starlette:
-    """The server's app; ``instance`` is the id its server file gives clients to tell it from another process."""
+               instance: str | None = None, announced: Path | None = None) -> Starlette:
+    """The server's app; ``instance`` is the id its server file (``announced``, removed as it stops) gives clients
+    to tell it from another process."""
     state: dict[str, State] = {}
 
     @asynccontextmanager
@@ -166,6 +167,8 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
         try:
             yield
         finally:
+            if announced is not None:  # here, not after uvicorn.run: uvicorn ends the process with the signal it got
+                announced.unlink(missing_ok=True)
             state["s"].commits.close()
             if owned:
                 s.close()
@@ -292,7 +295,9 @@ def serve(store_path: Path | None, host: str, port: int, token: str | None, log_
     gc.freeze()
     gc.disable()
     try:
-        uvicorn.run(create_app(store_path, token, strict=strict, commands=commands, instance=instance), host=host,
-                    port=port, log_level=log_level, timeout_keep_alive=30, limit_concurrency=512, access_log=False)
+        uvicorn.run(create_app(store_path, token, strict=strict, commands=commands, instance=instance,
+                               announced=info),
+                    host=host, port=port, log_level=log_level, timeout_keep_alive=30, limit_concurrency=512,
+                    access_log=False)
     finally:
         info.unlink(missing_ok=True)
