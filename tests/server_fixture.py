@@ -35,7 +35,9 @@ class Server:
 
 
 @contextmanager
-def running_server(store: Path, token: str | None = None, strict: bool = False) -> Iterator[Server]:
+def running_server(store: Path, token: str | None = None, strict: bool = False,
+                   env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``env``: the server's environment (default: this process's)."""
     port = free_port()
     args = [sys.executable, "-m", "lineagelab", "--store", str(store), "serve", "--port", str(port)]
     if token:
@@ -43,7 +45,7 @@ def running_server(store: Path, token: str | None = None, strict: bool = False) 
     if strict:
         args += ["--strict"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

@@ -41,12 +41,16 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_FILE = "lineagelab.toml"
+#: Where ``load`` looks for ``./lineagelab.toml``: the working directory, or, in a server running a client's command,
+#: the client's (``cli/remote.py``), as the server's own is not where the client stands.
+workdir: ContextVar[Path | None] = ContextVar("workdir", default=None)
 _ACCOUNT = re.compile(r"^\d{12}$")
 _GLUE_VERSION = re.compile(r"^\d+\.\d+$")
 _EMR_RELEASE = re.compile(r"^emr-(spark-)?\d+\.\d+\.\d+$")
@@ -240,7 +244,8 @@ def load(path: Path | str | None = None, *, what: str = "profile") -> Profile:
     env = os.environ.get("LINEAGELAB_PROFILE")
     chosen = Path(path) if path else (Path(env) if env else None)
     if chosen is None:
-        chosen = Path(DEFAULT_FILE)
+        here = workdir.get()
+        chosen = here / DEFAULT_FILE if here is not None else Path(DEFAULT_FILE)
         if not chosen.exists():
             return Profile()
     try:

@@ -47,7 +47,8 @@ app = typer.Typer(
 )
 app.callback()(shared.global_options)
 
-# Query commands are ``served``: run by the server holding the store when one does (cli/remote.py).
+# Commands that read the store, and those that write it in place (rebuild, replay's ledger), are ``served``: run by
+# the server holding the store when one does (cli/remote.py).
 # Commands, then groups, in the order `lineagelab --help` lists them.
 app.command("ingest")(store.ingest)
 app.command("lineage")(served(queries.lineage))
@@ -63,7 +64,7 @@ app.command("demo")(demo.demo)
 
 store_app = _group("Inspect and maintain the lineage store.")
 store_app.command("stats")(served(store.stats))
-store_app.command("rebuild")(store.rebuild)
+store_app.command("rebuild")(served(store.rebuild, writes=True))
 
 export_app = _group("Export raw events, or the lineage as one offline HTML file.")
 export_app.command("events")(served(store.export_events))
@@ -93,7 +94,8 @@ services_app = _group("The local services standing in for RDS MySQL and Redshift
 services_app.command("check")(project.services_check)
 services_app.command("seed")(project.services_seed)
 
-# `replay` sends; `replay status` reads the ledger: the group's callback is the command itself.
+# `replay` sends; `replay status` reads the ledger: the group's callback is the command itself (served in replay.py,
+# as the callback's context cannot go to a server).
 replay_app = typer.Typer(help="Replay stored RunEvents to a DataZone domain (or an OpenLineage HTTP backend), exactly "
                               "once.", invoke_without_command=True, rich_markup_mode=None)
 replay_app.callback()(replay.replay)

@@ -1,4 +1,7 @@
-"""``demo``: the seed's scenarios end to end, then what the lineage shows of them."""
+"""``demo``: the seed's scenarios end to end, then what the lineage shows of them.
+
+Events go through ``store_events`` and the queries through ``remote.call``: with a server holding the store, the
+demo stores and asks through it, printing what it prints without one."""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from lineagelab.cli import queries
-from lineagelab.cli.shared import UserError, err, lake_root, open_store, out, settings, store_home
+from lineagelab.cli import queries, remote
+from lineagelab.cli.shared import UserError, err, lake_root, open_store, out, settings, store_events, store_home
 
 
 def demo(
@@ -37,8 +40,7 @@ def demo(
                                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from None
         stored = ""
         if result.events:
-            with open_store(read_only=False) as store:
-                stored = f" -> stored {scenarios.store_step(store, result)}"
+            stored = f" -> stored {store_events(result.events, f'demo:{result.name}').report.accepted}"
         mark = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
         took = f" ({result.seconds:.1f} s)" if result.seconds else ""
         out.print(f"{mark} {escape(title)}: {escape(result.message)}{stored}{took}", markup=True)
@@ -47,43 +49,49 @@ def demo(
             raise typer.Exit(1)
     _report(scenarios.LIVE_COLUMN)
     out.print("\nHistory: the Glue job's lineage before and after the source lost Salary —")
-    queries.diff(from_=marks[scenarios.DAY_TWO], to=None, runs=None, fmt="table", fail_on=None)
+    remote.call(queries.diff, from_=marks[scenarios.DAY_TWO], to=None, runs=None, fmt="table", fail_on=None)
     out.print("\nNext: `lineagelab ui` (the graph in the browser), `lineagelab export html lineage.html` (one offline "
               "file), `lineagelab replay --domain …` (these events to a real DataZone domain).")
+
+
+def figures() -> None:
+    """The store's line of the demo's report: where it is and what it holds."""
+    with open_store(read_only=True) as store:
+        stats = store.stats()
+    out.print(f"\nstore {stats['path']}: {stats['datasets']} datasets, {stats['jobs']} jobs, {stats['runs']} runs, "
+              f"{stats['column_edges']} column edges")
+
+
+remote.served(figures)  # registered on both sides (the server imports the CLI too), for ``remote.call``
 
 
 def _report(column: str) -> None:
     """What the demo shows after loading: store figures, the graph, the Glue output's lineage, one column's path."""
     from lineagelab.simulator.demo import GLUE_OUTPUT
 
-    with open_store(read_only=True) as store:
-        stats = store.stats()
-    out.print(f"\nstore {stats['path']}: {stats['datasets']} datasets, {stats['jobs']} jobs, {stats['runs']} runs, "
-              f"{stats['column_edges']} column edges")
-    queries.graph(fmt="tree", mode="latest", as_of=None)
-    queries.lineage(GLUE_OUTPUT, upstream=False, downstream=False, both=False, depth=20, columns=True, fmt="table",
-                    mode="latest", as_of=None)
+    remote.call(figures)
+    remote.call(queries.graph, fmt="tree", mode="latest", as_of=None)
+    remote.call(queries.lineage, node=GLUE_OUTPUT, upstream=False, downstream=False, both=False, depth=20,
+                columns=True, fmt="table", mode="latest", as_of=None)
     out.print("\nOne column across services:")
-    queries.lineage(column, upstream=True, downstream=False, both=False, depth=20, columns=False, fmt="table",
-                    mode="latest", as_of=None)
+    remote.call(queries.lineage, node=column, upstream=True, downstream=False, both=False, depth=20, columns=False,
+                fmt="table", mode="latest", as_of=None)
 
 
 def _samples() -> None:
     """The AWS-shaped sample events of the four scenarios (two days), plus the Redshift SQL run live."""
     from lineagelab.simulator import demo as scenarios
 
-    with open_store(read_only=False) as store:
-        sample, report = scenarios.load_samples(store)
-        out.print(f"[bold]Seed scenarios[/bold] (Glue job, Glue notebook, Redshift, EMR Serverless) as AWS emits "
-                  f"them, from {escape(str(sample))}: accepted {report.accepted}, duplicates {report.duplicates}, "
-                  f"rejected {len(report.rejected)}", markup=True)
+    sample, docs = scenarios.write_samples(store_home())
+    report = store_events(docs, str(sample)).report
+    out.print(f"[bold]Seed scenarios[/bold] (Glue job, Glue notebook, Redshift, EMR Serverless) as AWS emits "
+              f"them, from {escape(str(sample))}: accepted {report.accepted}, duplicates {report.duplicates}, "
+              f"rejected {len(report.rejected)}", markup=True)
     redshift = scenarios.run_redshift(lake_root())
     if redshift.report is None:
         err.print(f"(skipping the live Redshift scenario: PostgreSQL does not answer: {redshift.skipped})")
     else:
-        with open_store(read_only=False) as store:
-            from lineagelab.store.sources import Documents
-            store.ingest(Documents(redshift.report.events, "redshift"))
+        store_events(redshift.report.events, "redshift")
         out.print(f"[bold]Redshift scenario run live[/bold] on PostgreSQL (database {scenarios.DEMO_PG_DB}): "
                   f"{redshift.report.executed}/{redshift.report.statements} statements, "
                   f"{len(redshift.report.events) // 2} lineage runs"
@@ -91,4 +99,5 @@ def _samples() -> None:
                   markup=True)
     _report(scenarios.SAMPLES_COLUMN)
     out.print("\nHistory: the Glue job dropped a column on day 2 —")
-    queries.diff(from_=scenarios.SAMPLES_DAYS[0], to=scenarios.SAMPLES_DAYS[1], runs=None, fmt="table", fail_on=None)
+    remote.call(queries.diff, from_=scenarios.SAMPLES_DAYS[0], to=scenarios.SAMPLES_DAYS[1], runs=None, fmt="table",
+                fail_on=None)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from lineagelab.cli.remote import served
 from lineagelab.cli.shared import UserError, err, open_store, out, time_range
 
 if TYPE_CHECKING:
@@ -43,6 +44,15 @@ def replay(
     Client-Tokens)."""
     if ctx.invoked_subcommand is not None:
         return
+    _send(service=service, domain=domain, region=region, endpoint_url=endpoint_url, to=to, map_file=map_file,
+          since=since, until=until, job=job, run=run, dry_run=dry_run, fmt=fmt, wait_processed=wait_processed)
+
+
+def send(service: str, domain: str | None, region: str | None, endpoint_url: str | None, to: str | None,
+         map_file: Path | None, since: str | None, until: str | None, job: str | None, run: str | None,
+         dry_run: bool, fmt: str, wait_processed: float) -> None:
+    """``replay`` itself, on its options alone: what the server holding the store runs for a client (with the
+    client's AWS settings and profile, see ``remote.applied``)."""
     from lineagelab import profile
     from lineagelab.aws_targets import mapping as mp
     from lineagelab.aws_targets import replay as rp
@@ -105,6 +115,9 @@ def replay(
         err.print(f"  {event_id}: {why}")
     if report.failed or report.refused:
         raise typer.Exit(1)
+
+
+_send = served(send, writes=True)  # the ledger is in the store
 
 
 def _dry_run(mapping: Mapping_, filters: dict[str, Any], service: rp.Service, fmt: str) -> None:

@@ -67,8 +67,9 @@ def global_options(
     settings.store, settings.debug, settings.wait = store, debug, wait
 
 
-# In a server running a client's query (``remote.py``): the server's store, which ``open_store`` hands out.
-_held: ContextVar[Store | None] = ContextVar("held", default=None)
+# In a server running a client's command (``remote.py``): the server's store, which ``open_store`` hands out, and
+# whether the command may write it.
+_held: ContextVar[tuple[Store, bool] | None] = ContextVar("held", default=None)
 
 
 def serving() -> bool:
@@ -76,8 +77,8 @@ def serving() -> bool:
 
 
 @contextmanager
-def serving_store(store: Store) -> Iterator[None]:
-    reset = _held.set(store)
+def serving_store(store: Store, writes: bool = False) -> Iterator[None]:
+    reset = _held.set((store, writes))
     try:
         yield
     finally:
@@ -92,16 +93,21 @@ def store_path() -> Path:
 
 @contextmanager
 def open_store(read_only: bool) -> Iterator[Store]:
-    """The store, opened directly; in a server answering a client's query, the server's own (read-only: the writes
-    of a client go to the collector, see ``store_events``)."""
+    """The store, opened directly; in a server answering a client's command, the server's own: read-only on this
+    thread's cursor, or, for a command ``served`` as writing, the server's ``Store`` itself, whose locks serialise
+    the command's writes with the server's (the events of a client go to the collector, see ``store_events``)."""
     from lineagelab.store.store import Store
 
     held = _held.get()
     if held is not None:
-        if not read_only:
+        store, writes = held
+        if read_only:
+            # this worker thread's own connection: the server's writer commits on ``con``
+            yield Store(store.path, store.reader(), read_only=True)
+        elif writes:
+            yield store  # not closed here: the server's
+        else:
             raise UserError("the server does not run commands that write the store")
-        # this worker thread's own connection: the server's writer commits on ``con``
-        yield Store(held.path, held.reader(), read_only=True)
         return
     with Store.open(settings.store, read_only=read_only, wait=settings.wait) as s:
         for line in s.recovered.lines():

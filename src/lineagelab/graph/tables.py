@@ -29,7 +29,8 @@ def lineage_tables(lin: Lineage) -> list[Table]:
                 source = str(g.nodes[a].get("dataset", "")).rsplit("/", 1)[-1]
                 via.append(f"{source}.{g.nodes[a].get('field')}: {transformation_label(e['transformations'])}")
         shown = d.get("key", str(n)) + (f" ({d['label']})" if d.get("label") else "")
-        table.add_row(str(d.get("depth", "")), d.get("kind", ""), shown, "\n".join(via))
+        # sorted: the edges come in the order the store's rows did, which differs between equal stores
+        table.add_row(str(d.get("depth", "")), d.get("kind", ""), shown, "\n".join(sorted(via)))
     if not lin.column_edges:
         return [table]
     ct = Table(title="column lineage", title_justify="left")
@@ -37,7 +38,8 @@ def lineage_tables(lin: Lineage) -> list[Table]:
     ct.add_column("target", overflow="fold")
     ct.add_column("transformation")
     names = {n[1]: d.get("key") for n, d in g.nodes(data=True) if n[0] == "dataset"}
-    for e in sorted(lin.column_edges, key=lambda e: (str(names.get(e["target"][1])), e["target"][2])):
+    for e in sorted(lin.column_edges, key=lambda e: (str(names.get(e["target"][1])), e["target"][2],
+                                                     str(names.get(e["source"][1])), e["source"][2])):
         ct.add_row(f"{names.get(e['source'][1])}::{e['source'][2]}",
                    f"{names.get(e['target'][1])}::{e['target'][2]}",
                    transformation_label(e["transformations"]))

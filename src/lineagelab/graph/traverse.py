@@ -175,7 +175,13 @@ def _col_rows(rows: Iterable[ColumnRow]) -> dict[tuple[ColumnKey, ColumnKey], li
         lst = edges.setdefault((src, dst), [])
         if t not in lst:
             lst.append(t)
-    return edges
+    return {pair: _in_order(ts) for pair, ts in edges.items()}
+
+
+def _in_order(ts: Iterable[Transformation]) -> list[Transformation]:
+    """One order whatever order the rows came in (DuckDB's DISTINCT gives none, and it differs between a store
+    filled by ingest and one filled through a server): the same answer prints the same."""
+    return sorted(ts, key=lambda t: (t.type or "", t.subtype or "", t.description or "", t.masking, t.job_id or 0))
 
 
 def column_edges_between(con: duckdb.DuckDBPyConnection, rel: Relations, ds_ids: list[int]) -> list[ColumnEdge]:
@@ -227,7 +233,7 @@ def column_lineage(
         for (src, dst), ts in transformations.items():
             if g.has_edge(src, dst):
                 g.edges[src, dst]["transformations"] = [
-                    dataclasses.replace(t, job=jobs[t.job_id].key if t.job_id in jobs else None) for t in ts]
+                    dataclasses.replace(t, job=jobs[t.job_id].key if t.job_id in jobs else None) for t in _in_order(ts)]
         return Lineage(g, [start], mode, direction, depth)
 
 

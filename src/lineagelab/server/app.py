@@ -12,6 +12,7 @@ import gzip
 import hmac
 import json
 import os
+import secrets
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,7 +28,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lineagelab.server import collector, glue_api, viewer
-from lineagelab.server.client import server_file
+from lineagelab.server.client import INSTANCE_PATH, server_file
 from lineagelab.server.commits import CommitQueue
 from lineagelab.server.datazone import DataZone
 from lineagelab.server.errors import ApiError, aws_response, json_response
@@ -114,8 +115,9 @@ class TokenAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.token is None or scope["type"] != "http" or scope["path"].startswith("/ui") or (
-                scope["path"] == "/" and scope.get("method") == "GET"):
-            # the viewer's page and assets hold no data; it sends the token (from ?token=) on its API calls
+                scope["path"] in ("/", INSTANCE_PATH) and scope.get("method") == "GET"):
+            # the viewer's page and assets hold no data; it sends the token (from ?token=) on its API calls. The
+            # instance id is no secret: a client asks for it before trusting a port with its token.
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -148,7 +150,10 @@ Commands = Callable[[Store, dict[str, Any]], dict[str, Any]]
 
 
 def create_app(store_path: str | os.PathLike[str] | None = None, token: str | None = None,
-               store: Store | None = None, strict: bool | None = None, commands: Commands | None = None) -> Starlette:
+               store: Store | None = None, strict: bool | None = None, commands: Commands | None = None,
+               instance: str | None = None, announced: Path | None = None) -> Starlette:
+    """The server's app; ``instance`` is the id its server file (``announced``, removed as it stops) gives clients
+    to tell it from another process."""
     state: dict[str, State] = {}
 
     @asynccontextmanager
@@ -162,6 +167,8 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
         try:
             yield
         finally:
+            if announced is not None:  # here, not after uvicorn.run: uvicorn ends the process with the signal it got
+                announced.unlink(missing_ok=True)
             state["s"].commits.close()
             if owned:
                 s.close()
@@ -203,6 +210,9 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
+
+    async def whoami(request: Request) -> Response:
+        return JSONResponse({"instance": instance})
 
     async def not_found(request: Request, exc: Exception) -> Response:
         err = ApiError(404, "UnknownOperationException" if _is_aws(request.url.path) else "NotFound",
@@ -250,6 +260,7 @@ def create_app(store_path: str | os.PathLike[str] | None = None, token: str | No
         Route("/v2/domains/{domain}/lineage/nodes/{rest:path}", endpoint(nodes), methods=["GET"]),
         Route("/v2/domains/{domain}/graph/query", endpoint(dz("query_graph"), DZ_MAX_BODY), methods=["POST"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route(INSTANCE_PATH, whoami, methods=["GET"]),
         Route("/api/v1/cli", endpoint(cli, DZ_MAX_BODY), methods=["POST"]),
         *[Route(path, endpoint(lambda r, f=fn: _synced(st(), f, r)), methods=["GET"])
           for path, fn in viewer.ROUTES.items()],
@@ -270,10 +281,12 @@ def serve(store_path: Path | None, host: str, port: int, token: str | None, log_
     info.parent.mkdir(parents=True, exist_ok=True)
     local = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host  # what a client dials
     url = f"http://[{local}]:{port}" if ":" in local else f"http://{local}:{port}"
-    # the token lets this user's CLI reach the server: the file is readable by its owner only
+    # the token lets this user's CLI reach the server: the file is readable by its owner only. The instance tells
+    # this server from a process that got its pid after a kill -9 left the file behind (client.live_server).
+    instance = secrets.token_hex(8)
     fd = os.open(info, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"pid": os.getpid(), "url": url, "token": token}, fh)
+        json.dump({"pid": os.getpid(), "url": url, "token": token, "instance": instance}, fh)
     # Parsed events stay alive until the mover has stored and derived them: the cyclic GC would rescan them every few
     # hundred allocations, slowing parsing many times over. The request path makes no cycles worth chasing then, so
     # automatic collection is off in the server; the mover collects the young generations every few seconds and
@@ -282,7 +295,9 @@ def serve(store_path: Path | None, host: str, port: int, token: str | None, log_
     gc.freeze()
     gc.disable()
     try:
-        uvicorn.run(create_app(store_path, token, strict=strict, commands=commands), host=host, port=port,
-                    log_level=log_level, timeout_keep_alive=30, limit_concurrency=512, access_log=False)
+        uvicorn.run(create_app(store_path, token, strict=strict, commands=commands, instance=instance,
+                               announced=info),
+                    host=host, port=port, log_level=log_level, timeout_keep_alive=30, limit_concurrency=512,
+                    access_log=False)
     finally:
         info.unlink(missing_ok=True)

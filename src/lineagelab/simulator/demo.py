@@ -9,14 +9,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lineagelab.simulator import seed_live
-from lineagelab.store.sources import Documents, Events
 
 if TYPE_CHECKING:
     from lineagelab.sql.redshift import RunReport
-    from lineagelab.store.store import IngestReport, Store
 
 SEED = resources.files("lineagelab.simulator") / "seed"
 DEMO_PG_DB = seed_live.DEMO_PG_DB  # the PostgreSQL database the Redshift scenario runs in (dropped and made again)
@@ -43,23 +41,18 @@ def live_steps(home: Path) -> Iterator[tuple[str, Callable[[], seed_live.Step]]]
     return seed_live.steps(home)
 
 
-def store_step(store: Store, step: seed_live.Step) -> int:
-    """Store a live step's events; returns how many were new."""
-    return store.ingest(Documents(step.events, f"demo:{step.name}")).accepted
-
-
-def load_samples(store: Store) -> tuple[Path, IngestReport]:
-    """Write the sample events beside the store (``samples/seed_scenarios.ndjson``, for users to look at) and
-    ingest that file."""
+def write_samples(home: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """Write the sample events into ``home`` (``samples/seed_scenarios.ndjson``, for users to look at); the file
+    and the events, for the caller to store."""
     import orjson
 
-    from lineagelab.ingest.reader import read_events
     from lineagelab.simulator.seed_samples import sample_events
 
-    sample = store.path.parent / "samples" / "seed_scenarios.ndjson"
+    docs = list(sample_events())
+    sample = home / "samples" / "seed_scenarios.ndjson"
     sample.parent.mkdir(parents=True, exist_ok=True)
-    sample.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in sample_events()))
-    return sample, store.ingest(Events(read_events([sample])))
+    sample.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in docs))
+    return sample, docs
 
 
 @dataclass(frozen=True)

@@ -288,9 +288,13 @@ class Store:
         """Drop the derived model and derive it again from the raw events."""
         if self.read_only:
             raise StoreError("store opened read-only")
-        with self._lock, self._derive_lock, transaction(self.con):
-            rebuild_model(self._writes, progress)
-            layout.set_meta(self.con)
+        with self._lock, self._derive_lock:
+            # what a server appended but had not derived: its warnings are recorded as catching up records them
+            while self._writes.derive_pending(BATCH_SIZE):
+                pass
+            with transaction(self.con):
+                rebuild_model(self._writes, progress)
+                layout.set_meta(self.con)
 
     def stats(self) -> dict[str, Any]:
         """Counts, size on disk and time range (``reads.stats``)."""
