@@ -101,6 +101,7 @@ class Store:
         self._derive_lock = threading.Lock()  # the deriver's connection (``catch_up``), beside appends
         self._readers = threading.local()
         self._writes = Writes(con)
+        self._bulk_ingested = False
 
     # -- opening ------------------------------------------------------------------------------------------------
     @classmethod
@@ -200,6 +201,10 @@ class Store:
     # -- connections --------------------------------------------------------------------------------------------
     def close(self) -> None:
         self._writes.close()
+        if self._bulk_ingested:
+            # The checkpoint of closing would vacuum the row groups the bulk ingest's model refresh left with
+            # deleted rows: the next checkpoint with vacuum on does that, outside the ingest's time.
+            self.con.execute("SET max_vacuum_tasks = 0")
         self.con.close()
 
     def __enter__(self) -> Store:
@@ -238,6 +243,7 @@ class Store:
         with self._lock, self._derive_lock:
             while self._writes.derive_pending(BATCH_SIZE):
                 pass  # what a server stored but had not derived: each batch below marks the model derived up to it
+            self._bulk_ingested |= source.bulk
             return writer.write(self._writes, source.read(), strict=strict, progress=progress, bulk=source.bulk)
 
     # -- the server's appends -----------------------------------------------------------------------------------

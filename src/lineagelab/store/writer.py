@@ -23,9 +23,9 @@ from lineagelab.store.writes import IngestReport, Writes
 
 _QUEUED, _MERGE_UP_TO = 32, 40_000  # prepared batches waiting for the writer, and at most merged into one commit
 _MERGE_AT_LEAST = 10_000  # a commit costs mostly per commit, not per event: a bulk ingest commits at least this many
-#: a bulk ingest derives the model once per this many events, while the workers prepare more (a model left to the end
-#: is derived, and its writes checkpointed, after everything else), and at its end
-_MODEL_EVERY = 10_000
+#: a bulk ingest derives the model once per this many events, and at its end: a first derivation into an empty model
+#: (``model.refresh_all``) costs a fraction of refreshing the keys of as many events in a model that has them
+_MODEL_EVERY = 100_000
 
 
 def write(writes: Writes, batches: Iterable[Batch], *, strict: bool, progress: Callable[[int], None] | None,
