@@ -1,10 +1,16 @@
-"""``python -m lineagelab`` runs the CLI."""
+"""``python -m lineagelab`` and the ``lineagelab`` command: the CLI, after a large ingest's workers have started."""
 
 import sys
 
 from lineagelab.ingest import early
 
-early.start(sys.argv[1:])  # a large ingest's workers import while the CLI does
-from lineagelab.cli import main  # noqa: E402
 
-main()
+def main() -> None:
+    early.start(sys.argv[1:])  # a large ingest's workers import while the CLI does
+    from lineagelab.cli import main as cli
+
+    cli()
+
+
+if __name__ == "__main__":
+    main()
