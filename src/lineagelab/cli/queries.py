@@ -8,7 +8,9 @@ import typer
 
 from lineagelab.cli.shared import (
     EXIT_DIFF,
-    MODE_HELP,
+    AsOfOption,
+    ModeOption,
+    TableOrJson,
     UserError,
     emit,
     err,
@@ -50,8 +52,8 @@ def lineage(
     depth: Annotated[int, typer.Option("--depth", min=0, help="Edges to follow (dataset→job→dataset is 2).")] = 20,
     columns: Annotated[bool, typer.Option("--columns", help="Add column-level edges between the datasets.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table, json, dot or mermaid")] = "table",
-    mode: Annotated[str, typer.Option("--mode", help=MODE_HELP)] = "latest",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="The graph as it was at this time.")] = None,
+    mode: ModeOption = "latest",
+    as_of: AsOfOption = None,
 ) -> None:
     """Upstream and downstream lineage of a dataset, job or column."""
     if fmt not in LINEAGE_FORMATS:
@@ -74,9 +76,9 @@ def lineage(
 def impact(
     node: Annotated[str, typer.Argument(help="Dataset, job or DATASET::column.")],
     upstream: Annotated[bool, typer.Option("--upstream", help="Root cause: what it depends on.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
-    mode: Annotated[str, typer.Option("--mode", help=MODE_HELP)] = "latest",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="The graph as it was at this time.")] = None,
+    fmt: TableOrJson = "table",
+    mode: ModeOption = "latest",
+    as_of: AsOfOption = None,
 ) -> None:
     """Everything downstream that depends on a node (or upstream with --upstream), with the path to each."""
     from lineagelab.graph import render
@@ -101,7 +103,7 @@ def diff(
     runs: Annotated[tuple[str, str] | None, typer.Option(
         "--runs", help="Compare two runs: RUN1 RUN2, each a run id, a unique prefix of one (`lineagelab runs` lists "
                        "them), JOB@latest or JOB@previous.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: TableOrJson = "table",
     fail_on: Annotated[str | None, typer.Option(
         "--fail-on", help="Exit 3 if any of these (comma-separated) occur: removed-edges, removed-columns, "
                           "removed-datasets, removed-jobs, removed-column-edges, added-…, schema-changes, any.",
@@ -141,8 +143,8 @@ def diff(
 
 def graph(
     fmt: Annotated[str, typer.Option("--format", help="tree, json, dot or mermaid")] = "tree",
-    mode: Annotated[str, typer.Option("--mode", help=MODE_HELP)] = "latest",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="The graph as it was at this time.")] = None,
+    mode: ModeOption = "latest",
+    as_of: AsOfOption = None,
 ) -> None:
     """The whole lineage graph: every job with what it reads and writes."""
     from lineagelab.graph import render

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lineagelab.cli.shared import UserError, emit, open_store, out, resolve_node, time_range
+from lineagelab.cli.shared import TableOrJson, UserError, emit, open_store, out, resolve_node, time_range
 
 FORMATS = ("table", "json")
 
@@ -19,7 +19,7 @@ def runs(
     state: Annotated[str | None, typer.Option("--state", help="Only runs in this state: complete, fail, abort, "
                                                               "running or other.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many runs, newest first.")] = 50,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: TableOrJson = "table",
 ) -> None:
     """List runs, newest first: id, job, state, start, duration, inputs → outputs (ids work with `diff --runs`)."""
     from lineagelab.graph.render import runs_to_dicts, to_json

@@ -34,6 +34,11 @@ MODE_HELP = (
     "cumulative: every edge ever seen. Table and column answers always use the same mode."
 )
 
+# Options several query commands take, declared once.
+ModeOption = Annotated[str, typer.Option("--mode", help=MODE_HELP)]
+AsOfOption = Annotated[str | None, typer.Option("--as-of", help="The graph as it was at this time.")]
+TableOrJson = Annotated[str, typer.Option("--format", help="table or json")]
+
 
 def emit(text: str) -> None:
     """Machine-readable or long plain output, written as it is: rich is slow on the megabytes a large store's

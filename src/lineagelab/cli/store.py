@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from lineagelab.cli.shared import UserError, err, open_store, out, stdout_bytes, store_path, time_range
+from lineagelab.cli.shared import TableOrJson, UserError, err, open_store, out, stdout_bytes, store_path, time_range
 
 
 def ingest(
@@ -114,7 +114,7 @@ def _ingest_to_server(paths: list[str], url: str, token: str | None) -> None:
 
 
 def stats(
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: TableOrJson = "table",
 ) -> None:
     """Counts, size on disk and time range of the store."""
     with open_store(read_only=True) as store:

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lineagelab.cli.shared import UserError, open_store, out
+from lineagelab.cli.shared import TableOrJson, UserError, open_store, out
 
 
 def warnings(
@@ -18,7 +18,7 @@ def warnings(
         "--summary", help="One line per JSON path (indexes as [*]) and message, with how many events have it.")
     ] = False,
     limit: Annotated[int, typer.Option(min=0, help="At most this many warnings (0: all).")] = 200,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: TableOrJson = "table",
 ) -> None:
     """List the warnings events were stored with: each deviation from the spec, by event and JSON path."""
     from lineagelab.store import warnings as stored

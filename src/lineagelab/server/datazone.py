@@ -28,12 +28,13 @@ from starlette.responses import JSONResponse, Response
 from lineagelab.events import leniency
 from lineagelab.events.identity import parse_time
 from lineagelab.events.sinks.datazone import MAX_EVENT_BYTES
-from lineagelab.events.validation import EventKind, InvalidEvent, event_kind
+from lineagelab.events.validation import EventKind
 from lineagelab.ingest.prepare import Pending, Rejection, accept
 from lineagelab.ingest.reader import RawEvent
 from lineagelab.server import dz_graph
 from lineagelab.server import dz_records as dzstore
 from lineagelab.server.errors import ApiError, not_found, validation
+from lineagelab.server.event_body import BadEvent, read_event
 from lineagelab.store.store import Store
 
 DOMAIN = re.compile(r"^dzd[-_][a-zA-Z0-9_-]{1,36}$")
@@ -147,13 +148,9 @@ class DataZone:
         if not body:
             raise validation("event is empty")
         try:
-            doc = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise validation(f"event is not valid JSON: {exc}") from None
-        try:
-            kind = event_kind(doc)
-        except InvalidEvent as exc:
-            raise validation(f"event is not an OpenLineage RunEvent: {exc.message}") from None
+            doc, kind = read_event(body, "event", "RunEvent")
+        except BadEvent as exc:
+            raise validation(str(exc)) from None
         if kind is not EventKind.RUN and leniency.strict(self.strict):
             raise validation(f"only OpenLineage RunEvents are accepted, got a {kind.value}")
         sha = hashlib.sha256(body).hexdigest()

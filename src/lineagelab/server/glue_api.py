@@ -21,12 +21,13 @@ from starlette.responses import Response
 
 from lineagelab.events import leniency, naming
 from lineagelab.events.identity import parse_time
-from lineagelab.events.validation import EventKind, InvalidEvent, event_kind
+from lineagelab.events.validation import EventKind
 from lineagelab.ingest.prepare import Rejection, accept
 from lineagelab.ingest.reader import RawEvent
 from lineagelab.server import dz_graph
 from lineagelab.server.commits import CommitQueue
 from lineagelab.server.errors import ApiError
+from lineagelab.server.event_body import BadEvent, read_event
 from lineagelab.store import queries_glue
 from lineagelab.store.store import Store
 
@@ -144,13 +145,9 @@ class GlueLineage:
         if len(text) > MAX_EVENT_CHARS:
             raise invalid(f"Event is {len(text):,} characters; the maximum is {MAX_EVENT_CHARS:,}")
         try:
-            doc = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise invalid(f"Event is not valid JSON: {exc}") from None
-        try:
-            kind = event_kind(doc)
-        except InvalidEvent as exc:
-            raise invalid(f"Event is not an OpenLineage event: {exc.message}") from None
+            doc, kind = read_event(text, "Event", "event")
+        except BadEvent as exc:
+            raise invalid(str(exc)) from None
         if kind not in TAKES:
             raise invalid(f"Event must be an OpenLineage RunEvent or DatasetEvent, got a {kind.value}")
         prepared = accept(RawEvent("glue", "", text.encode("utf-8"), doc), self.strict)

@@ -10,6 +10,8 @@ from datetime import datetime
 
 import duckdb
 
+from lineagelab.store.sqlutil import filters
+
 COLUMNS = ("domain_id, id, client_token, body_sha256, event_id, event_time, created_at, created_by, "
            "processing_status, error, body, deleted")
 #: One record in ``COLUMNS`` order.
@@ -50,20 +52,11 @@ def listing(
     status: str | None, descending: bool, offset: int, limit: int,
 ) -> list[DzRow]:
     """A page of the domain's records (not deleted) by event time, filtered."""
-    where: list[str] = ["domain_id = ?", "NOT deleted"]
-    params: list[object] = [domain]
-    if after is not None:
-        where.append("event_time > ?")
-        params.append(after)
-    if before is not None:
-        where.append("event_time < ?")
-        params.append(before)
-    if status is not None:
-        where.append("processing_status = ?")
-        params.append(status)
+    where, params = filters(("domain_id = ?", domain), ("event_time > ?", after), ("event_time < ?", before),
+                            ("processing_status = ?", status), always=["NOT deleted"])
     order = "DESC" if descending else "ASC"
     return con.execute(
-        f"SELECT {COLUMNS} FROM dz_events WHERE {' AND '.join(where)} "
+        f"SELECT {COLUMNS} FROM dz_events WHERE {where} "
         f"ORDER BY event_time {order}, created_at {order}, id {order} LIMIT ? OFFSET ?",
         [*params, limit, offset],
     ).fetchall()

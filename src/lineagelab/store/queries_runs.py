@@ -10,6 +10,7 @@ import duckdb
 
 from lineagelab.events.identity import dataset_key_sql
 from lineagelab.store.queries import Record
+from lineagelab.store.sqlutil import filters
 
 #: Run states as the store records them (a run with no terminal event yet: RUNNING; no START either: OTHER).
 STATES = ("COMPLETE", "FAIL", "ABORT", "RUNNING", "OTHER")
@@ -34,25 +35,13 @@ def list_runs(con: duckdb.DuckDBPyConnection, job_ids: list[int] | None = None, 
               until: datetime | None = None, state: str | None = None, limit: int = 50) -> list[RunSummary]:
     """The newest ``limit`` runs (of the jobs ``job_ids``; started at or after ``since``, at or before ``until``;
     in ``state``), newest first. JobEvents (static lineage, no run) are not runs."""
-    where = ["r.run_id IS NOT NULL"]
-    params: dict[str, object] = {"limit": limit}
-    if job_ids is not None:
-        where.append("r.job_id IN (SELECT unnest($jobs::BIGINT[]))")
-        params["jobs"] = job_ids
-    if since is not None:
-        where.append("r.started_at >= $since")
-        params["since"] = since
-    if until is not None:
-        where.append("r.started_at <= $until")
-        params["until"] = until
-    if state is not None:
-        where.append("r.state = $state")
-        params["state"] = state
+    where, params = filters(("r.job_id IN (SELECT unnest(?::BIGINT[]))", job_ids), ("r.started_at >= ?", since),
+                            ("r.started_at <= ?", until), ("r.state = ?", state), always=["r.run_id IS NOT NULL"])
     rows = con.execute(f"""
         WITH sel AS (
             SELECT r.run_key, r.job_id, r.state, r.started_at, r.ended_at, r.duration_ms, r.error_message
-            FROM runs r WHERE {' AND '.join(where)}
-            ORDER BY r.started_at DESC NULLS LAST, r.run_key LIMIT $limit
+            FROM runs r WHERE {where}
+            ORDER BY r.started_at DESC NULLS LAST, r.run_key LIMIT ?
         ),
         io AS (
             SELECT DISTINCT io.run_key, io.role, {dataset_key_sql('d.namespace', 'd.name')} AS ds
@@ -65,7 +54,7 @@ def list_runs(con: duckdb.DuckDBPyConnection, job_ids: list[int] | None = None, 
                coalesce(list_sort(list(io.ds) FILTER (WHERE io.role = 'input')), []),
                coalesce(list_sort(list(io.ds) FILTER (WHERE io.role = 'output')), [])
         FROM sel LEFT JOIN jobs j ON j.job_id = sel.job_id LEFT JOIN io USING (run_key)
-        GROUP BY ALL ORDER BY sel.started_at DESC NULLS LAST, sel.run_key""", params).fetchall()
+        GROUP BY ALL ORDER BY sel.started_at DESC NULLS LAST, sel.run_key""", [*params, limit]).fetchall()
     return [RunSummary(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7]), tuple(r[8])) for r in rows]
 
 

@@ -11,7 +11,7 @@ import duckdb
 import orjson
 
 from lineagelab.store import warnings
-from lineagelab.store.sqlutil import row, scalar
+from lineagelab.store.sqlutil import filters, row, scalar
 
 
 def stats(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, Any]:
@@ -40,17 +40,9 @@ def iter_events(
     job: str | None = None, run: str | None = None,
 ) -> Iterator[tuple[str, str, str]]:
     """(event_id, kind, raw) of the stored events in eventTime order, filtered, read on ``cur`` (closed after)."""
-    where: list[str] = ["true"]
-    params: list[Any] = []
-    for clause, value in (("event_time >= ?", since), ("event_time <= ?", until), ("run_id = ?", run)):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    if job is not None:
-        where.append("(job_name = ? OR job_namespace || '.' || job_name = ?)")
-        params += [job, job]
-    cur.execute(f"SELECT event_id, kind, raw FROM raw_events WHERE {' AND '.join(where)} "
-                "ORDER BY event_time, seq", params)
+    where, params = filters(("event_time >= ?", since), ("event_time <= ?", until), ("run_id = ?", run),
+                            ("(job_name = ? OR job_namespace || '.' || job_name = ?)", job))
+    cur.execute(f"SELECT event_id, kind, raw FROM raw_events WHERE {where} ORDER BY event_time, seq", params)
     while chunk := cur.fetchmany(2000):
         yield from ((r[0], r[1], r[2]) for r in chunk)
     cur.close()

@@ -19,6 +19,17 @@ def row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None =
     return tuple(rows[0]) if rows else None
 
 
+def filters(*conditions: tuple[str, Any], always: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    """A WHERE clause (``true`` when empty) and its parameters: the ``always`` clauses, and each (clause, value)
+    whose value is not None, the value given for each ``?`` of its clause."""
+    where, params = list(always), []
+    for clause, value in conditions:
+        if value is not None:
+            where.append(clause)
+            params += [value] * clause.count("?")
+    return " AND ".join(where) or "true", params
+
+
 def in_list(values: list[str]) -> str:
     """A literal SQL list (DuckDB turns ``key IN (literals)`` on an indexed key into index lookups)."""
     return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")" if values else "(NULL)"

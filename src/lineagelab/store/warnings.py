@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from lineagelab.store.sqlutil import scalar
+from lineagelab.store.sqlutil import filters, scalar
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +38,11 @@ def listing(con: duckdb.DuckDBPyConnection, *, event_id: str | None = None, path
             limit: int | None = None) -> list[StoredWarning]:
     """Warnings in the order their events were stored, optionally of one event (an id or its unique prefix) or at
     JSON paths containing ``path``."""
-    where, params = ["true"], []
-    if event_id is not None:
-        where.append("starts_with(w.event_id, ?)")
-        params.append(event_id)
-    if path is not None:
-        where.append("contains(w.path, ?)")
-        params.append(path)
+    where, params = filters(("starts_with(w.event_id, ?)", event_id), ("contains(w.path, ?)", path))
     sql = ("SELECT w.event_id, r.kind, r.event_time, CASE WHEN r.job_name IS NULL THEN NULL ELSE "
            "r.job_namespace || '.' || r.job_name END, r.producer, w.path, w.message "
            "FROM event_warnings w JOIN raw_events r USING (event_id) "
-           f"WHERE {' AND '.join(where)} ORDER BY r.seq, w.n")
+           f"WHERE {where} ORDER BY r.seq, w.n")
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [StoredWarning(*row) for row in con.execute(sql, params).fetchall()]
